@@ -1,0 +1,36 @@
+-- The owner cancels a job. A waiting job is pulled out of its queue; a running one is flagged and its
+-- worker told to stop (the worker records what it used when it does).
+-- KEYS: job, events, done_channel, cancel_channel, scheduler_wake
+-- ARGV: job_id, user, finished_at, ttl_s, event_json, user_queue_prefix, inflight_prefix, arq_queue_prefix,
+--       arq_job_prefix
+-- Returns {'missing'}, {'cancelled', previous_status} or {'final', status}.
+local info = redis.call('HMGET', KEYS[1], 'status', 'user', 'pool')
+local status, owner, pool = info[1], info[2], info[3]
+if not status or owner ~= ARGV[2] then
+  return {'missing'}
+end
+if status ~= 'queued' and status ~= 'running' then
+  return {'final', status}
+end
+local job_id = ARGV[1]
+if status == 'queued' then
+  redis.call('LREM', ARGV[6] .. pool .. ':' .. owner, 0, job_id)
+  if redis.call('ZREM', ARGV[8] .. pool, job_id) == 1 then
+    redis.call('DEL', ARGV[9] .. job_id)
+  end
+  redis.call('ZREM', ARGV[7] .. pool, job_id)
+  redis.call('HDEL', KEYS[1], 'request')
+  redis.call('LPUSH', KEYS[5], '1')
+  redis.call('LTRIM', KEYS[5], 0, 0)
+end
+local ttl = tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[3],
+  'error_code', 'cancelled', 'error_message', 'cancelled by its owner')
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('XADD', KEYS[2], '*', 'e', ARGV[5])
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('PUBLISH', KEYS[3], job_id)
+if status == 'running' then
+  redis.call('PUBLISH', KEYS[4], job_id)
+end
+return {'cancelled', status}

@@ -1,0 +1,14 @@
+-- A worker claims a job it took from the arq queue: queued -> running, unless it was cancelled.
+-- KEYS: job, events, inflight
+-- ARGV: job_id, worker_id, started_at, lease_deadline_ms, job_try
+-- Returns {user, model, request, request_id} or false when the job must not run.
+local info = redis.call('HMGET', KEYS[1], 'status', 'user', 'model', 'request', 'request_id')
+local status = info[1]
+local retry = tonumber(ARGV[5]) > 1
+if status ~= 'queued' and not (retry and status == 'running') then
+  return false
+end
+redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3], 'worker', ARGV[2], 'tries', ARGV[5])
+redis.call('ZADD', KEYS[3], tonumber(ARGV[4]), ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'e', cjson.encode({type = 'started'}))
+return {info[2], info[3], info[4], info[5] or ''}
