@@ -1,0 +1,63 @@
+"""`secureai scheduler`: the loop that wakes on new work or freed slots and dispatches it.
+
+Several schedulers may run at once: every move is atomic in Redis, so they cooperate without a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+from redis.exceptions import RedisError
+
+from scheduler.dispatch import Dispatcher
+from shared import keys
+from shared.catalog import Catalog
+from shared.config import Settings
+from shared.redis import Scripts, connect
+
+logger = logging.getLogger(__name__)
+
+IDLE_WAIT_S = 0.5
+HOUSEKEEPING_S = 5.0
+
+
+async def serve(settings: Settings, catalog: Catalog, stop: asyncio.Event | None = None) -> None:
+    """Dispatch until `stop` is set."""
+    stop = stop or asyncio.Event()
+    redis = connect(settings.redis_url, max_connections=8)
+    dispatcher = Dispatcher(redis, Scripts(redis), catalog.pool_names())
+    logger.info("scheduler started", extra={"pools": dispatcher.pools})
+    last_housekeeping = 0.0
+    try:
+        while not stop.is_set():
+            try:
+                if time.monotonic() - last_housekeeping > HOUSEKEEPING_S:
+                    last_housekeeping = time.monotonic()
+                    await dispatcher.release_stale_slots()
+                if await dispatcher.dispatch_all():
+                    continue
+                # Nothing movable: sleep until a submit or a finished job pushes a wake-up.
+                await redis.blpop([keys.SCHEDULER_WAKE], timeout=IDLE_WAIT_S)  # type: ignore[arg-type]
+            except (RedisError, OSError):
+                logger.warning("Redis unavailable; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+    finally:
+        await redis.aclose()
+
+
+def run(settings: Settings, catalog: Catalog) -> None:
+    """Run the scheduler until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, stop.set)
+        await serve(settings, catalog, stop)
+
+    asyncio.run(main())
