@@ -1,0 +1,82 @@
+"""Models behind OpenAI or any OpenAI-compatible server (`OPENAI_BASE_URL`), via the official client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import openai
+
+from shared.catalog import ModelSpec
+from shared.jobs import GenerationRequest
+from worker.backends.base import BackendError, BackendUnavailable, Chunk
+
+
+class OpenAIBackend:
+    """Streams chat completions."""
+
+    def __init__(self, api_key: str | None, base_url: str | None) -> None:
+        self.configured = bool(api_key or base_url)
+        self.client: openai.AsyncOpenAI | None = None
+        if self.configured:
+            # A self-hosted compatible server may need no key; the client insists on some value.
+            self.client = openai.AsyncOpenAI(
+                api_key=api_key or "unused",
+                base_url=base_url,
+                max_retries=0,
+                timeout=openai.Timeout(600, connect=3),
+            )
+
+    async def generate(self, spec: ModelSpec, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
+        if self.client is None:
+            raise BackendUnavailable("no OpenAI backend configured (set OPENAI_API_KEY or OPENAI_BASE_URL)")
+        if request.prompt is not None:
+            messages: list[Any] = [{"role": "user", "content": request.prompt}]
+        else:
+            messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        try:
+            stream = await self.client.chat.completions.create(
+                model=spec.upstream,
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+                timeout=spec.timeout_s,
+                max_tokens=request.max_tokens,
+                # Unset parameters are left out, so the server's own defaults apply.
+                temperature=openai.omit if request.temperature is None else request.temperature,
+                top_p=openai.omit if request.top_p is None else request.top_p,
+                stop=list(request.stop) if request.stop else openai.omit,
+            )
+            async for chunk in stream:
+                text = ""
+                if chunk.choices:
+                    text = chunk.choices[0].delta.content or ""
+                if chunk.usage is not None:
+                    yield Chunk(
+                        text,
+                        prompt_tokens=chunk.usage.prompt_tokens,
+                        completion_tokens=chunk.usage.completion_tokens,
+                    )
+                elif text:
+                    yield Chunk(text)
+        except openai.APITimeoutError:
+            raise TimeoutError("the OpenAI-compatible backend timed out") from None
+        except openai.APIConnectionError:
+            raise BackendUnavailable("the OpenAI-compatible backend is not answering") from None
+        except openai.APIStatusError as exc:
+            raise BackendError(
+                f"the OpenAI-compatible backend refused the request ({exc.status_code})"
+            ) from None
+
+    async def available(self, spec: ModelSpec) -> bool:
+        if self.client is None:
+            return False
+        try:
+            await self.client.models.list(timeout=5)
+        except openai.OpenAIError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()

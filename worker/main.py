@@ -1,0 +1,225 @@
+"""`secureai worker --pool NAME`: an arq worker for one pool, woken the moment a job is dispatched.
+
+arq polls its queue every `poll_delay`; here the scheduler pushes a wake-up token per dispatched job and
+the worker blocks on it (BLPOP), so a job starts within a Redis round trip of its dispatch while an idle
+worker costs nothing. The worker also heartbeats (the scheduler sizes the pool from heartbeats), keeps the
+leases of its running jobs fresh, probes its backends, and stops a running job when its owner cancels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+import orjson
+from arq.connections import ArqRedis
+from arq.worker import Worker, func
+from redis.asyncio import ConnectionPool, Redis
+from redis.exceptions import RedisError
+
+from shared import keys
+from shared.catalog import Catalog
+from shared.config import Settings
+from shared.jobs import ARQ_FUNCTION, JobStore
+from shared.redis import Scripts, connect
+from worker.backends import Backend, build_backend
+from worker.metering import open_gpu_source
+from worker.runner import WorkerState, run_job
+
+logger = logging.getLogger(__name__)
+
+IDLE_POLL_S = 0.5
+
+
+class PoolWorker(Worker):
+    """An arq worker that sleeps on a wake-up list instead of polling on a timer."""
+
+    def __init__(self, *args: Any, wake_redis: Redis, wake_key: str, **kwargs: Any) -> None:
+        super().__init__(*args, poll_delay=0, **kwargs)
+        self._wake_redis = wake_redis
+        self._wake_key = wake_key
+        self._slot_freed = asyncio.Event()
+
+    async def _poll_iteration(self) -> None:
+        await self._wait_for_work()
+        await super()._poll_iteration()
+
+    async def _wait_for_work(self) -> None:
+        if self.job_counter >= self.max_jobs:
+            # Every slot is busy: nothing to take until one frees.
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), IDLE_POLL_S)
+            return
+        try:
+            await self._wake_redis.blpop([self._wake_key], timeout=IDLE_POLL_S)  # type: ignore[arg-type]
+        except (RedisError, OSError):
+            await asyncio.sleep(IDLE_POLL_S)
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        self._slot_freed.set()
+
+
+def _serialize(data: dict[str, Any]) -> bytes:
+    return orjson.dumps(data, default=str)
+
+
+def build_worker(
+    settings: Settings,
+    catalog: Catalog,
+    pool: str,
+    *,
+    concurrency: int | None = None,
+    handle_signals: bool = True,
+) -> PoolWorker:
+    """The worker for `pool`, not yet started."""
+    models = catalog.models_in_pool(pool)
+    if not models:
+        raise ValueError(
+            f"no model in the catalog uses pool {pool!r} (pools: {', '.join(catalog.pool_names())})"
+        )
+    slots = concurrency or catalog.pool(pool).concurrency or settings.worker_concurrency
+    # arq's own retry limit stays high: run_job fails the job itself after `max_tries`, so it always ends.
+    job_timeout = max(spec.timeout_s for spec in models) + 30
+    arq_redis = ArqRedis(connection_pool=ConnectionPool.from_url(settings.redis_url), default_queue_name="")
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{pool}"
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        redis = connect(settings.redis_url)
+        store = JobStore(redis, Scripts(redis), result_ttl_s=settings.result_ttl_s)
+        backends: dict[str, Backend] = {}
+        for spec in models:
+            if spec.backend not in backends:
+                backends[spec.backend] = build_backend(spec.backend, settings)
+        state = WorkerState(
+            settings=settings,
+            catalog=catalog,
+            pool=pool,
+            worker_id=worker_id,
+            concurrency=slots,
+            redis=redis,
+            store=store,
+            backends=backends,
+            gpu_source=open_gpu_source(catalog.pool(pool).device),
+            lease_s=max(10.0, settings.worker_heartbeat_s * 5),
+        )
+        ctx["state"] = state
+        await probe_backends(state)
+        ctx["tasks"] = [
+            asyncio.create_task(heartbeat_loop(state)),
+            asyncio.create_task(cancel_listener(state)),
+            asyncio.create_task(probe_loop(state)),
+        ]
+        logger.info("worker ready", extra={"pool": pool, "worker_id": worker_id, "slots": slots})
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        for task in ctx.get("tasks", []):
+            task.cancel()
+        state: WorkerState | None = ctx.get("state")
+        if state is None:
+            return
+        with contextlib.suppress(RedisError, OSError):
+            await state.redis.zrem(keys.workers(pool), worker_id)
+            await state.redis.delete(keys.worker(worker_id))
+        for backend in state.backends.values():
+            await backend.close()
+        await state.redis.aclose()
+        await wake_redis.aclose()
+
+    wake_redis = connect(settings.redis_url, max_connections=4)
+    return PoolWorker(
+        functions=[func(run_job, name=ARQ_FUNCTION, timeout=job_timeout, max_tries=1000)],
+        queue_name=keys.arq_queue(pool),
+        redis_pool=arq_redis,
+        wake_redis=wake_redis,
+        wake_key=keys.worker_wake(pool),
+        max_jobs=slots,
+        keep_result=0,
+        job_timeout=job_timeout,
+        health_check_interval=3600,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        job_serializer=_serialize,
+        job_deserializer=orjson.loads,
+        retry_jobs=True,
+        handle_signals=handle_signals,
+    )
+
+
+async def probe_backends(state: WorkerState) -> None:
+    """Ask each backend whether its models can be served now."""
+    for spec in state.catalog.models_in_pool(state.pool):
+        backend = state.backends[spec.backend]
+        try:
+            ok = await asyncio.wait_for(backend.available(spec), timeout=max(10.0, spec.timeout_s))
+        except Exception:  # a probe that breaks means "not available", never a dead worker
+            logger.warning("backend probe failed", extra={"model": spec.name}, exc_info=True)
+            ok = False
+        if state.available.get(spec.name) != ok:
+            logger.info("model availability", extra={"model": spec.name, "available": ok})
+        state.available[spec.name] = ok
+
+
+async def probe_loop(state: WorkerState) -> None:
+    while True:
+        await asyncio.sleep(state.settings.backend_probe_s)
+        await probe_backends(state)
+
+
+async def heartbeat_loop(state: WorkerState) -> None:
+    """Announce this worker (slots, models it can serve) and keep its running jobs' leases fresh."""
+    interval = state.settings.worker_heartbeat_s
+    info = {
+        "pool": state.pool,
+        "concurrency": str(state.concurrency),
+        "host": socket.gethostname(),
+        "pid": str(os.getpid()),
+        "started_at": repr(time.time()),
+    }
+    while True:
+        now_ms = time.time() * 1000
+        try:
+            async with state.redis.pipeline(transaction=False) as pipe:
+                pipe.hset(
+                    keys.worker(state.worker_id), mapping={**info, "models": orjson.dumps(state.available)}
+                )
+                pipe.pexpire(keys.worker(state.worker_id), int(interval * 3000))
+                pipe.zadd(keys.workers(state.pool), {state.worker_id: now_ms + interval * 3000})
+                if state.running:
+                    deadline = now_ms + state.lease_s * 1000
+                    pipe.zadd(keys.inflight(state.pool), dict.fromkeys(state.running, deadline), xx=True)
+                await pipe.execute()
+        except (RedisError, OSError):
+            logger.warning("heartbeat failed", exc_info=True)
+        await asyncio.sleep(interval)
+
+
+async def cancel_listener(state: WorkerState) -> None:
+    """Stop a running job of this worker as soon as its owner cancels it."""
+    while True:
+        try:
+            async with state.redis.pubsub() as pubsub:
+                await pubsub.subscribe(keys.CANCEL_CHANNEL)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    job_id = str(message["data"])
+                    task = state.running.get(job_id)
+                    if task is not None:
+                        state.cancelled.add(job_id)
+                        task.cancel()
+        except (RedisError, OSError):
+            logger.warning("cancel listener lost Redis; reconnecting", exc_info=True)
+            await asyncio.sleep(1.0)
+
+
+def run(settings: Settings, catalog: Catalog, pool: str, *, concurrency: int | None = None) -> None:
+    """Run the worker for `pool` until SIGINT or SIGTERM."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    build_worker(settings, catalog, pool, concurrency=concurrency).run()

@@ -1,0 +1,138 @@
+"""Running one job: claim it, stream it through its backend under the model's timeout, record the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from shared.catalog import Catalog
+from shared.config import Settings
+from shared.jobs import CANCELLED, FAILED, SUCCEEDED, JobStore, Usage
+from shared.logs import request_id_var
+from worker.backends import Backend, BackendError, BackendUnavailable
+from worker.events import TokenEvents
+from worker.metering import GpuSource, Meter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerState:
+    """Everything a worker process shares between its jobs."""
+
+    settings: Settings
+    catalog: Catalog
+    pool: str
+    worker_id: str
+    concurrency: int
+    redis: Redis
+    store: JobStore
+    backends: dict[str, Backend]
+    gpu_source: GpuSource | None = None
+    max_tries: int = 3
+    lease_s: float = 30.0
+    available: dict[str, bool] = field(default_factory=dict)
+    running: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
+    cancelled: set[str] = field(default_factory=set)
+
+
+async def run_job(ctx: dict[str, Any], job_id: str) -> None:
+    """The arq function every dispatched job runs."""
+    state: WorkerState = ctx["state"]
+    job_try = int(ctx.get("job_try", 1))
+    if job_try > state.max_tries:
+        await state.store.finish(
+            job_id,
+            pool=state.pool,
+            status=FAILED,
+            usage=Usage(),
+            error_code="worker_lost",
+            error_message=f"the job was interrupted {state.max_tries} times and was given up",
+        )
+        return
+    claimed = await state.store.claim(
+        job_id, pool=state.pool, worker_id=state.worker_id, lease_s=state.lease_s, job_try=job_try
+    )
+    if claimed is None:
+        return  # cancelled or already ended while it waited
+    user, model_name, request, request_id = claimed
+    request_id_var.set(request_id or None)
+    spec = state.catalog.get(model_name)
+    backend = state.backends.get(spec.backend) if spec else None
+    if spec is None or backend is None:
+        await state.store.finish(
+            job_id,
+            pool=state.pool,
+            status=FAILED,
+            usage=Usage(),
+            error_code="model_unavailable",
+            error_message=f"model {model_name} is not served by pool {state.pool}",
+        )
+        return
+
+    task = asyncio.current_task()
+    assert task is not None
+    state.running[job_id] = task
+    events = TokenEvents(state.redis, job_id)
+    meter = Meter(state.gpu_source).start()
+    parts: list[str] = []
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    status, error_code, error_message = SUCCEEDED, None, None
+    try:
+        async with asyncio.timeout(spec.timeout_s):
+            async with contextlib.aclosing(backend.generate(spec, request)) as stream:
+                async for chunk in stream:
+                    if chunk.text:
+                        parts.append(chunk.text)
+                        await events.add(chunk.text)
+                    if chunk.prompt_tokens is not None:
+                        prompt_tokens = chunk.prompt_tokens
+                    if chunk.completion_tokens is not None:
+                        completion_tokens = chunk.completion_tokens
+    except TimeoutError:
+        status, error_code = FAILED, "timeout"
+        error_message = f"the model did not finish within {spec.timeout_s:g} s"
+    except BackendUnavailable as exc:
+        status, error_code, error_message = FAILED, "backend_unavailable", str(exc)
+    except BackendError as exc:
+        status, error_code, error_message = FAILED, "backend_error", str(exc)
+    except asyncio.CancelledError:
+        if job_id not in state.cancelled:
+            raise  # the worker is shutting down: arq puts the job back for another try
+        task.uncancel()
+        status, error_code, error_message = CANCELLED, "cancelled", "cancelled by its owner"
+    except Exception:
+        logger.exception("backend failed", extra={"job_id": job_id, "model": model_name})
+        status, error_code, error_message = FAILED, "backend_error", "the backend failed unexpectedly"
+    finally:
+        state.running.pop(job_id, None)
+        state.cancelled.discard(job_id)
+        measurement = await meter.stop()
+
+    await events.flush()
+    usage = Usage(
+        prompt_tokens=prompt_tokens or 0,
+        completion_tokens=completion_tokens if completion_tokens is not None else len(parts),
+        gpu_seconds=measurement.gpu_seconds,
+        gpu_seconds_measured=measurement.measured,
+        energy_joules=measurement.energy_joules,
+    )
+    await state.store.finish(
+        job_id,
+        pool=state.pool,
+        status=status,
+        usage=usage,
+        content="".join(parts),
+        error_code=error_code,
+        error_message=error_message,
+    )
+    logger.info(
+        "job ended",
+        extra={"job_id": job_id, "user": user, "model": model_name, "status": status, **usage.as_dict()},
+    )
