@@ -1,0 +1,66 @@
+"""Every error leaves as `{"error": {"code", "message"}}` with the right status; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.responses import JSONBody
+from shared.errors import GatewayError
+from shared.logs import request_id_var
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONBody:
+    return JSONBody({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+async def gateway_error(request: Request, exc: Exception) -> JSONBody:
+    assert isinstance(exc, GatewayError)
+    return JSONBody(exc.body(), status_code=exc.status, headers=exc.headers or None)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONBody:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_response(400, "invalid_json", "the request body is not valid JSON")
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
+    message = f"{where}: {first.get('msg', 'invalid value')}"
+    return error_response(422, "invalid_request", message[:300])
+
+
+async def http_error(request: Request, exc: Exception) -> JSONBody:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    message = exc.detail if isinstance(exc.detail, str) else "request refused"
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message, headers)
+
+
+async def redis_error(request: Request, exc: Exception) -> JSONBody:
+    logger.warning("Redis unavailable", extra={"error": type(exc).__name__})
+    return error_response(
+        503, "unavailable", "a required service is unavailable; retry shortly", {"Retry-After": "1"}
+    )
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONBody:
+    logger.error("unhandled error", exc_info=exc)
+    request_id = request_id_var.get() or ""
+    return error_response(500, "internal_error", f"internal error (request id {request_id})")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(GatewayError, gateway_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RedisError, redis_error)
+    app.add_exception_handler(ConnectionError, redis_error)
+    app.add_exception_handler(Exception, unexpected_error)

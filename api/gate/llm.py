@@ -1,0 +1,253 @@
+"""`verify_request`: the zero-trust pipeline every LLM request passes before anything is queued.
+
+token integrity -> least privilege -> budget -> rate limit -> firewall -> admit. Each step is a named
+function that either returns what the next step needs or raises the refusal; the pipeline writes one
+audit record for the outcome, naming the step that decided. Redis unreachable at any step: 503, with
+the refusal logged locally.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from redis.exceptions import RedisError
+
+from api.gate.context import RequestContext, deny, record, record_unreachable
+from api.services import Services
+from shared import keys
+from shared.audit import prompt_digest
+from shared.catalog import ModelSpec
+from shared.errors import (
+    BadRequest,
+    Forbidden,
+    GatewayError,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
+from shared.firewall import FirewallResult
+from shared.firewall.engine import Action
+from shared.jobs import GenerationRequest, Message, QueueFull, new_job_id
+from shared.ratelimit import LimitDecision
+from shared.tokens import InvalidToken, LLMClaims
+from shared.users import User, parse_user
+
+GENERATE_SCOPE = "llm:generate"
+QUEUE_FULL_RETRY_S = 5.0
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A request that passed every step and is now queued."""
+
+    job_id: str
+    position: int
+    user: User
+    claims: LLMClaims
+    spec: ModelSpec
+    request: GenerationRequest
+    verdict: FirewallResult
+    rate: LimitDecision
+    submitted_at: float
+
+
+async def verify_request(
+    services: Services,
+    ctx: RequestContext,
+    token: str | None,
+    model: str,
+    request: GenerationRequest,
+    *,
+    job_id: str | None = None,
+) -> Admitted:
+    """Run the gate for one LLM request and queue it; raises a `GatewayError` at the first refusal."""
+    fields: dict[str, object] = {
+        "model": model,
+        "requested_tokens": request.max_tokens,
+        "prompt_sha": prompt_digest(services.prompt_salt, request.text()),
+    }
+    step = "token_integrity"
+    try:
+        claims, user = await check_token(services, token)
+        fields["user"] = user.name
+        step = "least_privilege"
+        check_privilege(user, claims, model)
+        step = "budget"
+        spec, request = check_budget(services, claims, model, request)
+        fields["requested_tokens"] = request.max_tokens
+        step = "rate_limit"
+        rate = await check_rate(services, user)
+        step = "firewall"
+        verdict, request = check_firewall(services, request)
+        if verdict.categories:
+            fields["categories"] = list(verdict.categories)
+            fields["firewall_action"] = verdict.action
+        step = "admit"
+        await check_capacity(services, spec)
+        job_id = job_id or new_job_id()
+        await record(
+            services, ctx, decision="allow", step="admit", reason="ok", status=202, job_id=job_id, **fields
+        )
+        try:
+            job_id, position = await services.jobs.submit(
+                user=user.name,
+                model=spec.name,
+                pool=spec.pool,
+                request=request,
+                request_id=ctx.request_id,
+                max_queued=int(user.limits.get("max_queued", services.settings.max_queued_per_user)),
+                weight=user.weight,
+                job_id=job_id,
+            )
+        except QueueFull as full:
+            step = "queue"
+            raise TooManyRequests(
+                f"{full.waiting} jobs already waiting for this user; retry later",
+                code="queue_full",
+                retry_after=QUEUE_FULL_RETRY_S,
+            ) from None
+        return Admitted(job_id, position, user, claims, spec, request, verdict, rate, time.time())
+    except GatewayError as error:
+        if isinstance(error, FirewallBlocked):
+            fields["categories"] = list(error.verdict.categories)
+            fields["scores"] = error.verdict.scores
+        await deny(services, ctx, step, error, **fields)
+        raise
+    except (RedisError, OSError):
+        raise record_unreachable(services, ctx, step, **fields) from None
+
+
+async def check_token(services: Services, token: str | None) -> tuple[LLMClaims, User]:
+    """Token integrity: a valid scoped token of an active user, within its allowed number of uses."""
+    if not token:
+        raise Unauthorized("missing scoped LLM token", code="missing_token")
+    try:
+        claims = services.tokens.verify_llm(token)
+    except InvalidToken as exc:
+        raise Unauthorized(exc.public, code="invalid_token", internal=exc.reason) from None
+    ttl_ms = max(1000, (claims.exp - int(time.time()) + 5) * 1000)
+    used, flat = await services.scripts.use_token(
+        keys=[keys.token_uses(claims.jti), keys.user(claims.sub)], args=[claims.uses, ttl_ms]
+    )
+    raw = dict(zip(flat[::2], flat[1::2], strict=True))
+    user = parse_user(claims.sub, raw) if raw else None
+    if user is None or not user.token_alive(claims.iat):
+        raise Unauthorized("token revoked or user inactive", code="invalid_token", internal="user inactive")
+    if int(used) < 0:
+        raise Unauthorized("token already used", code="token_used", internal=f"more than {claims.uses} uses")
+    return claims, user
+
+
+def check_privilege(user: User, claims: LLMClaims, model: str) -> None:
+    """Least privilege: the scope, the model bound in the token, and the user's current rights."""
+    if GENERATE_SCOPE not in claims.scopes or GENERATE_SCOPE not in user.scopes:
+        raise Forbidden(f"the {GENERATE_SCOPE} scope is required", code="scope_missing")
+    if model != claims.model:
+        raise Forbidden(f"this token is not valid for model {model}", code="model_not_in_token")
+    if not user.allows_model(model):
+        raise Forbidden(f"user may not use model {model}", code="model_not_allowed")
+
+
+def check_budget(
+    services: Services, claims: LLMClaims, model: str, request: GenerationRequest
+) -> tuple[ModelSpec, GenerationRequest]:
+    """Budget: requested max_tokens <= the token's max_tokens <= the model's cap."""
+    spec = services.catalog.get(model)
+    if spec is None:
+        raise NotFound(f"unknown model {model}", code="model_not_found")
+    if request.max_tokens <= 0:
+        request = replace(request, max_tokens=min(claims.max_tokens, spec.max_tokens))
+    if request.max_tokens > spec.max_tokens:
+        raise BadRequest(
+            f"max_tokens {request.max_tokens} exceeds model {model}'s cap of {spec.max_tokens}",
+            code="max_tokens_too_large",
+        )
+    if request.max_tokens > claims.max_tokens:
+        raise Forbidden(
+            f"max_tokens {request.max_tokens} exceeds this token's budget of {claims.max_tokens}",
+            code="budget_exceeded",
+        )
+    return spec, request
+
+
+async def check_rate(services: Services, user: User) -> LimitDecision:
+    """Rate limit: requests per window per user, atomic in Redis."""
+    settings = services.settings
+    decision = await services.limiter.hit(
+        user.name,
+        "requests",
+        limit=int(user.limits.get("rate_limit_requests", settings.rate_limit_requests)),
+        period_s=float(user.limits.get("rate_limit_window_s", settings.rate_limit_window_s)),
+    )
+    if not decision.allowed:
+        raise TooManyRequests(
+            "request rate limit exceeded",
+            code="rate_limited",
+            retry_after=decision.retry_after_s,
+            extra={"dimension": "requests"},
+        )
+    return decision
+
+
+def check_firewall(
+    services: Services, request: GenerationRequest
+) -> tuple[FirewallResult, GenerationRequest]:
+    """Firewall: block hostile prompts; redact what policy says to redact before the prompt is queued."""
+    if request.prompt is not None:
+        verdict = services.firewall.scan(request.prompt)
+        _raise_if_blocked(verdict)
+        if verdict.action == "redact" and verdict.text is not None:
+            request = replace(request, prompt=verdict.text)
+        return verdict, request
+    verdicts = [services.firewall.scan(message.content) for message in request.messages]
+    for verdict in verdicts:
+        _raise_if_blocked(verdict)
+    messages = tuple(
+        Message(m.role, v.text) if v.action == "redact" and v.text is not None else m
+        for m, v in zip(request.messages, verdicts, strict=True)
+    )
+    categories = tuple(sorted({c for v in verdicts for c in v.categories}))
+    scores: dict[str, float] = {}
+    for verdict in verdicts:
+        for name, score in verdict.scores.items():
+            scores[name] = max(score, scores.get(name, 0.0))
+    action: Action = "redact" if any(v.action == "redact" for v in verdicts) else "allow"
+    return FirewallResult(action=action, categories=categories, scores=scores), replace(
+        request, messages=messages
+    )
+
+
+class FirewallBlocked(BadRequest):
+    """The firewall refused the prompt; the client hears the categories, the audit also the scores."""
+
+    code = "firewall_blocked"
+
+    def __init__(self, verdict: FirewallResult) -> None:
+        super().__init__(
+            "the prompt was blocked by the firewall", extra={"categories": list(verdict.categories)}
+        )
+        self.verdict = verdict
+
+
+def _raise_if_blocked(verdict: FirewallResult) -> None:
+    if verdict.action == "block":
+        raise FirewallBlocked(verdict)
+
+
+async def check_capacity(services: Services, spec: ModelSpec) -> None:
+    """Admit only what some live worker can serve, so a request never waits on a dead backend."""
+    health = await services.pools.get(spec.pool)
+    if health.workers == 0:
+        raise ServiceUnavailable(
+            f"no worker is serving pool {spec.pool} right now",
+            code="pool_unavailable",
+            headers={"Retry-After": "5"},
+        )
+    if not health.serves(spec.name):
+        raise ServiceUnavailable(
+            f"the backend of model {spec.name} is not answering",
+            code="model_unavailable",
+            headers={"Retry-After": "15"},
+        )

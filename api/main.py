@@ -1,0 +1,57 @@
+"""The FastAPI application: routes, error handling and the services it holds for its lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.responses import JSONBody
+from api.routes import auth, health, jobs, llm
+from api.services import build_services
+from shared.catalog import Catalog, load_catalog
+from shared.config import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> FastAPI:
+    """Build the API for `settings` (the environment's when omitted)."""
+    settings = settings or get_settings()
+    catalog = catalog or load_catalog(settings.secureai_models)
+    services = build_services(settings, catalog)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.waiter.start()
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="SecureAI gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=JSONBody,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    errors.install(app)
+    for router in (auth.router, jobs.router, llm.router, health.router):
+        app.include_router(router)
+    # A JSON body may escape each prompt character into up to 6 bytes; anything bigger is refused unread.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max(1 << 20, settings.max_prompt_bytes * 6 + 65536))
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory api.main:app_from_environment`."""
+    from shared import logs
+
+    settings = get_settings()
+    logs.configure("api", settings.log_level)
+    return create_app(settings)

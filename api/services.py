@@ -1,0 +1,78 @@
+"""Everything one API process holds for its lifetime, built once at start-up."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from api.waiter import CompletionWaiter
+from shared.audit import AuditLog
+from shared.catalog import Catalog
+from shared.config import Settings
+from shared.firewall import Firewall
+from shared.jobs import JobStore
+from shared.passwords import PasswordService
+from shared.pools import PoolMonitor
+from shared.ratelimit import RateLimiter
+from shared.redis import Scripts, connect
+from shared.tokens import TokenService
+from shared.users import UserStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    redis: Redis
+    scripts: Scripts
+    jobs: JobStore
+    users: UserStore
+    tokens: TokenService
+    passwords: PasswordService
+    limiter: RateLimiter
+    audit: AuditLog
+    firewall: Firewall
+    pools: PoolMonitor
+    waiter: CompletionWaiter
+    prompt_salt: bytes
+
+    async def close(self) -> None:
+        await self.waiter.stop()
+        await self.redis.aclose()
+
+
+def build_services(settings: Settings, catalog: Catalog) -> Services:
+    """Wire the services from settings (no I/O yet; `waiter.start()` connects)."""
+    secret = settings.require_secret_key()
+    redis = connect(settings.redis_url)
+    scripts = Scripts(redis)
+    return Services(
+        settings=settings,
+        catalog=catalog,
+        redis=redis,
+        scripts=scripts,
+        jobs=JobStore(redis, scripts, result_ttl_s=settings.result_ttl_s),
+        users=UserStore(redis),
+        tokens=TokenService(
+            secret,
+            previous_keys=[key.get_secret_value() for key in settings.previous_secret_keys],
+            issuer=settings.token_issuer,
+            user_ttl=settings.user_token_ttl,
+            llm_ttl=settings.llm_token_ttl,
+        ),
+        passwords=PasswordService(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_cost,
+            parallelism=settings.argon2_parallelism,
+            max_concurrent=settings.argon2_max_concurrent,
+            max_waiting=settings.argon2_max_waiting,
+        ),
+        limiter=RateLimiter(redis, scripts),
+        audit=AuditLog(redis),
+        firewall=Firewall(),
+        pools=PoolMonitor(redis),
+        waiter=CompletionWaiter(redis),
+        prompt_salt=hashlib.sha256(b"secureai audit prompt salt:" + secret.encode()).digest(),
+    )
