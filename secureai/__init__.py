@@ -1,0 +1,1 @@
+"""The `secureai` command: one entry point that starts each kind of process and runs the tools."""

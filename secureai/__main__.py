@@ -1,0 +1,3 @@
+from secureai.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""A throwaway gateway for a benchmark: its own Redis database, catalog, secrets and processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import secrets
+import socket
+import statistics
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from redis.asyncio import Redis
+
+from secureai.stack import Stack, child_env
+from shared.passwords import PasswordService
+from shared.redis import connect
+from shared.users import ADMIN_SCOPES, ALL_MODELS, UserStore
+
+BENCH_DB = 13
+BENCH_PASSWORD_BYTES = 24
+
+
+def bench_redis_url(explicit: str | None) -> str:
+    """`explicit`, else REDIS_URL (or the local default) pointed at the benchmark database."""
+    if explicit:
+        return explicit
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{BENCH_DB}" if head.startswith(("redis://", "rediss://")) else base
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) by linear interpolation."""
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[max(0, min(998, round(q * 1000) - 1))]
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+
+
+@dataclass
+class Gateway:
+    stack: Stack
+    redis_url: str
+    username: str
+    password: str
+
+    def login(self, client: httpx.Client) -> str:
+        response = client.post("/auth/login", json={"username": self.username, "password": self.password})
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def scoped_token(
+        self, client: httpx.Client, user_token: str, model: str, *, uses: int, max_tokens: int
+    ) -> str:
+        response = client.post(
+            "/auth/scoped-token",
+            json={"model": model, "max_tokens": max_tokens, "uses": uses},
+            headers={"Authorization": f"Bearer {user_token}"},
+        )
+        response.raise_for_status()
+        return str(response.json()["llm_token"])
+
+
+async def _prepare(redis_url: str, username: str, password: str) -> None:
+    redis: Redis = connect(redis_url, max_connections=2)
+    try:
+        await redis.flushdb()
+        hasher = PasswordService(
+            time_cost=1, memory_cost=8192, parallelism=1, max_concurrent=1, max_waiting=0
+        )
+        await UserStore(redis).create(
+            username,
+            await hasher.hash(password),
+            scopes=ADMIN_SCOPES,
+            models=[ALL_MODELS],
+            max_tokens=4096,
+            max_uses=1_000_000,
+            admin=True,
+        )
+    finally:
+        await redis.aclose()
+
+
+async def _flush(redis_url: str) -> None:
+    redis: Redis = connect(redis_url, max_connections=1)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+
+
+@contextmanager
+def gateway(
+    catalog_toml: str,
+    pools: dict[str, int | None],
+    *,
+    redis_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    api_workers: int = 1,
+) -> Iterator[Gateway]:
+    """Start a gateway on a flushed benchmark database; stop it and flush again on exit."""
+    url = bench_redis_url(redis_url)
+    password = secrets.token_urlsafe(BENCH_PASSWORD_BYTES)
+    asyncio.run(_prepare(url, "bench", password))
+    with tempfile.TemporaryDirectory(prefix="secureai-bench-") as tmp:
+        catalog = Path(tmp) / "models.toml"
+        catalog.write_text(catalog_toml)
+        env = child_env(
+            SECRET_KEY=secrets.token_urlsafe(48),
+            REDIS_URL=url,
+            SECUREAI_MODELS=str(catalog),
+            SECUREAI_DATA_DIR=str(Path(tmp) / "data"),
+            RATE_LIMIT_REQUESTS="1000000",
+            MAX_QUEUED_PER_USER="1000000",
+            MAX_TOKEN_USES="1000000",  # noqa: S106 (a count, not a secret)
+            LOGIN_ATTEMPTS_PER_CLIENT="100000",
+            LOG_LEVEL="WARNING",
+            **(extra_env or {}),
+        )
+        stack = Stack(
+            env=env, pools=pools, port=free_port(), api_workers=api_workers, log_dir=Path(tmp) / "logs"
+        )
+        stack.start()
+        try:
+            stack.wait_ready(timeout=60)
+            yield Gateway(stack=stack, redis_url=url, username="bench", password=password)
+        finally:
+            stack.stop()
+            asyncio.run(_flush(url))
