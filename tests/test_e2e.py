@@ -1,0 +1,128 @@
+"""The real processes (api, scheduler, workers) started as subprocesses, driven over HTTP."""
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis as sync_redis
+
+from secureai.bench.harness import free_port
+from secureai.stack import Stack, child_env
+from shared import keys
+from tests.conftest import CATALOG_PATH, PASSWORD, REDIS_URL, UserFactory
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+async def alice(make_user: UserFactory) -> None:
+    await make_user(max_tokens=64)
+
+
+@pytest.fixture
+def stack(redis: Any, tmp_path: Path) -> Iterator[Stack]:
+    env = child_env(
+        SECRET_KEY=secrets.token_urlsafe(48),
+        REDIS_URL=REDIS_URL,
+        SECUREAI_MODELS=str(CATALOG_PATH),
+        SECUREAI_DATA_DIR=str(tmp_path / "data"),
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_COST="8192",
+        LOG_LEVEL="WARNING",
+    )
+    running = Stack(env=env, pools={"echo": None, "cpu": None}, port=free_port(), log_dir=tmp_path / "logs")
+    running.start()
+    try:
+        running.wait_ready(timeout=90)
+        yield running
+    finally:
+        running.stop()
+        for log in sorted((tmp_path / "logs").glob("*.log")):
+            text = log.read_text(errors="replace")
+            assert "Traceback" not in text, f"{log.name}:\n{text[-4000:]}"
+
+
+def login(http: httpx.Client) -> dict[str, str]:
+    response = http.post("/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def mint(http: httpx.Client, user: dict[str, str], model: str, **body: Any) -> dict[str, str]:
+    response = http.post("/auth/scoped-token", json={"model": model, "max_tokens": 24, **body}, headers=user)
+    assert response.status_code == 200, response.text
+    return {"X-LLM-Token": response.json()["llm_token"]}
+
+
+def poll_until(http: httpx.Client, job_id: str, user: dict[str, str], statuses: set[str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = http.get(f"/api/v1/jobs/{job_id}", headers=user).json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} stuck in {job['status']}")
+
+
+def test_one_request_through_every_process(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.url, timeout=60) as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        user = login(http)
+
+        # A real completion from the embedded model.
+        generated = http.post(
+            "/api/v1/llm/generate",
+            json={
+                "prompt": "The capital of France is",
+                "model": "gemma3-270m",
+                "max_tokens": 24,
+                "temperature": 0,
+            },
+            headers=mint(http, user, "gemma3-270m"),
+        )
+        assert generated.status_code == 200, generated.text
+        body = generated.json()
+        assert body["model"] == "gemma3-270m" and body["content"].strip()
+        assert 0 < body["tokens_used"] <= 24 + 16 and body["latency_ms"] > 0
+
+        # Submit and poll, on the echo pool.
+        accepted = http.post(
+            "/api/v1/jobs",
+            json={"prompt": "through every process", "model": "echo"},
+            headers=mint(http, user, "echo"),
+        )
+        assert accepted.status_code == 202
+        job = poll_until(http, accepted.json()["job_id"], user, {"succeeded", "failed"})
+        assert job["result"] == {"content": "through every process"}
+
+
+def test_a_worker_stopped_mid_job_hands_its_job_to_another(stack: Stack) -> None:
+    """SIGTERM the worker running a job: arq puts the job back and the second worker finishes it."""
+    stack.start_worker("echo", "worker-echo-2")
+    stack.wait_ready(timeout=30)
+    peek = sync_redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        with httpx.Client(base_url=stack.url, timeout=30) as http:
+            user = login(http)
+            job_id = http.post(
+                "/api/v1/jobs",
+                json={"prompt": "a b c d e f", "model": "echo-slow"},
+                headers=mint(http, user, "echo-slow"),
+            ).json()["job_id"]
+            poll_until(http, job_id, user, {"running"})
+            first_worker = peek.hget(keys.job(job_id), "worker")
+            assert first_worker is not None
+            pid = int(first_worker.split(":")[1])
+            victim = next(name for name, process in stack.processes.items() if process.pid == pid)
+            stack.stop(victim, grace=5)
+
+            job = poll_until(http, job_id, user, {"succeeded", "failed"})
+            assert job["status"] == "succeeded", job
+            assert job["result"] == {"content": "a b c d e f"}
+            assert peek.hget(keys.job(job_id), "worker") != first_worker
+    finally:
+        peek.close()
