@@ -1,0 +1,29 @@
+# One image for every process: `secureai api`, `secureai scheduler`, `secureai worker --pool ...`.
+FROM python:3.11-slim-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential cmake \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY api api
+COPY worker worker
+COPY shared shared
+COPY scheduler scheduler
+COPY secureai secureai
+# llama-cpp-python compiles llama.cpp here; the runtime stage only gets the wheels.
+RUN CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" pip wheel --no-cache-dir --wheel-dir /wheels '.[local]'
+
+FROM python:3.11-slim-bookworm
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 10001 secureai
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels 'secureai[local]' && rm -rf /wheels
+USER secureai
+WORKDIR /home/secureai
+ENV PYTHONUNBUFFERED=1 SECUREAI_DATA_DIR=/home/secureai/data
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
+ENTRYPOINT ["secureai"]
+CMD ["api", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
