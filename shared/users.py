@@ -53,6 +53,11 @@ class User:
     created_at: float = 0.0
     limits: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def role(self) -> str:
+        """The role policies are keyed on (`admin` or `user`)."""
+        return "admin" if self.admin else "user"
+
     def allows_model(self, model: str) -> bool:
         """True when the user may use `model`."""
         return ALL_MODELS in self.models or model in self.models

@@ -52,6 +52,21 @@ class Admitted:
     rate: LimitDecision
     submitted_at: float
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Limit headers every response of an LLM path carries."""
+        return limit_headers(self.rate)
+
+
+def limit_headers(*decisions: LimitDecision) -> dict[str, str]:
+    """`X-RateLimit-Limit-<Dimension>` and `X-RateLimit-Remaining-<Dimension>` per limit checked."""
+    headers: dict[str, str] = {}
+    for decision in decisions:
+        name = decision.dimension.capitalize()
+        headers[f"X-RateLimit-Limit-{name}"] = str(decision.limit)
+        headers[f"X-RateLimit-Remaining-{name}"] = str(max(0, decision.remaining))
+    return headers
+
 
 async def verify_request(
     services: Services,
@@ -80,7 +95,7 @@ async def verify_request(
         step = "rate_limit"
         rate = await check_rate(services, user)
         step = "firewall"
-        verdict, request = check_firewall(services, request)
+        verdict, request = check_firewall(services, request, role=user.role)
         if verdict.categories:
             fields["categories"] = list(verdict.categories)
             fields["firewall_action"] = verdict.action
@@ -192,16 +207,16 @@ async def check_rate(services: Services, user: User) -> LimitDecision:
 
 
 def check_firewall(
-    services: Services, request: GenerationRequest
+    services: Services, request: GenerationRequest, *, role: str
 ) -> tuple[FirewallResult, GenerationRequest]:
     """Firewall: block hostile prompts; redact what policy says to redact before the prompt is queued."""
     if request.prompt is not None:
-        verdict = services.firewall.scan(request.prompt)
+        verdict = services.firewall.scan(request.prompt, role=role)
         _raise_if_blocked(verdict)
         if verdict.action == "redact" and verdict.text is not None:
             request = replace(request, prompt=verdict.text)
         return verdict, request
-    verdicts = [services.firewall.scan(message.content) for message in request.messages]
+    verdicts = [services.firewall.scan(message.content, role=role) for message in request.messages]
     for verdict in verdicts:
         _raise_if_blocked(verdict)
     messages = tuple(

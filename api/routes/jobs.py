@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api import gate
 from api.convert import generation_request
@@ -16,9 +16,12 @@ router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
 
 @router.post("/jobs", name="jobs.submit", status_code=202)
-async def submit_job(body: GenerateBody, services: ServicesDep, ctx: Context, token: LLMToken) -> JobAccepted:
+async def submit_job(
+    body: GenerateBody, services: ServicesDep, ctx: Context, token: LLMToken, response: Response
+) -> JobAccepted:
     request = generation_request(body, services.settings.max_prompt_bytes)
     admitted = await gate.verify_request(services, ctx, token, body.model, request)
+    response.headers.update(admitted.headers)
     return JobAccepted(
         job_id=admitted.job_id,
         queue_position=admitted.position,

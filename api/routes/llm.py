@@ -35,7 +35,7 @@ async def generate(body: GenerateBody, services: ServicesDep, ctx: Context, toke
             poll_url=f"/api/v1/jobs/{job_id}",
             stream_url=f"/api/v1/jobs/{job_id}/stream",
         )
-        return JSONBody(accepted.model_dump(), status_code=202)
+        return JSONBody(accepted.model_dump(), status_code=202, headers=admitted.headers)
     raise_for_failure(job)
     response = GenerateResponse(
         content=job.content or "",
@@ -44,7 +44,7 @@ async def generate(body: GenerateBody, services: ServicesDep, ctx: Context, toke
         latency_ms=round(_latency_ms(job), 3),
         job_id=job_id,
     )
-    return JSONBody(response.model_dump())
+    return JSONBody(response.model_dump(), headers=admitted.headers)
 
 
 def raise_for_failure(job: Job) -> None:

@@ -55,8 +55,8 @@ class FirewallResult:
 class Firewall:
     """Scans prompts; one instance is shared by every request of a process."""
 
-    def scan(self, text: str) -> FirewallResult:
-        """The verdict on `text`."""
+    def scan(self, text: str, *, role: str = "user") -> FirewallResult:
+        """The verdict on `text` for a user of `role` (policies may differ per role)."""
         normalized = normalize(text)
         injection = 1.0 if _INJECTION.search(normalized) else 0.0
         scores = {"injection": injection}
