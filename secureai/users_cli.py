@@ -43,6 +43,10 @@ def add_commands(commands: Any) -> None:
     enable.add_argument("name")
     enable.set_defaults(handler=_enable)
 
+    delete = actions.add_parser("delete", help="remove a user for good (their tokens die with them)")
+    delete.add_argument("name")
+    delete.set_defaults(handler=_delete)
+
     passwd = actions.add_parser("passwd", help="set a new password (on stdin) and end the user's sessions")
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", required=True)
@@ -168,6 +172,10 @@ def _disable(args: argparse.Namespace) -> int:
 
 def _enable(args: argparse.Namespace) -> int:
     return _change(args.name, lambda s: s.set_disabled(args.name, False), f"enabled {args.name}")
+
+
+def _delete(args: argparse.Namespace) -> int:
+    return _change(args.name, lambda s: s.delete(args.name), f"deleted {args.name}")
 
 
 def _passwd(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ class UserClaims:
     jti: str
     iat: int
     exp: int
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class LLMClaims:
     jti: str
     iat: int
     exp: int
+    version: int
     model: str
     max_tokens: int
     scopes: tuple[str, ...]
@@ -86,16 +88,19 @@ class TokenService:
         self.llm_ttl = llm_ttl
 
     # --- issuing -------------------------------------------------------------------------------------
-    def issue_user(self, sub: str, *, now: float | None = None) -> tuple[str, UserClaims]:
-        """A user token for `sub`."""
+    def issue_user(self, sub: str, *, version: int = 0, now: float | None = None) -> tuple[str, UserClaims]:
+        """A user token for `sub` (`version`: the user's token version, see `shared.users`)."""
         iat = int(now if now is not None else time.time())
-        claims = UserClaims(sub=sub, jti=secrets.token_urlsafe(16), iat=iat, exp=iat + self.user_ttl)
+        claims = UserClaims(
+            sub=sub, jti=secrets.token_urlsafe(16), iat=iat, exp=iat + self.user_ttl, version=version
+        )
         payload = {
             "sub": sub,
             "jti": claims.jti,
             "iat": iat,
             "nbf": iat,
             "exp": claims.exp,
+            "ver": version,
             "aud": USER_AUDIENCE,
             "iss": self.issuer,
         }
@@ -109,6 +114,7 @@ class TokenService:
         max_tokens: int,
         scopes: list[str] | tuple[str, ...],
         uses: int,
+        version: int = 0,
         now: float | None = None,
     ) -> tuple[str, LLMClaims]:
         """A scoped LLM token for `sub`, bound to one model, a budget, scopes and a number of uses."""
@@ -118,6 +124,7 @@ class TokenService:
             jti=secrets.token_urlsafe(16),
             iat=iat,
             exp=iat + self.llm_ttl,
+            version=version,
             model=model,
             max_tokens=max_tokens,
             scopes=tuple(scopes),
@@ -129,6 +136,7 @@ class TokenService:
             "iat": iat,
             "nbf": iat,
             "exp": claims.exp,
+            "ver": version,
             "aud": LLM_AUDIENCE,
             "iss": self.issuer,
             "scope": list(claims.scopes),
@@ -148,7 +156,13 @@ class TokenService:
         payload = self._decode(token, typ=USER_TYP, audience=USER_AUDIENCE)
         if "model" in payload or "scope" in payload:
             raise InvalidToken("user token carries LLM claims")
-        return UserClaims(sub=payload["sub"], jti=payload["jti"], iat=payload["iat"], exp=payload["exp"])
+        return UserClaims(
+            sub=payload["sub"],
+            jti=payload["jti"],
+            iat=payload["iat"],
+            exp=payload["exp"],
+            version=payload["ver"],
+        )
 
     def verify_llm(self, token: str) -> LLMClaims:
         """The claims of a valid scoped LLM token; raises `InvalidToken` otherwise."""
@@ -168,6 +182,7 @@ class TokenService:
             jti=payload["jti"],
             iat=payload["iat"],
             exp=payload["exp"],
+            version=payload["ver"],
             model=model,
             max_tokens=max_tokens,
             scopes=tuple(scopes),
@@ -219,4 +234,6 @@ class TokenService:
             raise InvalidToken("sub or jti malformed")
         if type(payload.get("iat")) is not int or type(payload.get("exp")) is not int:
             raise InvalidToken("iat or exp malformed")
+        if type(payload.get("ver")) is not int:
+            raise InvalidToken("ver claim missing or malformed")
         return payload

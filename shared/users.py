@@ -1,7 +1,7 @@
 """User records in Redis: password hash, rights (scopes, models, max_tokens) and state.
 
-A user hash holds `tokens_valid_after`: tokens issued before it are dead, which is how disabling a user
-or changing a password ends every live session at once.
+A user hash holds `token_version`, copied into every token issued to the user; disabling the user or
+changing the password bumps it, which ends every live session at once without a list of tokens.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class User:
     admin: bool = False
     disabled: bool = False
     weight: float = 1.0
-    tokens_valid_after: float = 0.0
+    token_version: int = 0
     created_at: float = 0.0
     limits: dict[str, float] = field(default_factory=dict)
 
@@ -62,9 +62,9 @@ class User:
         """True when the user may use `model`."""
         return ALL_MODELS in self.models or model in self.models
 
-    def token_alive(self, iat: int) -> bool:
-        """True when a token issued at `iat` has not been killed by a disable or password change."""
-        return not self.disabled and iat >= int(self.tokens_valid_after)
+    def token_alive(self, version: int) -> bool:
+        """True when a token carrying `version` has not been killed by a disable or password change."""
+        return not self.disabled and version == self.token_version
 
     def public(self) -> dict[str, Any]:
         """The record without its password hash."""
@@ -94,7 +94,7 @@ def parse_user(name: str, raw: dict[str, str]) -> User:
         admin=raw.get("admin") == "1",
         disabled=raw.get("disabled") == "1",
         weight=float(raw.get("weight", "1")),
-        tokens_valid_after=float(raw.get("tokens_valid_after", "0")),
+        token_version=int(raw.get("token_version", "0")),
         created_at=float(raw.get("created_at", "0")),
         limits=json.loads(raw.get("limits") or "{}"),
     )
@@ -150,7 +150,7 @@ class UserStore:
             "admin": "1" if admin else "0",
             "disabled": "0",
             "weight": repr(float(weight)),
-            "tokens_valid_after": "0",
+            "token_version": "0",
             "created_at": repr(time.time()),
         }
         await self.redis.hset(keys.user(name), mapping=record)
@@ -161,18 +161,20 @@ class UserStore:
     async def set_password_hash(self, name: str, password_hash: str, *, end_sessions: bool) -> None:
         """Store a new hash; with `end_sessions`, tokens issued so far stop working."""
         await self._require(name)
-        mapping = {"password_hash": password_hash}
-        if end_sessions:
-            mapping["tokens_valid_after"] = repr(time.time())
-        await self.redis.hset(keys.user(name), mapping=mapping)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.user(name), "password_hash", password_hash)
+            if end_sessions:
+                pipe.hincrby(keys.user(name), "token_version", 1)
+            await pipe.execute()
 
     async def set_disabled(self, name: str, disabled: bool) -> None:
         """Disable (ending every live token) or re-enable a user."""
         await self._require(name)
-        mapping = {"disabled": "1" if disabled else "0"}
-        if disabled:
-            mapping["tokens_valid_after"] = repr(time.time())
-        await self.redis.hset(keys.user(name), mapping=mapping)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.user(name), "disabled", "1" if disabled else "0")
+            if disabled:
+                pipe.hincrby(keys.user(name), "token_version", 1)
+            await pipe.execute()
 
     async def delete(self, name: str) -> None:
         """Remove a user for good."""

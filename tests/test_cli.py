@@ -20,9 +20,11 @@ COMMANDS = [
     ["user", "add"],
     ["user", "list"],
     ["user", "disable"],
+    ["user", "delete"],
     ["user", "passwd"],
     ["bench"],
     ["bench", "dispatch"],
+    ["bench", "login"],
 ]
 
 
@@ -113,7 +115,11 @@ async def test_user_lifecycle_from_stdin(redis: Redis) -> None:
         secureai("user", "passwd", "bob", "--password-stdin", stdin="another long password\n").returncode == 0
     )
     after = await UserStore(redis).get("bob")
-    assert after is not None and after.password_hash != before and after.tokens_valid_after > 0
+    assert (
+        after is not None and after.password_hash != before and after.token_version == 2
+    )  # one bump for the disable, one for the change
+    assert secureai("user", "delete", "bob").returncode == 0
+    assert await UserStore(redis).get("bob") is None
     missing = secureai("user", "disable", "nobody")
     assert missing.returncode == 2 and "no user nobody" in missing.stderr
 

@@ -91,7 +91,15 @@ def test_missing_claims_and_malformed_llm_claims_are_refused() -> None:
     tokens = service()
     kid = key_id(KEY.encode())
     now = int(time.time())
-    base = {"sub": "alice", "jti": "x", "iat": now, "exp": now + 60, "aud": "secureai:llm", "iss": "secureai"}
+    base = {
+        "sub": "alice",
+        "jti": "x",
+        "iat": now,
+        "exp": now + 60,
+        "aud": "secureai:llm",
+        "iss": "secureai",
+        "ver": 0,
+    }
     no_jti = {k: v for k, v in base.items() if k != "jti"}
     token = jwt.encode(no_jti, KEY, algorithm="HS256", headers={"typ": LLM_TYP, "kid": kid})
     with pytest.raises(InvalidToken, match="missing claim jti"):

@@ -53,7 +53,7 @@ async def login(
             await services.users.set_password_hash(
                 user.name, await services.passwords.hash(password), end_sessions=False
             )
-        token, claims = services.tokens.issue_user(user.name)
+        token, claims = services.tokens.issue_user(user.name, version=user.token_version)
         await record(
             services, ctx, decision="allow", step="password", reason="ok", status=200, user=user.name
         )
@@ -103,7 +103,7 @@ async def _user_from_token(services: Services, token: str | None) -> tuple[User,
         pipe.hgetall(keys.user(claims.sub))
         revoked, raw = await pipe.execute()
     user = parse_user(claims.sub, raw) if raw else None
-    if revoked or user is None or not user.token_alive(claims.iat):
+    if revoked or user is None or not user.token_alive(claims.version):
         raise Unauthorized(
             "token revoked or user inactive", code="invalid_token", internal="revoked or inactive"
         )
@@ -117,7 +117,7 @@ async def _reader_from_llm_token(services: Services, token: str) -> tuple[User, 
         raise Unauthorized(exc.public, code="invalid_token", internal=exc.reason) from None
     raw = await services.redis.hgetall(keys.user(claims.sub))
     user = parse_user(claims.sub, raw) if raw else None
-    if user is None or not user.token_alive(claims.iat):
+    if user is None or not user.token_alive(claims.version):
         raise Unauthorized("token revoked or user inactive", code="invalid_token", internal="user inactive")
     return user, frozenset(claims.scopes) & user.scopes
 
@@ -157,7 +157,12 @@ async def mint_scoped_token(
         if uses > min(user.max_uses, services.settings.max_token_uses):
             raise Forbidden(f"uses above the user's limit of {user.max_uses}", code="uses_exceeded")
         token, claims = services.tokens.issue_llm(
-            user.name, model=model, max_tokens=max_tokens, scopes=sorted(wanted), uses=uses
+            user.name,
+            model=model,
+            max_tokens=max_tokens,
+            scopes=sorted(wanted),
+            uses=uses,
+            version=user.token_version,
         )
         await record(
             services,

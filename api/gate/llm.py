@@ -148,7 +148,7 @@ async def check_token(services: Services, token: str | None) -> tuple[LLMClaims,
     )
     raw = dict(zip(flat[::2], flat[1::2], strict=True))
     user = parse_user(claims.sub, raw) if raw else None
-    if user is None or not user.token_alive(claims.iat):
+    if user is None or not user.token_alive(claims.version):
         raise Unauthorized("token revoked or user inactive", code="invalid_token", internal="user inactive")
     if int(used) < 0:
         raise Unauthorized("token already used", code="token_used", internal=f"more than {claims.uses} uses")
