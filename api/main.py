@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from api import errors
-from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.middleware import AdmissionMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from api.responses import JSONBody
 from api.routes import auth, health, jobs, llm
 from api.services import build_services
@@ -25,9 +26,11 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.waiter.start()
+        summaries = asyncio.create_task(services.audit_sheds_forever())
         try:
             yield
         finally:
+            summaries.cancel()
             await services.close()
 
     app = FastAPI(
@@ -45,6 +48,9 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     # A JSON body may escape each prompt character into up to 6 bytes; anything bigger is refused unread.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max(1 << 20, settings.max_prompt_bytes * 6 + 65536))
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: a login beyond what the hashing pool can take is refused before anything else runs.
+    login_bound = settings.argon2_max_concurrent + settings.argon2_max_waiting
+    app.add_middleware(AdmissionMiddleware, limits={"/auth/login": login_bound}, counter=services.sheds)
     return app
 
 

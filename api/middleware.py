@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 
@@ -12,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.logs import request_id_var
 
 REQUEST_ID_HEADER = b"x-request-id"
+SHED_DELAY_S = 0.1
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -82,11 +84,71 @@ async def _too_large(send: Send, limit: int) -> None:
     body = orjson.dumps(
         {"error": {"code": "payload_too_large", "message": f"request body over {limit} bytes"}}
     )
+    await _send_json(send, 413, body, [])
+
+
+class ShedCounter:
+    """Counts requests shed per path, so one audit summary can stand for a flood of refusals."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def add(self, path: str) -> None:
+        self.counts[path] = self.counts.get(path, 0) + 1
+
+    def drain(self) -> dict[str, int]:
+        counts, self.counts = self.counts, {}
+        return counts
+
+
+class AdmissionMiddleware:
+    """Sheds requests to expensive paths beyond a concurrency bound, before any work is spent on them.
+
+    A login costs a password hash; under a flood the cheapest possible refusal (no body read, no Redis,
+    no routing) keeps the event loop free for everyone else. Sheds are counted, and the API writes one
+    audit summary per second for them rather than one record each.
+    """
+
+    def __init__(self, app: ASGIApp, limits: dict[str, int], counter: ShedCounter) -> None:
+        self.app = app
+        self.limits = limits
+        self.counter = counter
+        self.inflight = dict.fromkeys(limits, 0)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        limit = self.limits.get(path) if scope["type"] == "http" else None
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        if self.inflight[path] >= limit:
+            self.counter.add(path)
+            # A short pause before the refusal caps how fast one connection can hammer the API.
+            await asyncio.sleep(SHED_DELAY_S)
+            await _send_json(send, 503, _BUSY_BODY, [(b"retry-after", b"1")])
+            return
+        self.inflight[path] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inflight[path] -= 1
+
+
+_BUSY_BODY = orjson.dumps(
+    {"error": {"code": "busy", "message": "too many requests in progress; retry shortly"}}
+)
+
+
+async def _send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

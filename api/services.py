@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from api.middleware import ShedCounter
 from api.waiter import CompletionWaiter
-from shared.audit import AuditLog
+from shared.audit import AuditLog, AuditUnavailable
 from shared.catalog import Catalog
 from shared.config import Settings
 from shared.firewall import Firewall
@@ -37,6 +40,25 @@ class Services:
     pools: PoolMonitor
     waiter: CompletionWaiter
     prompt_salt: bytes
+    sheds: ShedCounter = field(default_factory=ShedCounter)
+
+    async def audit_sheds_forever(self, interval_s: float = 1.0) -> None:
+        """One audit record per path and interval for the requests shed by the admission bound."""
+        while True:
+            await asyncio.sleep(interval_s)
+            for path, count in self.sheds.drain().items():
+                record = self.audit.build(
+                    action="admission",
+                    resource=path,
+                    decision="deny",
+                    step="admission",
+                    reason="shed",
+                    status=503,
+                    count=count,
+                )
+                # When Redis is down, write() has already logged the record locally.
+                with contextlib.suppress(AuditUnavailable):
+                    await self.audit.write(record)
 
     async def close(self) -> None:
         await self.waiter.stop()

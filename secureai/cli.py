@@ -91,6 +91,8 @@ def _api(args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Connections beyond this get a 503 from uvicorn itself: a bound on memory under a connection flood.
+        limit_concurrency=4096,
     )
     return 0
 

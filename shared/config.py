@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost: int = Field(default=65536, ge=8192)  # KiB
     argon2_parallelism: int = Field(default=1, ge=1)
-    argon2_max_concurrent: int = Field(default=2, ge=1)
+    # One hash at a time leaves the other core of a two-core machine to everything else.
+    argon2_max_concurrent: int = Field(default=1, ge=1)
     argon2_max_waiting: int = Field(default=8, ge=0)
     user_token_ttl: int = Field(default=900, ge=30)
     llm_token_ttl: int = Field(default=60, ge=5)

@@ -24,8 +24,21 @@ def add_commands(commands: Any) -> None:
     )
     dispatch.set_defaults(handler=_dispatch)
 
+    login = kinds.add_parser("login", help="a login flood: throughput, memory, and submits meanwhile")
+    login.add_argument("--attackers", type=int, default=200, help="concurrent clients logging in")
+    login.add_argument("--duration", type=float, default=10.0, help="seconds of flood")
+    login.add_argument("--tries", type=int, default=50, help="unknown-user and wrong-password tries each")
+    login.add_argument("--redis-url", default=None, help="Redis for the run (default: database 13)")
+    login.set_defaults(handler=_login)
+
 
 def _dispatch(args: argparse.Namespace) -> int:
     from secureai.bench.dispatch import run
 
     return run(jobs=args.jobs, clients=args.clients, slots=args.slots, redis_url=args.redis_url)
+
+
+def _login(args: argparse.Namespace) -> int:
+    from secureai.bench.login import run
+
+    return run(attackers=args.attackers, duration=args.duration, tries=args.tries, redis_url=args.redis_url)

@@ -97,13 +97,14 @@ class Gateway:
         return str(response.json()["llm_token"])
 
 
-async def _prepare(redis_url: str, username: str, password: str) -> None:
+CHEAP_HASH = {"time_cost": 1, "memory_cost": 8192, "parallelism": 1}
+
+
+async def _prepare(redis_url: str, username: str, password: str, hash_params: dict[str, int]) -> None:
     redis: Redis = connect(redis_url, max_connections=2)
     try:
         await redis.flushdb()
-        hasher = PasswordService(
-            time_cost=1, memory_cost=8192, parallelism=1, max_concurrent=1, max_waiting=0
-        )
+        hasher = PasswordService(**hash_params, max_concurrent=1, max_waiting=0)
         await UserStore(redis).create(
             username,
             await hasher.hash(password),
@@ -133,11 +134,15 @@ def gateway(
     redis_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     api_workers: int = 1,
+    hash_params: dict[str, int] | None = None,
 ) -> Iterator[Gateway]:
-    """Start a gateway on a flushed benchmark database; stop it and flush again on exit."""
+    """Start a gateway on a flushed benchmark database; stop it and flush again on exit.
+
+    The bench user's password is hashed with `hash_params` (cheap ones unless given).
+    """
     url = bench_redis_url(redis_url)
     password = secrets.token_urlsafe(BENCH_PASSWORD_BYTES)
-    asyncio.run(_prepare(url, "bench", password))
+    asyncio.run(_prepare(url, "bench", password, hash_params or CHEAP_HASH))
     with tempfile.TemporaryDirectory(prefix="secureai-bench-") as tmp:
         catalog = Path(tmp) / "models.toml"
         catalog.write_text(catalog_toml)
@@ -149,7 +154,8 @@ def gateway(
             RATE_LIMIT_REQUESTS="1000000",
             MAX_QUEUED_PER_USER="1000000",
             MAX_TOKEN_USES="1000000",  # noqa: S106 (a count, not a secret)
-            LOGIN_ATTEMPTS_PER_CLIENT="100000",
+            LOGIN_ATTEMPTS_PER_CLIENT="1000000",
+            LOGIN_ATTEMPTS_PER_USER="1000000",
             LOG_LEVEL="WARNING",
             **(extra_env or {}),
         )
