@@ -75,7 +75,7 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
         catalog=catalog,
         redis=redis,
         scripts=scripts,
-        jobs=JobStore(redis, scripts, result_ttl_s=settings.result_ttl_s),
+        jobs=JobStore(redis, scripts, result_ttl_s=settings.result_ttl_s, policy=settings.queue_policy),
         users=UserStore(redis),
         tokens=TokenService(
             secret,

@@ -1,9 +1,13 @@
 """Fair dispatch: each pool's free slots go to the backlogged user with the smallest virtual time.
 
 The choice and the move are one Lua script (`dispatch.lua`): start-time fair queueing over per-user
-queues, charged per job by its cost and divided by the user's weight. A pool's capacity is the sum of the
-slots of its live workers, read from their heartbeats; a job only enters arq's queue when a slot is free,
-so the waiting, and the fairness, happen in the per-user queues.
+queues, charged per job by its expected GPU-seconds divided by the user's weight, and corrected to what
+the job really used when it ends (`finish.lua`). A pool's capacity is the sum of the slots of its live
+workers, read from their heartbeats; a job only enters arq's queue when a slot is free, so the waiting,
+and the fairness, happen in the per-user queues.
+
+`reap` takes back the slots of jobs whose lease ran out: a job whose worker stopped heartbeating goes
+back to arq's queue for another worker within seconds, instead of waiting for arq's own timeout.
 """
 
 from __future__ import annotations
@@ -13,23 +17,27 @@ import time
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.jobs import ARQ_FUNCTION, ARQ_JOB_PREFIX, TERMINAL
+from shared.jobs import ARQ_FUNCTION
 from shared.pools import PoolMonitor
 from shared.redis import Scripts
 
 CAPACITY_CACHE_S = 0.5
 MAX_MOVES_PER_CALL = 64
-DISPATCH_LEASE_MS = 30_000
+MAX_REAPS_PER_CALL = 100
 ARQ_JOB_TTL_MS = 86_400_000
 
 
 class Dispatcher:
     """Moves work for a fixed set of pools."""
 
-    def __init__(self, redis: Redis, scripts: Scripts, pools: list[str]) -> None:
+    def __init__(
+        self, redis: Redis, scripts: Scripts, pools: list[str], *, policy: str = "fair", lease_s: float = 6.0
+    ) -> None:
         self.redis = redis
         self.scripts = scripts
         self.pools = pools
+        self.policy = policy
+        self.lease_ms = int(lease_s * 1000)
         self.monitor = PoolMonitor(redis, ttl_s=CAPACITY_CACHE_S)
 
     async def capacity(self, pool: str) -> int:
@@ -49,18 +57,20 @@ class Dispatcher:
                 keys.inflight(pool),
                 keys.arq_queue(pool),
                 keys.worker_wake(pool),
+                keys.pool_waiting(pool),
             ],
             args=[
                 pool,
                 int(time.time() * 1000),
                 capacity,
                 MAX_MOVES_PER_CALL,
-                DISPATCH_LEASE_MS,
+                self.lease_ms,
                 ARQ_JOB_TTL_MS,
                 keys.JOB_PREFIX,
                 keys.USER_QUEUE_PREFIX,
-                ARQ_JOB_PREFIX,
+                keys.ARQ_JOB_PREFIX,
                 ARQ_FUNCTION,
+                self.policy,
             ],
         )
         return int(moved)
@@ -72,14 +82,30 @@ class Dispatcher:
             total += await self.dispatch(pool)
         return total
 
-    async def release_stale_slots(self) -> int:
-        """Free slots still held by jobs that have already ended (their worker died before saying so)."""
-        released = 0
-        now_ms = time.time() * 1000
+    async def reap(self, pool: str) -> tuple[int, int]:
+        """Free the slots of ended jobs and requeue those of dead workers; returns (released, requeued)."""
+        released, requeued = await self.scripts.reap(
+            keys=[keys.inflight(pool), keys.arq_queue(pool), keys.worker_wake(pool)],
+            args=[
+                int(time.time() * 1000),
+                self.lease_ms,
+                MAX_REAPS_PER_CALL,
+                keys.JOB_PREFIX,
+                keys.WORKER_PREFIX,
+                keys.EVENTS_PREFIX,
+                keys.ARQ_IN_PROGRESS_PREFIX,
+                keys.ARQ_JOB_PREFIX,
+                ARQ_FUNCTION,
+                ARQ_JOB_TTL_MS,
+            ],
+        )
+        return int(released), int(requeued)
+
+    async def reap_all(self) -> tuple[int, int]:
+        """`reap` over every pool."""
+        released = requeued = 0
         for pool in self.pools:
-            stale = await self.redis.zrangebyscore(keys.inflight(pool), "-inf", now_ms)
-            for job_id in stale:
-                status = await self.redis.hget(keys.job(job_id), "status")
-                if status is None or status in TERMINAL:
-                    released += await self.redis.zrem(keys.inflight(pool), job_id)
-        return released
+            freed, moved = await self.reap(pool)
+            released += freed
+            requeued += moved
+        return released, requeued

@@ -22,14 +22,20 @@ from shared.redis import Scripts, connect
 logger = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.5
-HOUSEKEEPING_S = 5.0
+HOUSEKEEPING_S = 1.0
 
 
 async def serve(settings: Settings, catalog: Catalog, stop: asyncio.Event | None = None) -> None:
     """Dispatch until `stop` is set."""
     stop = stop or asyncio.Event()
     redis = connect(settings.redis_url, max_connections=8)
-    dispatcher = Dispatcher(redis, Scripts(redis), catalog.pool_names())
+    dispatcher = Dispatcher(
+        redis,
+        Scripts(redis),
+        catalog.pool_names(),
+        policy=settings.queue_policy,
+        lease_s=settings.worker_heartbeat_s * 3,
+    )
     logger.info("scheduler started", extra={"pools": dispatcher.pools})
     last_housekeeping = 0.0
     try:
@@ -37,7 +43,9 @@ async def serve(settings: Settings, catalog: Catalog, stop: asyncio.Event | None
             try:
                 if time.monotonic() - last_housekeeping > HOUSEKEEPING_S:
                     last_housekeeping = time.monotonic()
-                    await dispatcher.release_stale_slots()
+                    _, requeued = await dispatcher.reap_all()
+                    if requeued:
+                        logger.warning("jobs of lost workers requeued", extra={"jobs": requeued})
                 if await dispatcher.dispatch_all():
                     continue
                 # Nothing movable: sleep until a submit or a finished job pushes a wake-up.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -55,12 +55,16 @@ class Settings(BaseSettings):
     rate_limit_tokens: int = Field(default=200_000, ge=1)
     gpu_seconds_per_hour: float = Field(default=3600.0, gt=0)
     max_queued_per_user: int = Field(default=100, ge=1)
+    max_queued_per_pool: int = Field(default=10_000, ge=1)
     max_prompt_bytes: int = Field(default=32 * 1024, ge=256)
 
     # --- jobs ----------------------------------------------------------------------------------------
-    result_ttl_s: int = Field(default=86_400, ge=10)
+    result_ttl_s: int = Field(default=3_600, ge=10)
     generate_max_wait_s: float = Field(default=120.0, gt=0)
     worker_concurrency: int = Field(default=1, ge=1)
+    # fair: start-time fair queueing across users, charged in GPU-seconds; fifo: one line, oldest first.
+    queue_policy: Literal["fair", "fifo"] = "fair"
+    job_max_tries: int = Field(default=3, ge=1)  # attempts before a job whose workers keep dying fails
     worker_heartbeat_s: float = Field(default=2.0, gt=0)
     backend_probe_s: float = Field(default=15.0, gt=0)
 

@@ -29,15 +29,16 @@ QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, EXPIRED = (
 )
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, EXPIRED})
 ARQ_FUNCTION = "run_job"
-ARQ_JOB_PREFIX = "arq:job:"  # arq's own key prefix (arq.constants.job_key_prefix)
+POSITION_MAX_USERS = 200  # other users looked at when placing a waiting job
 
 
 class QueueFull(Exception):
-    """The user already has as many jobs waiting as they may."""
+    """The user (or, with `pool_wide`, the whole pool) already has as many jobs waiting as allowed."""
 
-    def __init__(self, waiting: int) -> None:
+    def __init__(self, waiting: int, *, pool_wide: bool = False) -> None:
         super().__init__(f"{waiting} jobs already waiting")
         self.waiting = waiting
+        self.pool_wide = pool_wide
 
 
 def now_ms() -> float:
@@ -46,8 +47,17 @@ def now_ms() -> float:
 
 
 def new_job_id() -> str:
-    """An unguessable job id."""
-    return secrets.token_hex(16)
+    """An unguessable job id: 8 hex digits of creation time, then 96 random bits.
+
+    The time lets a poller be told `expired` for a job whose record is gone, without keeping anything
+    per job: an id the clock says is older than the result TTL is expired, whether or not it existed.
+    """
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{secrets.token_hex(12)}"
+
+
+def created_at_of(job_id: str) -> int:
+    """The creation time (epoch seconds) written into a job id."""
+    return int(job_id[:8], 16)
 
 
 def iso(ms: str | float | None) -> str | None:
@@ -144,8 +154,10 @@ class Job:
     error_message: str | None = None
     usage: Usage = field(default_factory=Usage)
     queue_position: int | None = None
+    eta_s: float | None = None
     request_id: str | None = None
     dispatched_at: str | None = None
+    tries: int = 1
 
     @classmethod
     def from_hash(cls, job_id: str, raw: dict[str, str]) -> Job:
@@ -171,6 +183,21 @@ class Job:
             usage=usage,
             request_id=raw.get("request_id"),
             dispatched_at=raw.get("dispatched_at"),
+            tries=int(raw.get("tries") or 1),
+        )
+
+    @classmethod
+    def expired(cls, job_id: str) -> Job:
+        """What a poller sees once a job's record has gone."""
+        return cls(
+            job_id=job_id,
+            status=EXPIRED,
+            user="",
+            model="",
+            pool="",
+            created_at=repr(created_at_of(job_id) * 1000.0),
+            error_code="expired",
+            error_message="the job's result is no longer kept",
         )
 
     def public(self) -> dict[str, Any]:
@@ -182,11 +209,12 @@ class Job:
             "result": {"content": self.content} if self.status == SUCCEEDED else None,
             "error": (
                 {"code": self.error_code or "error", "message": self.error_message or ""}
-                if self.status in (FAILED, CANCELLED)
+                if self.status in (FAILED, CANCELLED, EXPIRED)
                 else None
             ),
             "usage": self.usage.as_dict(),
             "queue_position": self.queue_position,
+            "eta_s": self.eta_s,
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
@@ -204,10 +232,11 @@ def error_event(code: str, message: str) -> str:
 class JobStore:
     """Every job transition, each one atomic in Redis."""
 
-    def __init__(self, redis: Redis, scripts: Scripts, *, result_ttl_s: int) -> None:
+    def __init__(self, redis: Redis, scripts: Scripts, *, result_ttl_s: int, policy: str = "fair") -> None:
         self.redis = redis
         self.scripts = scripts
         self.result_ttl_s = result_ttl_s
+        self.policy = policy
         # A job that waits longer than this is dropped with its record.
         self.queued_ttl_s = max(result_ttl_s, 86_400)
 
@@ -221,8 +250,8 @@ class JobStore:
         request: GenerationRequest,
         request_id: str,
         max_queued: int,
+        max_queued_pool: int,
         weight: float = 1.0,
-        cost: float = 1.0,
         job_id: str | None = None,
     ) -> tuple[str, int]:
         """Queue a job for `user` on `pool`; returns (job id, position in the user's queue)."""
@@ -235,7 +264,6 @@ class JobStore:
             "request_id", request_id,
             "max_tokens", str(request.max_tokens),
             "weight", repr(float(weight)),
-            "cost", repr(float(cost)),
             "created_at", repr(now_ms()),
         ]  # fmt: skip
         result = await self.scripts.submit(
@@ -247,39 +275,47 @@ class JobStore:
                 keys.user_vtime(pool),
                 keys.vclock(pool),
                 keys.SCHEDULER_WAKE,
+                keys.pool_waiting(pool),
+                keys.pool_seq(pool),
+                keys.costs(pool),
             ],
-            args=[job_id, user, max_queued, self.queued_ttl_s, *fields],
+            args=[job_id, user, model, max_queued, max_queued_pool, self.queued_ttl_s, self.policy, *fields],
         )
         if int(result[0]) < 0:
-            raise QueueFull(int(result[1]))
+            raise QueueFull(int(result[1]), pool_wide=int(result[0]) == -2)
         return job_id, int(result[0])
 
     async def get(self, job_id: str) -> Job | None:
-        """The job, or None when it never existed or its record expired."""
+        """The job (a waiting one with its queue position), `expired` once its record is gone, else None."""
         if not _valid_job_id(job_id):
             return None
         raw = await self.redis.hgetall(keys.job(job_id))
         if not raw:
+            if time.time() - created_at_of(job_id) > self.result_ttl_s:
+                return Job.expired(job_id)
             return None
         job = Job.from_hash(job_id, raw)
-        if job.status == QUEUED:
-            # 0: handed to the pool, waiting for the next free worker slot.
-            position = None if not job.dispatched_at else 0
-            if position is None:
-                position = await self.position(job)
-            return replace(job, queue_position=position or 0)
-        return job
+        if job.status != QUEUED:
+            return job
+        return replace(job, queue_position=await self.jobs_ahead(job) + 1)
 
-    async def position(self, job: Job) -> int | None:
-        """1-based position of a waiting job in its user's queue."""
-        queue = keys.user_queue(job.pool, job.user)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.lpos(queue, job.job_id)
-            pipe.llen(queue)
-            index, length = await pipe.execute()
-        if index is None:
-            return None
-        return int(length) - int(index)
+    async def with_eta(self, job: Job, slots: int) -> Job:
+        """A waiting job with an estimate of when it starts, from the pool's slots and recent job times."""
+        if job.status != QUEUED or job.queue_position is None or slots <= 0:
+            return job
+        average = await self.redis.hget(keys.service_times(job.pool), job.model)
+        if average is None:
+            return job
+        rounds = (job.queue_position - 1) // slots
+        return replace(job, eta_s=round(rounds * float(average), 3))
+
+    async def jobs_ahead(self, job: Job) -> int:
+        """How many jobs of the pool will start before this waiting one."""
+        result = await self.scripts.position(
+            keys=[keys.job(job.job_id), keys.ready(job.pool), keys.arq_queue(job.pool)],
+            args=[job.job_id, keys.USER_QUEUE_PREFIX, keys.JOB_PREFIX, self.policy, POSITION_MAX_USERS],
+        )
+        return max(0, int(result[0]))
 
     async def cancel(self, job_id: str, user: str) -> tuple[str, str | None]:
         """Cancel `user`'s job; returns ("missing"|"cancelled"|"final", previous or final status)."""
@@ -302,7 +338,8 @@ class JobStore:
                 keys.USER_QUEUE_PREFIX,
                 keys.INFLIGHT_PREFIX,
                 keys.ARQ_QUEUE_PREFIX,
-                ARQ_JOB_PREFIX,
+                keys.ARQ_JOB_PREFIX,
+                keys.POOL_WAITING_PREFIX,
             ],
         )
         outcome = str(result[0])
@@ -330,11 +367,12 @@ class JobStore:
         pool: str,
         status: str,
         usage: Usage,
+        wall_seconds: float = 0.0,
         content: str | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
     ) -> bool:
-        """Record how the job ended; False when it had already ended (e.g. cancelled)."""
+        """Record how the job ended and what it used; False when it had already ended (e.g. cancelled)."""
         fields = [
             "prompt_tokens", str(usage.prompt_tokens),
             "completion_tokens", str(usage.completion_tokens),
@@ -356,8 +394,22 @@ class JobStore:
                 keys.inflight(pool),
                 keys.SCHEDULER_WAKE,
                 keys.JOB_DONE_CHANNEL,
+                keys.user_vtime(pool),
+                keys.ready(pool),
+                keys.costs(pool),
+                keys.service_times(pool),
             ],
-            args=[job_id, status, repr(now_ms()), self.result_ttl_s, event, *fields],
+            args=[
+                job_id,
+                status,
+                repr(now_ms()),
+                self.result_ttl_s,
+                event,
+                repr(float(usage.gpu_seconds)),
+                repr(float(wall_seconds)),
+                self.policy,
+                *fields,
+            ],
         )
         return bool(result)
 

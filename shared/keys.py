@@ -30,6 +30,10 @@ READY_PREFIX = PREFIX + "ready:"  # zset per pool: backlogged users by virtual t
 VCLOCK_PREFIX = PREFIX + "vclock:"  # per pool: virtual time of the last dispatch
 USER_VTIME_PREFIX = PREFIX + "vtime:"  # hash per pool: user -> virtual finish time
 INFLIGHT_PREFIX = PREFIX + "inflight:"  # zset per pool: job id -> lease deadline (ms)
+POOL_WAITING_PREFIX = PREFIX + "waiting:"  # counter per pool: jobs in its per-user queues
+POOL_SEQ_PREFIX = PREFIX + "seq:"  # counter per pool: submit order (FIFO policy, positions)
+COSTS_PREFIX = PREFIX + "cost:"  # hash per pool: model -> moving average of GPU-seconds per job
+SERVICE_TIMES_PREFIX = PREFIX + "svc:"  # hash per pool: model -> moving average of wall seconds per job
 ARQ_QUEUE_PREFIX = PREFIX + "arq:"  # the arq queue (zset) per pool
 SCHEDULER_WAKE = PREFIX + "sched:wake"  # list: pushed when there may be work to dispatch
 WORKER_WAKE_PREFIX = PREFIX + "wake:"  # list per pool: pushed when a job entered the arq queue
@@ -37,6 +41,9 @@ WORKER_WAKE_PREFIX = PREFIX + "wake:"  # list per pool: pushed when a job entere
 # --- workers -----------------------------------------------------------------------------------------
 WORKERS_PREFIX = PREFIX + "workers:"  # zset per pool: worker id -> heartbeat deadline (ms)
 WORKER_PREFIX = PREFIX + "worker:"  # hash per worker: pool, concurrency, models
+
+ARQ_IN_PROGRESS_PREFIX = "arq:in-progress:"  # arq's own lock per running job (arq.constants)
+ARQ_JOB_PREFIX = "arq:job:"  # arq's own job definitions (arq.constants)
 
 # --- audit -------------------------------------------------------------------------------------------
 AUDIT_STREAM = PREFIX + "audit"
@@ -84,6 +91,22 @@ def user_vtime(pool: str) -> str:
 
 def inflight(pool: str) -> str:
     return INFLIGHT_PREFIX + pool
+
+
+def pool_waiting(pool: str) -> str:
+    return POOL_WAITING_PREFIX + pool
+
+
+def pool_seq(pool: str) -> str:
+    return POOL_SEQ_PREFIX + pool
+
+
+def costs(pool: str) -> str:
+    return COSTS_PREFIX + pool
+
+
+def service_times(pool: str) -> str:
+    return SERVICE_TIMES_PREFIX + pool
 
 
 def arq_queue(pool: str) -> str:

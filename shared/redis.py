@@ -7,7 +7,7 @@ from importlib.resources import files
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-SCRIPT_NAMES = ("submit", "dispatch", "start", "finish", "cancel", "gcra", "use_token")
+SCRIPT_NAMES = ("submit", "dispatch", "start", "finish", "cancel", "reap", "position", "gcra", "use_token")
 
 
 def connect(url: str, *, max_connections: int = 256) -> Redis:
@@ -30,6 +30,8 @@ class Scripts:
     start: AsyncScript
     finish: AsyncScript
     cancel: AsyncScript
+    reap: AsyncScript
+    position: AsyncScript
     gcra: AsyncScript
     use_token: AsyncScript
 

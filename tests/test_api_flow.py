@@ -230,3 +230,74 @@ async def test_firewall_blocks_before_queueing(
         and record["categories"] == ["injection"]
     )
     assert prompt not in str(record) and len(record["prompt_sha"]) == 32
+
+
+async def test_admission_caps_refuse_with_retry_after(client, make_user: UserFactory, redis: Redis) -> None:
+    await make_user()
+    await make_user("bob")
+    # No worker drains the queue: a heartbeat says the pool is up, so jobs wait.
+    await redis.hset(
+        keys.worker("idle"), mapping={"concurrency": "0", "models": orjson.dumps({"echo": True})}
+    )
+    await redis.zadd(keys.workers("echo"), {"idle": time.time() * 1000 + 60_000})
+    await redis.hset(keys.user("alice"), "limits", orjson.dumps({"max_queued": 2}))
+    services = client.app.state.services
+    services.settings.max_queued_per_pool = 3
+    alice = await scoped_token(client, await login(client), "echo", uses=5)
+    bob = await scoped_token(client, await login(client, "bob"), "echo", uses=5)
+
+    async def submit(token: str):  # type: ignore[no-untyped-def]
+        return await client.post(
+            "/api/v1/jobs", json={"prompt": "x", "model": "echo"}, headers={"X-LLM-Token": token}
+        )
+
+    assert [(await submit(alice)).status_code for _ in range(2)] == [202, 202]
+    user_full = await submit(alice)
+    assert user_full.status_code == 429 and user_full.json()["error"]["code"] == "queue_full"
+    assert int(user_full.headers["Retry-After"]) >= 1
+    assert (await submit(bob)).status_code == 202
+    pool_full = await submit(bob)
+    assert pool_full.status_code == 429 and pool_full.json()["error"]["code"] == "pool_full"
+
+
+async def test_a_timed_out_job_still_records_what_it_used(
+    client, make_user: UserFactory, pipeline: Pipeline
+) -> None:
+    await make_user()
+    await pipeline.start("echo")
+    user = {"Authorization": f"Bearer {await login(client)}"}
+    llm_token = await scoped_token(client, user["Authorization"][7:], "echo-timeout")
+    job_id = (
+        await client.post(
+            "/api/v1/jobs", json={"prompt": "x", "model": "echo-timeout"}, headers={"X-LLM-Token": llm_token}
+        )
+    ).json()["job_id"]
+    job = await wait_status(client, job_id, user, {"failed"})
+    assert job["error"]["code"] == "timeout"
+    assert 0.25 < job["usage"]["gpu_seconds"] < 2.0  # the 0.3 s it held its slot
+
+
+async def test_a_waiting_job_reports_its_position(client, make_user: UserFactory, redis: Redis) -> None:
+    await make_user()
+    await make_user("bob")
+    await redis.hset(
+        keys.worker("idle"), mapping={"concurrency": "0", "models": orjson.dumps({"echo": True})}
+    )
+    await redis.zadd(keys.workers("echo"), {"idle": time.time() * 1000 + 60_000})
+    alice = await scoped_token(client, await login(client), "echo", uses=5)
+    bob_user = await login(client, "bob")
+    bob = await scoped_token(client, bob_user, "echo", uses=1)
+    for _ in range(5):
+        await client.post(
+            "/api/v1/jobs", json={"prompt": "x", "model": "echo"}, headers={"X-LLM-Token": alice}
+        )
+    accepted = await client.post(
+        "/api/v1/jobs", json={"prompt": "y", "model": "echo"}, headers={"X-LLM-Token": bob}
+    )
+    assert accepted.json()["queue_position"] == 1  # in bob's own queue
+    job = (
+        await client.get(
+            f"/api/v1/jobs/{accepted.json()['job_id']}", headers={"Authorization": f"Bearer {bob_user}"}
+        )
+    ).json()
+    assert job["status"] == "queued" and job["queue_position"] == 2  # behind alice's first, not her fifth

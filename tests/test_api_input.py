@@ -1,5 +1,7 @@
 """Bad input: each case gets its status and a JSON error body, never a traceback, and nothing is queued."""
 
+import time
+
 import pytest
 from redis.asyncio import Redis
 
@@ -110,9 +112,20 @@ async def test_oversized_body_is_refused_unread(client, llm_headers: dict[str, s
 async def test_unknown_job_id(client, make_user: UserFactory) -> None:
     await make_user()
     headers = {"Authorization": f"Bearer {await login(client)}"}
-    for job_id in ("0" * 32, "not-a-job", "%2e%2e"):
+    fresh_unknown = f"{int(time.time()):08x}" + "0" * 24
+    for job_id in (fresh_unknown, "not-a-job", "%2e%2e", "0" * 31 + "g"):
         assert_error(await client.get(f"/api/v1/jobs/{job_id}", headers=headers), 404, "job_not_found")
         assert_error(await client.delete(f"/api/v1/jobs/{job_id}", headers=headers), 404, "job_not_found")
+
+
+async def test_a_job_older_than_the_result_ttl_is_expired(client, make_user: UserFactory) -> None:
+    await make_user()
+    headers = {"Authorization": f"Bearer {await login(client)}"}
+    old = f"{int(time.time()) - 7200:08x}" + "ab" * 12
+    response = await client.get(f"/api/v1/jobs/{old}", headers=headers)
+    assert response.status_code == 200
+    assert response.json()["status"] == "expired" and response.json()["result"] is None
+    assert response.json()["error"]["code"] == "expired"
 
 
 async def test_missing_and_garbage_tokens(client, make_user: UserFactory) -> None:

@@ -113,14 +113,16 @@ async def verify_request(
                 request=request,
                 request_id=ctx.request_id,
                 max_queued=int(user.limits.get("max_queued", services.settings.max_queued_per_user)),
+                max_queued_pool=services.settings.max_queued_per_pool,
                 weight=user.weight,
                 job_id=job_id,
             )
         except QueueFull as full:
             step = "queue"
+            whose = f"pool {spec.pool}" if full.pool_wide else "this user"
             raise TooManyRequests(
-                f"{full.waiting} jobs already waiting for this user; retry later",
-                code="queue_full",
+                f"{full.waiting} jobs already waiting for {whose}; retry later",
+                code="pool_full" if full.pool_wide else "queue_full",
                 retry_after=QUEUE_FULL_RETRY_S,
             ) from None
         return Admitted(job_id, position, user, claims, spec, request, verdict, rate, time.time())

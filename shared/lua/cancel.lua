@@ -2,7 +2,7 @@
 -- worker told to stop (the worker records what it used when it does).
 -- KEYS: job, events, done_channel, cancel_channel, scheduler_wake
 -- ARGV: job_id, user, finished_at, ttl_s, event_json, user_queue_prefix, inflight_prefix, arq_queue_prefix,
---       arq_job_prefix
+--       arq_job_prefix, pool_waiting_prefix
 -- Returns {'missing'}, {'cancelled', previous_status} or {'final', status}.
 local info = redis.call('HMGET', KEYS[1], 'status', 'user', 'pool')
 local status, owner, pool = info[1], info[2], info[3]
@@ -14,7 +14,9 @@ if status ~= 'queued' and status ~= 'running' then
 end
 local job_id = ARGV[1]
 if status == 'queued' then
-  redis.call('LREM', ARGV[6] .. pool .. ':' .. owner, 0, job_id)
+  if redis.call('LREM', ARGV[6] .. pool .. ':' .. owner, 0, job_id) > 0 then
+    redis.call('DECR', ARGV[10] .. pool)
+  end
   if redis.call('ZREM', ARGV[8] .. pool, job_id) == 1 then
     redis.call('DEL', ARGV[9] .. job_id)
   end

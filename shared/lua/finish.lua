@@ -1,9 +1,11 @@
 -- A worker records how a job ended. Idempotent; a job cancelled meanwhile keeps its state but
 -- still gets its usage recorded (a cancelled job pays for what it used).
--- KEYS: job, events, inflight, scheduler_wake, done_channel
--- ARGV: job_id, status, finished_at, ttl_s, event_json, then field/value pairs (result and usage)
+-- KEYS: job, events, inflight, scheduler_wake, done_channel, user_vtime, ready, costs, service_times
+-- ARGV: job_id, status, finished_at, ttl_s, event_json, gpu_seconds, wall_seconds, policy,
+--       then field/value pairs (result and usage)
 -- Returns 1 when this call ended the job, 0 when it had already ended.
-local status = redis.call('HGET', KEYS[1], 'status')
+local info = redis.call('HMGET', KEYS[1], 'status', 'user', 'model', 'cost', 'weight', 'usage_recorded')
+local status = info[1]
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('LPUSH', KEYS[4], '1')
 redis.call('LTRIM', KEYS[4], 0, 0)
@@ -11,17 +13,41 @@ if not status then
   return 0
 end
 local fields = {}
-for i = 6, #ARGV do
+for i = 9, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
-local ttl = tonumber(ARGV[4])
-if status ~= 'queued' and status ~= 'running' then
-  if #fields > 0 then
-    redis.call('HSET', KEYS[1], unpack(fields))
-  end
+local ended = status == 'queued' or status == 'running'
+if not ended and (status ~= 'cancelled' or info[6]) then
   return 0
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'finished_at', ARGV[3], unpack(fields))
+
+-- Fair share is charged by what the job really used: correct the estimate made at dispatch.
+local used, wall = tonumber(ARGV[6]), tonumber(ARGV[7])
+if ARGV[8] == 'fair' and info[2] then
+  local weight = tonumber(info[5] or '1') or 1
+  if weight <= 0 then weight = 1 end
+  local delta = (used - (tonumber(info[4] or '1') or 1)) / weight
+  if delta ~= 0 then
+    redis.call('HINCRBYFLOAT', KEYS[6], info[2], delta)
+    if redis.call('ZSCORE', KEYS[7], info[2]) then
+      redis.call('ZINCRBY', KEYS[7], delta, info[2])
+    end
+  end
+end
+-- Moving averages per model: expected GPU-seconds (the next jobs' cost) and wall time (queue ETAs).
+if info[3] then
+  local old_cost = tonumber(redis.call('HGET', KEYS[8], info[3]) or tostring(used))
+  redis.call('HSET', KEYS[8], info[3], old_cost * 0.8 + used * 0.2)
+  local old_wall = tonumber(redis.call('HGET', KEYS[9], info[3]) or tostring(wall))
+  redis.call('HSET', KEYS[9], info[3], old_wall * 0.8 + wall * 0.2)
+end
+
+local ttl = tonumber(ARGV[4])
+if not ended then
+  redis.call('HSET', KEYS[1], 'usage_recorded', '1', unpack(fields))
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'finished_at', ARGV[3], 'usage_recorded', '1', unpack(fields))
 -- The prompt is not kept once the job has ended.
 redis.call('HDEL', KEYS[1], 'request')
 redis.call('EXPIRE', KEYS[1], ttl)
