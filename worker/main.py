@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import time
 from typing import Any
@@ -23,6 +24,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from shared import keys
+from shared.audit import AuditLog
 from shared.catalog import Catalog
 from shared.config import Settings
 from shared.jobs import ARQ_FUNCTION, JobStore
@@ -65,6 +67,23 @@ class PoolWorker(Worker):
         super()._release_sem_dec_counter_on_complete()
         self._slot_freed.set()
 
+    async def close(self) -> None:
+        """arq's close, except that jobs cancelled by the shutdown do not abort it.
+
+        arq gathers its cancelled job tasks without `return_exceptions`, so one job interrupted while
+        recording its end raises CancelledError out of close() and the shutdown hook never runs.
+        """
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        await self.pool.aclose(close_connection_pool=True)
+        self._pool = None
+
 
 def _serialize(data: dict[str, Any]) -> bytes:
     return orjson.dumps(data, default=str)
@@ -92,7 +111,9 @@ def build_worker(
 
     async def startup(ctx: dict[str, Any]) -> None:
         redis = connect(settings.redis_url)
-        store = JobStore(redis, Scripts(redis), result_ttl_s=settings.result_ttl_s)
+        store = JobStore(
+            redis, Scripts(redis), result_ttl_s=settings.result_ttl_s, policy=settings.queue_policy
+        )
         backends: dict[str, Backend] = {}
         for spec in models:
             if spec.backend not in backends:
@@ -107,7 +128,10 @@ def build_worker(
             store=store,
             backends=backends,
             gpu_source=open_gpu_source(catalog.pool(pool).device),
-            lease_s=max(10.0, settings.worker_heartbeat_s * 5),
+            # The scheduler takes a job back once its lease is this old and its worker's heartbeat gone.
+            lease_s=settings.worker_heartbeat_s * 3,
+            max_tries=settings.job_max_tries,
+            audit=AuditLog(redis),
         )
         ctx["state"] = state
         await probe_backends(state)

@@ -10,6 +10,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from shared.audit import AuditLog, AuditUnavailable
 from shared.catalog import Catalog
 from shared.config import Settings
 from shared.jobs import CANCELLED, FAILED, SUCCEEDED, JobStore, Usage
@@ -35,7 +36,8 @@ class WorkerState:
     backends: dict[str, Backend]
     gpu_source: GpuSource | None = None
     max_tries: int = 3
-    lease_s: float = 30.0
+    lease_s: float = 6.0
+    audit: AuditLog | None = None
     available: dict[str, bool] = field(default_factory=dict)
     running: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     cancelled: set[str] = field(default_factory=set)
@@ -52,7 +54,7 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
             status=FAILED,
             usage=Usage(),
             error_code="worker_lost",
-            error_message=f"the job was interrupted {state.max_tries} times and was given up",
+            error_message=f"the workers running this job stopped {state.max_tries} times; it was given up",
         )
         return
     claimed = await state.store.claim(
@@ -128,11 +130,29 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         pool=state.pool,
         status=status,
         usage=usage,
+        wall_seconds=measurement.wall_seconds,
         content="".join(parts),
         error_code=error_code,
         error_message=error_message,
     )
-    logger.info(
-        "job ended",
-        extra={"job_id": job_id, "user": user, "model": model_name, "status": status, **usage.as_dict()},
-    )
+    outcome = {"job_id": job_id, "user": user, "model": model_name, "status": status, **usage.as_dict()}
+    logger.info("job ended", extra=outcome)
+    if state.audit is not None:
+        record = state.audit.build(
+            action="inference",
+            resource=f"pool/{state.pool}",
+            decision=status,
+            reason=error_code or "ok",
+            request_id=request_id or None,
+            job_id=job_id,
+            user=user,
+            model=model_name,
+            requested_tokens=request.max_tokens,
+            used_tokens=usage.prompt_tokens + usage.completion_tokens,
+            gpu_seconds=round(usage.gpu_seconds, 6),
+            latency_ms=round(measurement.wall_seconds * 1000, 3),
+            attempt=job_try,
+        )
+        # The outcome is already stored with the job; a lost audit line is logged, never fatal here.
+        with contextlib.suppress(AuditUnavailable):
+            await state.audit.write(record)

@@ -1,0 +1,155 @@
+"""Crashes of real processes: a worker or the scheduler killed with SIGKILL loses and duplicates nothing."""
+
+import secrets
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import redis as sync_redis
+
+from secureai.bench.harness import free_port
+from secureai.stack import Stack, child_env
+from shared import keys
+from tests.conftest import CATALOG_PATH, PASSWORD, REDIS_URL, UserFactory
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+async def alice(make_user: UserFactory) -> None:
+    await make_user(max_tokens=64, max_uses=1000)
+
+
+@pytest.fixture
+def stack(redis: Any, tmp_path: Path) -> Iterator[Stack]:
+    env = child_env(
+        SECRET_KEY=secrets.token_urlsafe(48),
+        REDIS_URL=REDIS_URL,
+        SECUREAI_MODELS=str(CATALOG_PATH),
+        SECUREAI_DATA_DIR=str(tmp_path / "data"),
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_COST="8192",
+        RATE_LIMIT_REQUESTS="100000",
+        WORKER_HEARTBEAT_S="0.5",
+        MAX_TOKEN_USES="1000",
+        MAX_QUEUED_PER_USER="1000",
+        LOG_LEVEL="WARNING",
+    )
+    running = Stack(env=env, pools={"echo": None}, port=free_port(), log_dir=tmp_path / "logs")
+    running.start()
+    try:
+        running.wait_ready(timeout=60)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def peek() -> Iterator[sync_redis.Redis]:
+    client = sync_redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    yield client
+    client.close()
+
+
+def headers(http: httpx.Client, model: str, uses: int = 1) -> tuple[dict[str, str], dict[str, str]]:
+    token = http.post("/auth/login", json={"username": "alice", "password": PASSWORD}).json()["access_token"]
+    user = {"Authorization": f"Bearer {token}"}
+    llm = http.post("/auth/scoped-token", json={"model": model, "max_tokens": 32, "uses": uses}, headers=user)
+    return user, {"X-LLM-Token": llm.json()["llm_token"]}
+
+
+def wait_for(predicate: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def events(peek: sync_redis.Redis, job_id: str) -> list[dict[str, Any]]:
+    return [orjson.loads(fields["e"]) for _, fields in peek.xrange(keys.events(job_id))]
+
+
+def test_a_worker_killed_mid_job_is_replaced_within_seconds(stack: Stack, peek: sync_redis.Redis) -> None:
+    stack.start_worker("echo", "worker-echo-2")
+    stack.wait_ready()
+    with httpx.Client(base_url=stack.url, timeout=30) as http:
+        user, llm = headers(http, "echo-slow")
+        job_id = http.post(
+            "/api/v1/jobs", json={"prompt": "a b c d e f g h", "model": "echo-slow"}, headers=llm
+        ).json()["job_id"]
+        assert wait_for(lambda: peek.hget(keys.job(job_id), "status") == "running", 10)
+        first_worker = peek.hget(keys.job(job_id), "worker")
+        assert first_worker is not None
+        victim = next(n for n, p in stack.processes.items() if p.pid == int(first_worker.split(":")[1]))
+        killed_at = time.monotonic()
+        stack.kill(victim)  # SIGKILL: no goodbye, no cleanup
+
+        assert wait_for(lambda: peek.hget(keys.job(job_id), "status") == "succeeded", 30)
+        recovered_in = time.monotonic() - killed_at
+        job = http.get(f"/api/v1/jobs/{job_id}", headers=user).json()
+    assert job["result"] == {"content": "a b c d e f g h"}
+    assert peek.hget(keys.job(job_id), "worker") != first_worker
+    kinds = [event["type"] for event in events(peek, job_id)]
+    assert kinds.count("retry") == 1 and kinds.count("done") == 1
+    assert recovered_in < 15, f"took {recovered_in:.1f} s"
+
+
+def test_a_job_whose_workers_keep_dying_fails_after_its_tries(stack: Stack, peek: sync_redis.Redis) -> None:
+    with httpx.Client(base_url=stack.url, timeout=30) as http:
+        user, llm = headers(http, "echo-slow")
+        prompt = " ".join(f"w{i}" for i in range(40))  # 8 s of tokens: it never ends on its own here
+        job_id = http.post("/api/v1/jobs", json={"prompt": prompt, "model": "echo-slow"}, headers=llm).json()[
+            "job_id"
+        ]
+        previous = None
+        for attempt in range(1, 4):
+            # Wait for a new worker to have claimed it, then kill that one too.
+            claimed = lambda seen=previous: peek.hget(keys.job(job_id), "worker") not in (None, seen)  # noqa: E731
+            assert wait_for(claimed, 20), attempt
+            previous = peek.hget(keys.job(job_id), "worker")
+            assert previous is not None
+            stack.start_worker("echo", f"worker-echo-spare{attempt}")
+            stack.kill(next(n for n, p in stack.processes.items() if p.pid == int(previous.split(":")[1])))
+        assert wait_for(lambda: peek.hget(keys.job(job_id), "status") == "failed", 30)
+        job = http.get(f"/api/v1/jobs/{job_id}", headers=user).json()
+    assert job["error"]["code"] == "worker_lost"
+    assert "stopped 3 times" in job["error"]["message"]
+    assert [event["type"] for event in events(peek, job_id)].count("retry") == 3
+
+
+def test_scheduler_killed_repeatedly_loses_and_duplicates_nothing(
+    stack: Stack, peek: sync_redis.Redis
+) -> None:
+    with httpx.Client(base_url=stack.url, timeout=30) as http:
+        _, llm = headers(http, "echo", uses=1000)
+        job_ids = []
+        for i in range(150):
+            response = http.post("/api/v1/jobs", json={"prompt": f"job {i}", "model": "echo"}, headers=llm)
+            assert response.status_code == 202, response.text
+            job_ids.append(response.json()["job_id"])
+            if i % 25 == 10:
+                stack.processes["scheduler"].send_signal(signal.SIGKILL)
+                stack.processes["scheduler"].wait()
+                stack._spawn("scheduler", "scheduler")
+        done = wait_for(lambda: all(peek.hget(keys.job(j), "status") == "succeeded" for j in job_ids), 60)
+    assert done, status_counts(peek, job_ids)
+    for job_id in job_ids:
+        kinds = [event["type"] for event in events(peek, job_id)]
+        assert kinds.count("started") == 1 and kinds.count("done") == 1, (job_id, kinds)
+    assert peek.get(keys.pool_waiting("echo")) == "0"
+    assert peek.zcard(keys.inflight("echo")) == 0
+
+
+def status_counts(peek: sync_redis.Redis, job_ids: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for job_id in job_ids:
+        status = str(peek.hget(keys.job(job_id), "status"))
+        counts[status] = counts.get(status, 0) + 1
+    return counts
