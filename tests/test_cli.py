@@ -25,6 +25,8 @@ COMMANDS = [
     ["bench"],
     ["bench", "dispatch"],
     ["bench", "login"],
+    ["bench", "fairness"],
+    ["bench", "gpu"],
 ]
 
 

@@ -24,6 +24,23 @@ def add_commands(commands: Any) -> None:
     )
     dispatch.set_defaults(handler=_dispatch)
 
+    fairness = kinds.add_parser(
+        "fairness", help="a light user's wait during a heavy user's flood, fair vs FIFO"
+    )
+    fairness.add_argument("--heavy", type=int, default=500, help="jobs the heavy user floods")
+    fairness.add_argument("--light", type=int, default=20, help="jobs the light user sends")
+    fairness.add_argument("--service-ms", type=float, default=20.0, help="fixed time per job")
+    fairness.add_argument("--slots", type=int, default=4, help="worker slots")
+    fairness.add_argument("--redis-url", default=None, help="Redis for the run (default: database 13)")
+    fairness.set_defaults(handler=_fairness)
+
+    gpu = kinds.add_parser(
+        "gpu", help="GPU-second metering against a known load (needs an NVIDIA GPU, torch)"
+    )
+    gpu.add_argument("--device", type=int, default=0, help="NVML/CUDA device index")
+    gpu.add_argument("--seconds", type=float, default=5.0, help="length of each load")
+    gpu.set_defaults(handler=_gpu)
+
     login = kinds.add_parser("login", help="a login flood: throughput, memory, and submits meanwhile")
     login.add_argument("--attackers", type=int, default=200, help="concurrent clients logging in")
     login.add_argument("--duration", type=float, default=10.0, help="seconds of flood")
@@ -42,3 +59,21 @@ def _login(args: argparse.Namespace) -> int:
     from secureai.bench.login import run
 
     return run(attackers=args.attackers, duration=args.duration, tries=args.tries, redis_url=args.redis_url)
+
+
+def _fairness(args: argparse.Namespace) -> int:
+    from secureai.bench.fairness import run
+
+    return run(
+        heavy=args.heavy,
+        light=args.light,
+        service_s=args.service_ms / 1000,
+        slots=args.slots,
+        redis_url=args.redis_url,
+    )
+
+
+def _gpu(args: argparse.Namespace) -> int:
+    from secureai.bench.gpu import run
+
+    return run(device=args.device, seconds=args.seconds)

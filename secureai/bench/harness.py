@@ -85,6 +85,12 @@ class Gateway:
         response.raise_for_status()
         return str(response.json()["access_token"])
 
+    def add_user(self, name: str) -> str:
+        """Another user with the bench user's rights; returns its password."""
+        password = secrets.token_urlsafe(BENCH_PASSWORD_BYTES)
+        asyncio.run(_create_user(self.redis_url, name, password, CHEAP_HASH))
+        return password
+
     def scoped_token(
         self, client: httpx.Client, user_token: str, model: str, *, uses: int, max_tokens: int
     ) -> str:
@@ -104,6 +110,14 @@ async def _prepare(redis_url: str, username: str, password: str, hash_params: di
     redis: Redis = connect(redis_url, max_connections=2)
     try:
         await redis.flushdb()
+    finally:
+        await redis.aclose()
+    await _create_user(redis_url, username, password, hash_params)
+
+
+async def _create_user(redis_url: str, username: str, password: str, hash_params: dict[str, int]) -> None:
+    redis: Redis = connect(redis_url, max_connections=2)
+    try:
         hasher = PasswordService(**hash_params, max_concurrent=1, max_waiting=0)
         await UserStore(redis).create(
             username,
