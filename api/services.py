@@ -18,6 +18,7 @@ from shared.firewall import Firewall
 from shared.jobs import JobStore
 from shared.passwords import PasswordService
 from shared.pools import PoolMonitor
+from shared.quotas import Quotas
 from shared.ratelimit import RateLimiter
 from shared.redis import Scripts, connect
 from shared.tokens import TokenService
@@ -35,6 +36,7 @@ class Services:
     tokens: TokenService
     passwords: PasswordService
     limiter: RateLimiter
+    quotas: Quotas
     audit: AuditLog
     firewall: Firewall
     pools: PoolMonitor
@@ -92,6 +94,7 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
             max_waiting=settings.argon2_max_waiting,
         ),
         limiter=RateLimiter(redis, scripts),
+        quotas=Quotas(redis, scripts),
         audit=AuditLog(redis),
         firewall=Firewall(),
         pools=PoolMonitor(redis),

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     rate_limit_window_s: int = Field(default=60, ge=1)
     rate_limit_tokens: int = Field(default=200_000, ge=1)
     gpu_seconds_per_hour: float = Field(default=3600.0, gt=0)
+    gpu_seconds_per_day: float = Field(default=28_800.0, gt=0)
+    max_jobs_in_flight: int = Field(default=32, ge=1)  # queued + running, per user
     max_queued_per_user: int = Field(default=100, ge=1)
     max_queued_per_pool: int = Field(default=10_000, ge=1)
     max_prompt_bytes: int = Field(default=32 * 1024, ge=256)

@@ -253,8 +253,12 @@ class JobStore:
         max_queued_pool: int,
         weight: float = 1.0,
         job_id: str | None = None,
+        extra: dict[str, str] | None = None,
     ) -> tuple[str, int]:
-        """Queue a job for `user` on `pool`; returns (job id, position in the user's queue)."""
+        """Queue a job for `user` on `pool`; returns (job id, position in the user's queue).
+
+        `extra` fields are stored with the job (the quota reservation its end settles).
+        """
         job_id = job_id or new_job_id()
         fields = [
             "user", user,
@@ -266,6 +270,8 @@ class JobStore:
             "weight", repr(float(weight)),
             "created_at", repr(now_ms()),
         ]  # fmt: skip
+        for name, value in (extra or {}).items():
+            fields += [name, value]
         result = await self.scripts.submit(
             keys=[
                 keys.job(job_id),
@@ -340,6 +346,9 @@ class JobStore:
                 keys.ARQ_QUEUE_PREFIX,
                 keys.ARQ_JOB_PREFIX,
                 keys.POOL_WAITING_PREFIX,
+                keys.RATE_PREFIX,
+                keys.IN_FLIGHT_PREFIX,
+                keys.LEDGER_PREFIX,
             ],
         )
         outcome = str(result[0])
@@ -408,6 +417,10 @@ class JobStore:
                 repr(float(usage.gpu_seconds)),
                 repr(float(wall_seconds)),
                 self.policy,
+                usage.prompt_tokens + usage.completion_tokens,
+                keys.RATE_PREFIX,
+                keys.IN_FLIGHT_PREFIX,
+                keys.LEDGER_PREFIX,
                 *fields,
             ],
         )

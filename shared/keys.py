@@ -16,7 +16,9 @@ REVOKED_PREFIX = PREFIX + "revoked:"  # user-token jti denylist
 LOGIN_FAILURES_PREFIX = PREFIX + "loginfail:"
 
 # --- limits ------------------------------------------------------------------------------------------
-RATE_PREFIX = PREFIX + "rate:"  # GCRA state per user and dimension
+RATE_PREFIX = PREFIX + "rate:"  # GCRA state per dimension and user: rate:<dimension>:<user>
+IN_FLIGHT_PREFIX = PREFIX + "flight:"  # zset per user: job id -> deadline (queued or running jobs)
+LEDGER_PREFIX = PREFIX + "ledger:"  # hash per user: requests, tokens, gpu_seconds charged in total
 
 # --- jobs --------------------------------------------------------------------------------------------
 JOB_PREFIX = PREFIX + "job:"  # hash per job
@@ -63,6 +65,14 @@ def revoked(jti: str) -> str:
 
 def rate(user_name: str, dimension: str) -> str:
     return f"{RATE_PREFIX}{dimension}:{user_name}"
+
+
+def in_flight(user_name: str) -> str:
+    return IN_FLIGHT_PREFIX + user_name
+
+
+def ledger(user_name: str) -> str:
+    return LEDGER_PREFIX + user_name
 
 
 def job(job_id: str) -> str:

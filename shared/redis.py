@@ -7,7 +7,18 @@ from importlib.resources import files
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-SCRIPT_NAMES = ("submit", "dispatch", "start", "finish", "cancel", "reap", "position", "gcra", "use_token")
+SCRIPT_NAMES = (
+    "submit",
+    "dispatch",
+    "start",
+    "finish",
+    "cancel",
+    "reap",
+    "position",
+    "quota",
+    "gcra",
+    "use_token",
+)
 
 
 def connect(url: str, *, max_connections: int = 256) -> Redis:
@@ -32,6 +43,7 @@ class Scripts:
     cancel: AsyncScript
     reap: AsyncScript
     position: AsyncScript
+    quota: AsyncScript
     gcra: AsyncScript
     use_token: AsyncScript
 

@@ -27,6 +27,7 @@ COMMANDS = [
     ["bench", "login"],
     ["bench", "fairness"],
     ["bench", "gpu"],
+    ["bench", "limits"],
 ]
 
 

@@ -236,16 +236,17 @@ async def test_rate_limit_is_exact_under_1000_concurrent_requests(
 ) -> None:
     await pipeline.start("echo")
     services = client.app.state.services  # type: ignore[attr-defined]
-    services.limiter.clock = lambda: 1_800_000_000.0  # a frozen clock: no refill during the burst
-    await redis.hset(
-        keys.user("alice"), "limits", orjson.dumps({"rate_limit_requests": 100, "max_queued": 2000})
-    )
+    services.quotas.clock = lambda: 1_800_000_000.0  # a frozen clock: no refill during the burst
+    limits = {"rate_limit_requests": 100, "max_queued": 2000, "max_jobs_in_flight": 2000}
+    await redis.hset(keys.user("alice"), "limits", orjson.dumps(limits))
     user_token = await login(client)
     tokens = [await scoped_token(client, user_token, uses=10) for _ in range(100)]
     responses = await asyncio.gather(*(submit(client, tokens[i % 100]) for i in range(1000)))
     statuses = [r.status_code for r in responses]
     assert statuses.count(202) == 100
     assert statuses.count(429) == 900
+    refused = [r.json()["error"] for r in responses if r.status_code == 429]
+    assert {(e["code"], e["dimension"]) for e in refused} == {("rate_limited", "requests")}
     assert (
         await redis.llen(keys.user_queue("echo", "alice")) + await redis.zcard(keys.arq_queue("echo")) <= 100
     )

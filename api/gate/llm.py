@@ -8,6 +8,7 @@ the refusal logged locally.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, replace
 
@@ -30,7 +31,7 @@ from shared.errors import (
 from shared.firewall import FirewallResult
 from shared.firewall.engine import Action
 from shared.jobs import GenerationRequest, Message, QueueFull, new_job_id
-from shared.ratelimit import LimitDecision
+from shared.quotas import QuotaDecision, QuotaLimits, estimate_prompt_tokens
 from shared.tokens import InvalidToken, LLMClaims
 from shared.users import User, parse_user
 
@@ -49,23 +50,13 @@ class Admitted:
     spec: ModelSpec
     request: GenerationRequest
     verdict: FirewallResult
-    rate: LimitDecision
+    quota: QuotaDecision
     submitted_at: float
 
     @property
     def headers(self) -> dict[str, str]:
         """Limit headers every response of an LLM path carries."""
-        return limit_headers(self.rate)
-
-
-def limit_headers(*decisions: LimitDecision) -> dict[str, str]:
-    """`X-RateLimit-Limit-<Dimension>` and `X-RateLimit-Remaining-<Dimension>` per limit checked."""
-    headers: dict[str, str] = {}
-    for decision in decisions:
-        name = decision.dimension.capitalize()
-        headers[f"X-RateLimit-Limit-{name}"] = str(decision.limit)
-        headers[f"X-RateLimit-Remaining-{name}"] = str(max(0, decision.remaining))
-    return headers
+        return self.quota.headers()
 
 
 async def verify_request(
@@ -93,39 +84,39 @@ async def verify_request(
         spec, request = check_budget(services, claims, model, request)
         fields["requested_tokens"] = request.max_tokens
         step = "rate_limit"
-        rate = await check_rate(services, user)
-        step = "firewall"
-        verdict, request = check_firewall(services, request, role=user.role)
-        if verdict.categories:
-            fields["categories"] = list(verdict.categories)
-            fields["firewall_action"] = verdict.action
-        step = "admit"
-        await check_capacity(services, spec)
         job_id = job_id or new_job_id()
-        await record(
-            services, ctx, decision="allow", step="admit", reason="ok", status=202, job_id=job_id, **fields
-        )
+        limits = QuotaLimits.for_user(user, services.settings)
+        reserved = estimate_prompt_tokens(request.text()) + request.max_tokens
+        quota = await check_quota(services, user, job_id, limits, reserved)
         try:
-            job_id, position = await services.jobs.submit(
-                user=user.name,
-                model=spec.name,
-                pool=spec.pool,
-                request=request,
-                request_id=ctx.request_id,
-                max_queued=int(user.limits.get("max_queued", services.settings.max_queued_per_user)),
-                max_queued_pool=services.settings.max_queued_per_pool,
-                weight=user.weight,
+            step = "firewall"
+            verdict, request = check_firewall(services, request, role=user.role)
+            if verdict.categories:
+                fields["categories"] = list(verdict.categories)
+                fields["firewall_action"] = verdict.action
+            step = "admit"
+            await check_capacity(services, spec)
+            await record(
+                services,
+                ctx,
+                decision="allow",
+                step="admit",
+                reason="ok",
+                status=202,
                 job_id=job_id,
+                **fields,
             )
-        except QueueFull as full:
-            step = "queue"
-            whose = f"pool {spec.pool}" if full.pool_wide else "this user"
-            raise TooManyRequests(
-                f"{full.waiting} jobs already waiting for {whose}; retry later",
-                code="pool_full" if full.pool_wide else "queue_full",
-                retry_after=QUEUE_FULL_RETRY_S,
-            ) from None
-        return Admitted(job_id, position, user, claims, spec, request, verdict, rate, time.time())
+            position = await enqueue(services, ctx, user, spec, request, job_id, limits.job_fields(reserved))
+        except GatewayError as refused:
+            # Refused after admission: give back the reservation (the request itself stays charged) and
+            # tell the client where its quotas stand.
+            with contextlib.suppress(RedisError, OSError):
+                await services.quotas.release(user.name, job_id, limits, tokens=reserved)
+            refused.headers = {**quota.headers(), **refused.headers}
+            if isinstance(refused, TooManyRequests) and refused.code in ("queue_full", "pool_full"):
+                step = "queue"
+            raise
+        return Admitted(job_id, position, user, claims, spec, request, verdict, quota, time.time())
     except GatewayError as error:
         if isinstance(error, FirewallBlocked):
             fields["categories"] = list(error.verdict.categories)
@@ -189,23 +180,56 @@ def check_budget(
     return spec, request
 
 
-async def check_rate(services: Services, user: User) -> LimitDecision:
-    """Rate limit: requests per window per user, atomic in Redis."""
-    settings = services.settings
-    decision = await services.limiter.hit(
-        user.name,
-        "requests",
-        limit=int(user.limits.get("rate_limit_requests", settings.rate_limit_requests)),
-        period_s=float(user.limits.get("rate_limit_window_s", settings.rate_limit_window_s)),
+async def check_quota(
+    services: Services, user: User, job_id: str, limits: QuotaLimits, reserved_tokens: int
+) -> QuotaDecision:
+    """Rate limit: every quota dimension at once, atomic in Redis; all charged or none."""
+    decision = await services.quotas.admit(
+        user.name, job_id, limits, tokens=reserved_tokens, deadline_s=services.jobs.queued_ttl_s + 3600
     )
     if not decision.allowed:
+        dimension = decision.binding or "requests"
         raise TooManyRequests(
-            "request rate limit exceeded",
+            f"quota exceeded: {dimension.replace('_', ' ')}",
             code="rate_limited",
             retry_after=decision.retry_after_s,
-            extra={"dimension": "requests"},
+            headers=decision.headers(),
+            extra={"dimension": dimension},
         )
     return decision
+
+
+async def enqueue(
+    services: Services,
+    ctx: RequestContext,
+    user: User,
+    spec: ModelSpec,
+    request: GenerationRequest,
+    job_id: str,
+    extra: dict[str, str],
+) -> int:
+    """Admit: the job joins its user's queue for the model's pool, unless a queue is full."""
+    try:
+        _, position = await services.jobs.submit(
+            user=user.name,
+            model=spec.name,
+            pool=spec.pool,
+            request=request,
+            request_id=ctx.request_id,
+            max_queued=int(user.limits.get("max_queued", services.settings.max_queued_per_user)),
+            max_queued_pool=services.settings.max_queued_per_pool,
+            weight=user.weight,
+            job_id=job_id,
+            extra=extra,
+        )
+    except QueueFull as full:
+        whose = f"pool {spec.pool}" if full.pool_wide else "this user"
+        raise TooManyRequests(
+            f"{full.waiting} jobs already waiting for {whose}; retry later",
+            code="pool_full" if full.pool_wide else "queue_full",
+            retry_after=QUEUE_FULL_RETRY_S,
+        ) from None
+    return position
 
 
 def check_firewall(

@@ -41,6 +41,11 @@ def add_commands(commands: Any) -> None:
     gpu.add_argument("--seconds", type=float, default=5.0, help="length of each load")
     gpu.set_defaults(handler=_gpu)
 
+    limits = kinds.add_parser("limits", help="latency the quota check adds, at 1 and 64 concurrent clients")
+    limits.add_argument("--calls", type=int, default=5000, help="admissions per run")
+    limits.add_argument("--redis-url", default=None, help="Redis for the run (default: database 13, flushed)")
+    limits.set_defaults(handler=_limits)
+
     login = kinds.add_parser("login", help="a login flood: throughput, memory, and submits meanwhile")
     login.add_argument("--attackers", type=int, default=200, help="concurrent clients logging in")
     login.add_argument("--duration", type=float, default=10.0, help="seconds of flood")
@@ -77,3 +82,9 @@ def _gpu(args: argparse.Namespace) -> int:
     from secureai.bench.gpu import run
 
     return run(device=args.device, seconds=args.seconds)
+
+
+def _limits(args: argparse.Namespace) -> int:
+    from secureai.bench.limits import run
+
+    return run(calls=args.calls, redis_url=args.redis_url)

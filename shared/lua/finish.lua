@@ -1,10 +1,14 @@
 -- A worker records how a job ended. Idempotent; a job cancelled meanwhile keeps its state but
 -- still gets its usage recorded (a cancelled job pays for what it used).
+-- The user's quotas settle here too: the token reservation is replaced by the tokens used (a failed job
+-- is refunded in full), the GPU-seconds used are charged, and the job's in-flight slot is released.
 -- KEYS: job, events, inflight, scheduler_wake, done_channel, user_vtime, ready, costs, service_times
 -- ARGV: job_id, status, finished_at, ttl_s, event_json, gpu_seconds, wall_seconds, policy,
+--       used_tokens, rate_prefix, in_flight_prefix, ledger_prefix,
 --       then field/value pairs (result and usage)
 -- Returns 1 when this call ended the job, 0 when it had already ended.
-local info = redis.call('HMGET', KEYS[1], 'status', 'user', 'model', 'cost', 'weight', 'usage_recorded')
+local info = redis.call('HMGET', KEYS[1], 'status', 'user', 'model', 'cost', 'weight', 'usage_recorded',
+  'reserved_tokens', 'tok_iv', 'gh_iv', 'gd_iv')
 local status = info[1]
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('LPUSH', KEYS[4], '1')
@@ -13,7 +17,7 @@ if not status then
   return 0
 end
 local fields = {}
-for i = 9, #ARGV do
+for i = 13, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 local ended = status == 'queued' or status == 'running'
@@ -40,6 +44,30 @@ if info[3] then
   redis.call('HSET', KEYS[8], info[3], old_cost * 0.8 + used * 0.2)
   local old_wall = tonumber(redis.call('HGET', KEYS[9], info[3]) or tostring(wall))
   redis.call('HSET', KEYS[9], info[3], old_wall * 0.8 + wall * 0.2)
+end
+
+-- Quotas: settle the reservation made at admission.
+local user, now = info[2], tonumber(ARGV[3])
+if user and info[7] then
+  local rate = ARGV[10]
+  local used_tokens = tonumber(ARGV[9])
+  if ARGV[2] == 'failed' then used_tokens = 0 end
+  local delta = used_tokens - tonumber(info[7])
+  local function move(key, amount, interval)
+    local tat = tonumber(redis.call('GET', key) or '0')
+    if tat < now then tat = now end
+    tat = math.max(now, tat + amount * interval)
+    local ttl_ms = math.ceil(tat - now) + 86400000
+    redis.call('SET', key, string.format('%.6f', tat), 'PX', ttl_ms)
+  end
+  if delta ~= 0 then move(rate .. 'tokens:' .. user, delta, tonumber(info[8])) end
+  if used > 0 then
+    move(rate .. 'gpu_hour:' .. user, used, tonumber(info[9]))
+    move(rate .. 'gpu_day:' .. user, used, tonumber(info[10]))
+  end
+  redis.call('ZREM', ARGV[11] .. user, ARGV[1])
+  redis.call('HINCRBY', ARGV[12] .. user, 'tokens', delta)
+  redis.call('HINCRBYFLOAT', ARGV[12] .. user, 'gpu_seconds', used)
 end
 
 local ttl = tonumber(ARGV[4])
