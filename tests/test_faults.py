@@ -38,6 +38,7 @@ def stack(redis: Any, tmp_path: Path) -> Iterator[Stack]:
         WORKER_HEARTBEAT_S="0.5",
         MAX_TOKEN_USES="1000",
         MAX_QUEUED_PER_USER="1000",
+        MAX_JOBS_IN_FLIGHT="1000",
         LOG_LEVEL="WARNING",
     )
     running = Stack(env=env, pools={"echo": None}, port=free_port(), log_dir=tmp_path / "logs")
@@ -145,6 +146,7 @@ def test_scheduler_killed_repeatedly_loses_and_duplicates_nothing(
         assert kinds.count("started") == 1 and kinds.count("done") == 1, (job_id, kinds)
     assert peek.get(keys.pool_waiting("echo")) == "0"
     assert peek.zcard(keys.inflight("echo")) == 0
+    assert peek.zcard(keys.in_flight("alice")) == 0  # every job's quota slot settled
 
 
 def status_counts(peek: sync_redis.Redis, job_ids: list[str]) -> dict[str, int]:
