@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from api import errors
 from api.middleware import AdmissionMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from api.responses import JSONBody
-from api.routes import auth, health, jobs, llm, usage
+from api.routes import admin, auth, health, jobs, llm, usage
 from api.services import build_services
 from shared.catalog import Catalog, load_catalog
 from shared.config import Settings, get_settings
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     )
     app.state.services = services
     errors.install(app)
-    for router in (auth.router, jobs.router, llm.router, usage.router, health.router):
+    for router in (auth.router, jobs.router, llm.router, usage.router, admin.router, health.router):
         app.include_router(router)
     # A JSON body may escape each prompt character into up to 6 bytes; anything bigger is refused unread.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max(1 << 20, settings.max_prompt_bytes * 6 + 65536))

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from api.middleware import ShedCounter
 from api.waiter import CompletionWaiter
-from shared.audit import AuditLog, AuditUnavailable
+from shared.audit import AuditLog, AuditUnavailable, new_writer_id, open_sink
 from shared.catalog import Catalog
 from shared.config import Settings
 from shared.firewall import Firewall
@@ -64,12 +64,14 @@ class Services:
 
     async def close(self) -> None:
         await self.waiter.stop()
+        await self.audit.close()
         await self.redis.aclose()
 
 
 def build_services(settings: Settings, catalog: Catalog) -> Services:
     """Wire the services from settings (no I/O yet; `waiter.start()` connects)."""
     secret = settings.require_secret_key()
+    writer = new_writer_id("api")
     redis = connect(settings.redis_url)
     scripts = Scripts(redis)
     return Services(
@@ -95,7 +97,9 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
         ),
         limiter=RateLimiter(redis, scripts),
         quotas=Quotas(redis, scripts),
-        audit=AuditLog(redis),
+        audit=AuditLog(
+            redis, settings.require_audit_key(), writer=writer, sink=open_sink(settings.audit_sink, writer)
+        ),
         firewall=Firewall(),
         pools=PoolMonitor(redis),
         waiter=CompletionWaiter(redis),

@@ -37,14 +37,14 @@ def _private_file(path: Path, content: str) -> None:
         handle.write(content)
 
 
-def local_secret_key(data_dir: Path) -> str:
-    """The SECRET_KEY kept in the data directory, made on first use."""
-    path = data_dir / "secret_key"
+def local_key(data_dir: Path, name: str) -> str:
+    """A key kept in the data directory (`secret_key`, `audit_key`), made on first use."""
+    path = data_dir / name.lower()
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_urlsafe(48)
     _private_file(path, key + "\n")
-    print(f"secureai: generated a SECRET_KEY for local use in {path} (set SECRET_KEY in production)")
+    print(f"secureai: generated a {name} for local use in {path} (set {name} in production)")
     return key
 
 
@@ -147,7 +147,12 @@ def run_up(host: str, port: int) -> int:
 
     overrides: dict[str, str] = {}
     if settings.secret_key is None:
-        overrides["SECRET_KEY"] = local_secret_key(data_dir)
+        overrides["SECRET_KEY"] = local_key(data_dir, "SECRET_KEY")
+    if settings.audit_key is None:
+        overrides["AUDIT_KEY"] = local_key(data_dir, "AUDIT_KEY")
+    if "audit_sink" not in settings.model_fields_set:
+        # The console is for people; the audit trail goes to files next to the other local data.
+        overrides["AUDIT_SINK"] = f"file:{data_dir / 'audit'}"
     redis_process = None
     redis_url = settings.redis_url
     if not asyncio.run(_redis_answers(redis_url)):

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     # Keys that signed tokens still in flight after a rotation: verified, never used to sign.
     previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     secureai_admin_password: SecretStr | None = None
+    # Checkpoints the audit hash chains; a key of its own so a leaked JWT key cannot rewrite history.
+    audit_key: SecretStr | None = None
 
     # --- services ------------------------------------------------------------------------------------
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -70,6 +72,8 @@ class Settings(BaseSettings):
     worker_heartbeat_s: float = Field(default=2.0, gt=0)
     backend_probe_s: float = Field(default=15.0, gt=0)
 
+    # Where audit records are written first: stdout, file:<directory> (one rotating file per process), none.
+    audit_sink: str = "stdout"
     log_level: str = "INFO"
 
     @field_validator("secret_key")
@@ -77,6 +81,13 @@ class Settings(BaseSettings):
     def _secret_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
             raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+        return value
+
+    @field_validator("audit_key")
+    @classmethod
+    def _audit_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(f"AUDIT_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
         return value
 
     @field_validator("previous_secret_keys", mode="before")
@@ -95,6 +106,21 @@ class Settings(BaseSettings):
                     f"every PREVIOUS_SECRET_KEYS entry must be at least {MIN_SECRET_KEY_BYTES} bytes"
                 )
         return value
+
+    def require_audit_key(self) -> bytes:
+        """The audit checkpoint key; distinct from every JWT key."""
+        if self.audit_key is None:
+            raise RuntimeError(
+                "AUDIT_KEY is not set: put a random value of at least 32 bytes, different from SECRET_KEY, "
+                "in the environment or .env"
+            )
+        key = self.audit_key.get_secret_value()
+        jwt_keys = [
+            k.get_secret_value() for k in [*filter(None, [self.secret_key]), *self.previous_secret_keys]
+        ]
+        if key in jwt_keys:
+            raise RuntimeError("AUDIT_KEY must differ from SECRET_KEY and PREVIOUS_SECRET_KEYS")
+        return key.encode()
 
     def require_secret_key(self) -> str:
         """The signing key; raises a clear error for processes that cannot run without one."""

@@ -49,6 +49,8 @@ FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost": 8192, "argon2_parall
 def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "secret_key": secrets.token_urlsafe(48),
+        "audit_key": secrets.token_urlsafe(48),
+        "audit_sink": "none",
         "redis_url": REDIS_URL,
         "secureai_models": CATALOG_PATH,
         "rate_limit_requests": 1000,

@@ -27,6 +27,8 @@ async def alice(make_user: UserFactory) -> None:
 def stack(redis: Any, tmp_path: Path) -> Iterator[Stack]:
     env = child_env(
         SECRET_KEY=secrets.token_urlsafe(48),
+        AUDIT_KEY=secrets.token_urlsafe(48),
+        AUDIT_SINK=f"file:{tmp_path / 'audit'}",
         REDIS_URL=REDIS_URL,
         SECUREAI_MODELS=str(CATALOG_PATH),
         SECUREAI_DATA_DIR=str(tmp_path / "data"),

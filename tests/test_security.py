@@ -2,7 +2,6 @@
 
 import asyncio
 import base64
-import logging
 import time
 from typing import Any
 
@@ -252,22 +251,22 @@ async def test_rate_limit_is_exact_under_1000_concurrent_requests(
     )
 
 
-async def test_redis_down_fails_closed_and_logs_the_refusal(caplog: pytest.LogCaptureFixture) -> None:
-    dead = make_settings(redis_url="redis://127.0.0.1:1/0")
+async def test_redis_down_fails_closed_and_logs_the_refusal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    dead = make_settings(redis_url="redis://127.0.0.1:1/0", audit_sink=f"file:{tmp_path}")
     app = create_app(dead)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-            with caplog.at_level(logging.WARNING, logger="secureai.audit"):
-                login_response = await http.post(
-                    "/auth/login", json={"username": "alice", "password": "x" * 12}
-                )
-                token = forge(dead.secret_key.get_secret_value(), claims())  # type: ignore[union-attr]
-                submit_response = await http.post("/api/v1/jobs", json=BODY, headers={"X-LLM-Token": token})
+            login_response = await http.post("/auth/login", json={"username": "alice", "password": "x" * 12})
+            token = forge(dead.secret_key.get_secret_value(), claims())  # type: ignore[union-attr]
+            submit_response = await http.post("/api/v1/jobs", json=BODY, headers={"X-LLM-Token": token})
     assert login_response.status_code == 503 and submit_response.status_code == 503
-    refusals = [orjson.loads(r.getMessage()) for r in caplog.records if r.name == "secureai.audit"]
+    # The refusals reached the local audit sink, chained, although Redis never answered.
+    lines = [line for path in tmp_path.glob("audit-*.jsonl") for line in path.read_bytes().splitlines()]
+    refusals = [orjson.loads(line) for line in lines if b'"decision"' in line]
     assert {r["action"] for r in refusals} >= {"auth.login", "jobs.submit"}
     assert all(r["decision"] == "deny" and r["reason"] == "redis_unavailable" for r in refusals)
+    assert all(r["w"] and r["seq"] and len(r["h"]) == 64 for r in refusals)
 
 
 async def test_login_rehashes_a_hash_made_with_old_parameters(

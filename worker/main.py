@@ -24,7 +24,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from shared import keys
-from shared.audit import AuditLog
+from shared.audit import AuditLog, new_writer_id, open_sink
 from shared.catalog import Catalog
 from shared.config import Settings
 from shared.jobs import ARQ_FUNCTION, JobStore
@@ -108,6 +108,8 @@ def build_worker(
     job_timeout = max(spec.timeout_s for spec in models) + 30
     arq_redis = ArqRedis(connection_pool=ConnectionPool.from_url(settings.redis_url), default_queue_name="")
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{pool}"
+    audit_key = settings.require_audit_key()
+    audit_writer = new_writer_id(f"worker-{pool}")
 
     async def startup(ctx: dict[str, Any]) -> None:
         redis = connect(settings.redis_url)
@@ -131,7 +133,9 @@ def build_worker(
             # The scheduler takes a job back once its lease is this old and its worker's heartbeat gone.
             lease_s=settings.worker_heartbeat_s * 3,
             max_tries=settings.job_max_tries,
-            audit=AuditLog(redis),
+            audit=AuditLog(
+                redis, audit_key, writer=audit_writer, sink=open_sink(settings.audit_sink, audit_writer)
+            ),
         )
         ctx["state"] = state
         await probe_backends(state)
@@ -153,6 +157,8 @@ def build_worker(
             await state.redis.delete(keys.worker(worker_id))
         for backend in state.backends.values():
             await backend.close()
+        if state.audit is not None:
+            await state.audit.close()
         await state.redis.aclose()
         await wake_redis.aclose()
 

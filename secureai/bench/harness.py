@@ -162,6 +162,8 @@ def gateway(
         catalog.write_text(catalog_toml)
         env = child_env(
             SECRET_KEY=secrets.token_urlsafe(48),
+            AUDIT_KEY=secrets.token_urlsafe(48),
+            AUDIT_SINK=f"file:{Path(tmp) / 'audit'}",
             REDIS_URL=url,
             SECUREAI_MODELS=str(catalog),
             SECUREAI_DATA_DIR=str(Path(tmp) / "data"),
