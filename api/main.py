@@ -9,7 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.middleware import AdmissionMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from api.middleware import (
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    MetricsMiddleware,
+    RequestIdMiddleware,
+    SecureHeadersMiddleware,
+)
 from api.responses import JSONBody
 from api.routes import admin, auth, health, jobs, llm, usage
 from api.services import build_services
@@ -47,6 +53,17 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         app.include_router(router)
     # A JSON body may escape each prompt character into up to 6 bytes; anything bigger is refused unread.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max(1 << 20, settings.max_prompt_bytes * 6 + 65536))
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(SecureHeadersMiddleware)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "X-LLM-Token", "X-Request-ID"],
+        )
     app.add_middleware(RequestIdMiddleware)
     # Outermost: a login beyond what the hashing pool can take is refused before anything else runs.
     login_bound = settings.argon2_max_concurrent + settings.argon2_max_waiting

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import time
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -94,7 +95,10 @@ class ShedCounter:
         self.counts: dict[str, int] = {}
 
     def add(self, path: str) -> None:
+        from api.metrics import SHED
+
         self.counts[path] = self.counts.get(path, 0) + 1
+        SHED.labels(path).inc()
 
     def drain(self) -> dict[str, int]:
         counts, self.counts = self.counts, {}
@@ -152,3 +156,64 @@ async def _send_json(send: Send, status: int, body: bytes, headers: list[tuple[b
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class MetricsMiddleware:
+    """Counts requests by route template (bounded labels) and status, and times them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from api.metrics import HTTP_REQUESTS, HTTP_SECONDS
+
+        status = 500
+        started = time.perf_counter()
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            HTTP_REQUESTS.labels(template, scope.get("method", ""), str(status)).inc()
+            HTTP_SECONDS.labels(template).observe(time.perf_counter() - started)
+
+
+class SecureHeadersMiddleware:
+    """Headers every API response carries: no sniffing, no framing, no referrer, no caching."""
+
+    HEADERS: tuple[tuple[bytes, bytes], ...] = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cache-control", b"no-store"),
+        (b"cross-origin-resource-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(header for header in self.HEADERS if header[0] not in present),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, add_headers)

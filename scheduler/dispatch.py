@@ -85,7 +85,7 @@ class Dispatcher:
     async def reap(self, pool: str) -> tuple[int, int]:
         """Free the slots of ended jobs and requeue those of dead workers; returns (released, requeued)."""
         released, requeued = await self.scripts.reap(
-            keys=[keys.inflight(pool), keys.arq_queue(pool), keys.worker_wake(pool)],
+            keys=[keys.inflight(pool), keys.arq_queue(pool), keys.worker_wake(pool), keys.stats(pool)],
             args=[
                 int(time.time() * 1000),
                 self.lease_ms,

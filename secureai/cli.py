@@ -7,7 +7,9 @@ Every command has `--help`. Bad input gets one line on stderr and exit code 2; a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
@@ -86,6 +88,10 @@ def _api(args: argparse.Namespace) -> int:
     settings.require_secret_key()
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Several worker processes: each keeps its metrics in files that /metrics adds up.
+        directory = tempfile.mkdtemp(prefix="secureai-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     uvicorn.run(
         "api.main:app_from_environment",
         factory=True,

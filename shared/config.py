@@ -74,6 +74,10 @@ class Settings(BaseSettings):
 
     # Where audit records are written first: stdout, file:<directory> (one rotating file per process), none.
     audit_sink: str = "stdout"
+    # Browser origins allowed to call the API (CORS); none by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.
+    metrics_token: SecretStr | None = None
     log_level: str = "INFO"
 
     @field_validator("secret_key")
@@ -88,6 +92,13 @@ class Settings(BaseSettings):
     def _audit_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
             raise ValueError(f"AUDIT_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("previous_secret_keys", mode="before")

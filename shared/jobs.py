@@ -361,7 +361,7 @@ class JobStore:
         """Mark the job running; returns (user, model, request, request_id), or None if it must not run."""
         started = now_ms()
         result = await self.scripts.start(
-            keys=[keys.job(job_id), keys.events(job_id), keys.inflight(pool)],
+            keys=[keys.job(job_id), keys.events(job_id), keys.inflight(pool), keys.stats(pool)],
             args=[job_id, worker_id, repr(started), int(started + lease_s * 1000), job_try],
         )
         if not result:
@@ -421,6 +421,7 @@ class JobStore:
                 keys.RATE_PREFIX,
                 keys.IN_FLIGHT_PREFIX,
                 keys.LEDGER_PREFIX,
+                keys.stats(pool),
                 *fields,
             ],
         )

@@ -35,6 +35,7 @@ INFLIGHT_PREFIX = PREFIX + "inflight:"  # zset per pool: job id -> lease deadlin
 POOL_WAITING_PREFIX = PREFIX + "waiting:"  # counter per pool: jobs in its per-user queues
 POOL_SEQ_PREFIX = PREFIX + "seq:"  # counter per pool: submit order (FIFO policy, positions)
 COSTS_PREFIX = PREFIX + "cost:"  # hash per pool: model -> moving average of GPU-seconds per job
+STATS_PREFIX = PREFIX + "stats:"  # hash per pool: job outcomes, tokens, GPU-seconds, histograms
 SERVICE_TIMES_PREFIX = PREFIX + "svc:"  # hash per pool: model -> moving average of wall seconds per job
 ARQ_QUEUE_PREFIX = PREFIX + "arq:"  # the arq queue (zset) per pool
 SCHEDULER_WAKE = PREFIX + "sched:wake"  # list: pushed when there may be work to dispatch
@@ -113,6 +114,10 @@ def pool_seq(pool: str) -> str:
 
 def costs(pool: str) -> str:
     return COSTS_PREFIX + pool
+
+
+def stats(pool: str) -> str:
+    return STATS_PREFIX + pool
 
 
 def service_times(pool: str) -> str:

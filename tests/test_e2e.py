@@ -128,3 +128,32 @@ def test_a_worker_stopped_mid_job_hands_its_job_to_another(stack: Stack) -> None
             assert peek.hget(keys.job(job_id), "worker") != first_worker
     finally:
         peek.close()
+
+
+def test_metrics_add_up_across_api_worker_processes(redis: Any, tmp_path: Path) -> None:
+    env = child_env(
+        SECRET_KEY=secrets.token_urlsafe(48),
+        AUDIT_KEY=secrets.token_urlsafe(48),
+        AUDIT_SINK=f"file:{tmp_path / 'audit'}",
+        REDIS_URL=REDIS_URL,
+        SECUREAI_MODELS=str(CATALOG_PATH),
+        LOG_LEVEL="WARNING",
+    )
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    running = Stack(env=env, pools={"echo": None}, port=free_port(), api_workers=2, log_dir=tmp_path / "logs")
+    running.start()
+    try:
+        running.wait_ready(timeout=60)
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            for _ in range(20):
+                assert http.get("/healthz").status_code == 200
+            text = http.get("/metrics").text
+    finally:
+        running.stop()
+    # Whichever of the two processes answered each request, /metrics adds them all up.
+    counted = sum(
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith('secureai_http_requests_total{method="GET",route="/healthz",status="200"}')
+    )
+    assert counted == 20

@@ -157,3 +157,17 @@ def status_counts(peek: sync_redis.Redis, job_ids: list[str]) -> dict[str, int]:
         status = str(peek.hget(keys.job(job_id), "status"))
         counts[status] = counts.get(status, 0) + 1
     return counts
+
+
+def test_readiness_flips_when_the_worker_stops(stack: Stack) -> None:
+    def echo_down() -> bool:
+        # The test catalog has pools nobody serves here; readiness is judged on the echo pool.
+        response = httpx.get(f"{stack.url}/readyz", timeout=5)
+        assert response.status_code in (200, 503)
+        return "echo" in response.json()["pools_down"]
+
+    assert not echo_down()
+    stack.kill("worker-echo")
+    assert wait_for(echo_down, 10)
+    stack.start_worker("echo", "worker-echo-again")
+    assert wait_for(lambda: not echo_down(), 30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from api.metrics import GATE_DECISIONS, REDIS_ERRORS
 from api.services import Services
 from shared.audit import AuditUnavailable
 from shared.errors import GatewayError, ServiceUnavailable
@@ -42,6 +43,7 @@ async def record(
         status=status,
         **fields,
     )
+    GATE_DECISIONS.labels(ctx.action, step, decision).inc()
     try:
         await services.audit.write(entry)
     except AuditUnavailable:
@@ -70,6 +72,8 @@ def record_unreachable(
     services: Services, ctx: RequestContext, step: str, **fields: Any
 ) -> ServiceUnavailable:
     """Log a fail-closed refusal locally when Redis is down; returns the error to raise."""
+    REDIS_ERRORS.inc()
+    GATE_DECISIONS.labels(ctx.action, step, "deny").inc()
     services.audit.write_local(
         services.audit.build(
             request_id=ctx.request_id,

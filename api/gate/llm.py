@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from redis.exceptions import RedisError
 
 from api.gate.context import RequestContext, deny, record, record_unreachable
+from api.metrics import FIREWALL_VERDICTS
 from api.services import Services
 from shared import keys
 from shared.audit import prompt_digest
@@ -239,6 +240,7 @@ def check_firewall(
     if request.prompt is not None:
         verdict = services.firewall.scan(request.prompt, role=role)
         _raise_if_blocked(verdict)
+        count_verdict(verdict)
         if verdict.action == "redact" and verdict.text is not None:
             request = replace(request, prompt=verdict.text)
         return verdict, request
@@ -255,6 +257,7 @@ def check_firewall(
         for name, score in verdict.scores.items():
             scores[name] = max(score, scores.get(name, 0.0))
     action: Action = "redact" if any(v.action == "redact" for v in verdicts) else "allow"
+    count_verdict(FirewallResult(action=action, categories=categories))
     return FirewallResult(action=action, categories=categories, scores=scores), replace(
         request, messages=messages
     )
@@ -272,8 +275,14 @@ class FirewallBlocked(BadRequest):
         self.verdict = verdict
 
 
+def count_verdict(verdict: FirewallResult) -> None:
+    for category in verdict.categories:
+        FIREWALL_VERDICTS.labels(category, verdict.action).inc()
+
+
 def _raise_if_blocked(verdict: FirewallResult) -> None:
     if verdict.action == "block":
+        count_verdict(verdict)
         raise FirewallBlocked(verdict)
 
 

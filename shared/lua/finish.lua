@@ -4,7 +4,7 @@
 -- is refunded in full), the GPU-seconds used are charged, and the job's in-flight slot is released.
 -- KEYS: job, events, inflight, scheduler_wake, done_channel, user_vtime, ready, costs, service_times
 -- ARGV: job_id, status, finished_at, ttl_s, event_json, gpu_seconds, wall_seconds, policy,
---       used_tokens, rate_prefix, in_flight_prefix, ledger_prefix,
+--       used_tokens, rate_prefix, in_flight_prefix, ledger_prefix, stats_key,
 --       then field/value pairs (result and usage)
 -- Returns 1 when this call ended the job, 0 when it had already ended.
 local info = redis.call('HMGET', KEYS[1], 'status', 'user', 'model', 'cost', 'weight', 'usage_recorded',
@@ -17,7 +17,7 @@ if not status then
   return 0
 end
 local fields = {}
-for i = 13, #ARGV do
+for i = 14, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 local ended = status == 'queued' or status == 'running'
@@ -76,6 +76,18 @@ if not ended then
   return 0
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'finished_at', ARGV[3], 'usage_recorded', '1', unpack(fields))
+-- Cluster-wide counters for /metrics: outcomes, tokens, GPU-seconds, and a histogram of job durations.
+local stats = ARGV[13]
+redis.call('HINCRBY', stats, 'jobs_' .. ARGV[2], 1)
+redis.call('HINCRBY', stats, 'tokens', tonumber(ARGV[9]))
+redis.call('HINCRBYFLOAT', stats, 'gpu_seconds', used)
+local wall_ms = wall * 1000
+local bucket = 'inf'
+for _, bound in ipairs({5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 600000}) do
+  if wall_ms <= bound then bucket = tostring(bound) break end
+end
+redis.call('HINCRBY', stats, 'duration_ms_' .. bucket, 1)
+redis.call('HINCRBYFLOAT', stats, 'duration_ms_sum', wall_ms)
 -- The prompt is not kept once the job has ended.
 redis.call('HDEL', KEYS[1], 'request')
 redis.call('EXPIRE', KEYS[1], ttl)

@@ -1,7 +1,7 @@
 -- Take back the slots of jobs whose lease ran out. A job whose worker stopped heartbeating (killed,
 -- crashed, cut off) goes back to the pool's arq queue for another worker; a job that already ended
 -- just frees its slot; a job whose worker is alive but late keeps running with a fresh lease.
--- KEYS: inflight, arq_queue, worker_wake
+-- KEYS: inflight, arq_queue, worker_wake, stats
 -- ARGV: now_ms, lease_ms, max, job_prefix, worker_prefix, events_prefix, arq_in_progress_prefix,
 --       arq_job_prefix, arq_function, arq_job_ttl_ms
 -- Returns {released, requeued}.
@@ -38,6 +38,7 @@ for _, job_id in ipairs(expired) do
     end
     redis.call('ZADD', KEYS[1], now + lease, job_id)
     redis.call('LPUSH', KEYS[3], job_id)
+    redis.call('HINCRBY', KEYS[4], 'requeued', 1)
     requeued = requeued + 1
   end
 end
