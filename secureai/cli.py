@@ -61,6 +61,10 @@ def build_parser() -> Parser:
 
     users_cli.add_commands(commands)
 
+    from secureai import firewall_cli
+
+    firewall_cli.add_commands(commands)
+
     from secureai.bench import add_commands as add_bench_commands
 
     add_bench_commands(commands)
