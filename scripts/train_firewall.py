@@ -178,11 +178,30 @@ def threshold_for(scores: np.ndarray, target_fpr: float) -> float:
 
 def injection_task(rows: list[Row], vocabulary: frozenset[str]) -> tuple[list[Row], np.ndarray, Featurised]:
     """Positives: every injection row. Negatives: every other row of every file (benign prompts, harmful
-    requests, comments toxic or not, PII templates): none of them is an injection."""
-    task = [r for r in rows]
+    requests, comments toxic or not, PII templates): none of them is an injection. Plus, as negatives,
+    the goals of the GCG rows without their adversarial suffix: the request alone is harmful, not an
+    injection, so the model must learn the suffix, not the topic."""
+    task = list(rows)
+    for row in rows:
+        if row.source.startswith("jbb_gcg") and row.label == "injection":
+            goal = gcg_goal(row.text)
+            if goal:
+                task.append(Row(row.id + "-goal", goal, "harmful_request", "jbb_gcg_goal", row.file))
     y = np.array([1 if r.label == "injection" else 0 for r in task])
     data = featurise([r.text for r in task], lambda raw, f, w: injection.signals(raw, f, w, vocabulary))
     return task, y, data
+
+
+def gcg_goal(text: str) -> str:
+    """The request before a GCG suffix: the words up to the first token with symbols or odd capitals."""
+    kept: list[str] = []
+    for token in text.split():
+        core = token.strip(",;:!?\"'()").rstrip(".")
+        letters = core.replace(".", "").replace("-", "").replace("+", "").replace("'", "")
+        if not (letters.isalnum() and (core.islower() or core.istitle() or letters.isupper())):
+            break
+        kept.append(token)
+    return " ".join(kept) if len(kept) >= 4 else ""
 
 
 def injection_cv(task: list[Row], y: np.ndarray, data: Featurised, lexical: bool = True) -> dict[str, Any]:
@@ -198,21 +217,16 @@ def injection_cv(task: list[Row], y: np.ndarray, data: Featurised, lexical: bool
     held: dict[str, Any] = {}
     for name, prefix in families.items():
         scores = np.zeros(len(task))
-        in_family = np.array([r.label == "injection" and r.source.startswith(prefix) for r in task])
+        # The family's rows (its attacks, and for GCG the goals cut from them) never enter training.
+        in_family = np.array([r.source.startswith(prefix) for r in task])
         family = np.where(in_family)[0]
         for k in range(FOLDS):
-            # The family's attacks are never in training; negatives rotate through the folds as usual.
-            model = fit(
-                data,
-                np.where((folds != k) & ~in_family)[0],
-                y[(folds != k) & ~in_family],
-                INJECTION_C,
-                lexical,
-            )
+            train = np.where((folds != k) & ~in_family)[0]
+            model = fit(data, train, y[train], INJECTION_C, lexical)
             own = np.where((folds == k) & ~in_family)[0]
             scores[own] = predict(model, data, own)
             scores[family] += predict(model, data, family) / FOLDS
-        held[name] = _rates(task, y, scores, threshold, only=in_family | ~y.astype(bool))
+        held[name] = _rates(task, y, scores, threshold, only=in_family | (y == 0))
     report["leave_family_out"] = held
     return report
 

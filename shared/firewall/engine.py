@@ -77,6 +77,7 @@ class Firewall:
 
     def scan(self, text: str, *, role: str = "user") -> FirewallResult:
         """The verdict on `text` for a user of `role` (`user` or `admin`; policies differ per role)."""
+        text = _well_formed(text)
         found = self.detect(text)
         scores = {
             "injection": round(found.injection, 4),
@@ -117,6 +118,7 @@ class Firewall:
 
     def detect(self, text: str) -> Detection:
         """Scores and findings for `text`, independent of role and policy."""
+        text = _well_formed(text)
         raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
         folded = normalize.fold(text)
         words = injection.words_of(folded)
@@ -140,3 +142,14 @@ class Firewall:
             findings=tuple(pii.find_pii(text)),
             obfuscations=tuple(obfuscations),
         )
+
+
+def _well_formed(text: str) -> str:
+    """`text` without lone surrogates (JSON can carry them; UTF-8 cannot), each replaced by "?"."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text

@@ -269,6 +269,24 @@ _FAMILIES: dict[str, list[tuple[str, str]]] = {
         ("provided documents|the documents|the articles|provided articles|provided context", r"\b"),
         ("user|assistant|human|ai", r"\s*:\s"),
     ],
+    "tasking": [
+        (
+            "your task is|your task will be|you have been tasked|you've been tasked|you are tasked|"
+            "tasked with|"
+            "your goal is|your mission is|your mission|your job is|your role is|you have been hired|"
+            "you have been asked|you've been asked|you have been given|consider the following scenario|"
+            "let's consider|let us consider|in this scenario|the scenario|deine aufgabe ist|ihre aufgabe ist",
+            r"\b",
+        ),
+        ("the protagonist|the main character|the villain|the character|a character", r"\b"),
+    ],
+    "authority": [
+        (
+            "renowned|reputable|according to|experts have|studies have|research has shown|have emphasized|"
+            "have highlighted|organizations such as|institutions such as|as an expert|as a professional",
+            r"\b",
+        ),
+    ],
     "threat": [
         (
             "or you die|or i die|or you will die|oder du stirbst|i'll be sad|i'll be very sad|i will be sad|"
@@ -407,7 +425,6 @@ def signals(
     for name, members in _WORD_FAMILIES.items():
         found[name] = math.log1p(len(present & members))
     n_words = max(1, len(words))
-    found["log_words"] = math.log1p(len(words))
     found["second_person"] = (
         sum(1 for word in words if word in _WORD_FAMILIES["second_person"]) / n_words * 10
     )
@@ -415,7 +432,6 @@ def signals(
     found["disclaimer_harm"] = min(found["disclaimer"], 3.0) * min(found["harm_topic"], 3.0)
     found["fiction_harm"] = min(found["fiction"], 3.0) * min(found["harm_topic"], 3.0)
     found["non_ascii"] = 0.0 if raw.isascii() else (len(raw.encode()) - len(raw)) / max(1, len(raw))
-    found["unique_ratio"] = len(present) / n_words if len(words) >= 20 else 1.0
     found.update(_token_statistics(raw, vocabulary))
     # A request followed by a stretch of token soup is the shape of GCG- and DSN-style attacks.
     suffix = found["gibberish_tail"] + found["tail_glued"] + found["tail_symbols"] / 3
@@ -424,15 +440,25 @@ def signals(
     return found
 
 
+_TOKEN_STATISTICS = (
+    "gibberish_max",
+    "gibberish_tail",
+    "oov_max",
+    "symbol_density",
+    "shouting",
+    "tail_glued",
+    "tail_symbols",
+    "tail_capitals",
+)
+
+
 def _token_statistics(raw: str, vocabulary: Collection[str]) -> dict[str, float]:
     """How much the worst stretch of tokens looks like an optimised adversarial suffix, and shouting."""
     tokens = raw.split()
     if len(tokens) > HEAD_TOKENS + TAIL_TOKENS:
         tokens = tokens[:HEAD_TOKENS] + tokens[-TAIL_TOKENS:]
     if not tokens:
-        return dict.fromkeys(
-            ("gibberish_max", "gibberish_tail", "oov_max", "symbol_density", "shouting"), 0.0
-        )
+        return dict.fromkeys(_TOKEN_STATISTICS, 0.0)
     weird = [_weird(token, vocabulary) for token in tokens]
     window = min(TOKEN_WINDOW, len(tokens))
     score = sum(weird[:window])

@@ -39,9 +39,15 @@ _INVISIBLE_RUN = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f"
     "\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]+"
 )
+# The same characters as UTF-8 lead bytes: a scan of the encoded text finds them faster than one of the text.
+_INVISIBLE_UTF8 = re.compile(
+    rb"\xc2\xad|\xcd\x8f|\xd8\x9c|\xe1\x85[\x9f\xa0]|\xe1\x9e[\xb4\xb5]|\xe1\xa0\x8e|\xe2\x80[\x8b-\x8f\xaa-\xae]"
+    rb"|\xe2\x81[\xa0-\xaf]|\xe3\x85\xa4|\xef\xb8[\x80-\x8f]|\xef\xbb\xbf|\xef\xbe\xa0|\xf3\xa0[\x80\x81]"
+)
 
 # Leetspeak digits and symbols, undone only when words mix them with letters ("1gn0r3").
 _LEET = bytes.maketrans(b"013457@$", b"oieastas")
+_LEET_MIX = re.compile(r"[0-9](?:(?<=[a-z][0-9])|[a-z])")
 # Words whose leetspeak spelling calls for the de-leeted reading ("1gn0r3", "pr3v10us", "j41lbr34k").
 LEET_TRIGGERS = _word_set(
     """ignore ignoring disregard forget previous prior above instructions instruction prompt prompts system
@@ -77,14 +83,18 @@ class View:
 
 def fold(text: str) -> str:
     """NFKC-fold and lower-case `text`, drop invisible characters and collapse whitespace."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-        if _INVISIBLE_RUN.search(text):
-            text = _INVISIBLE_RUN.sub("", text)
-    text = text.lower()
+    text = _fold_characters(text)
     if "  " in text or "\n" in text or "\t" in text or "\r" in text or not text.isascii():
         return " ".join(text.split())
     return text.strip()
+
+
+def _fold_characters(text: str) -> str:
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+        if _INVISIBLE_UTF8.search(text.encode()):
+            text = _INVISIBLE_RUN.sub("", text)
+    return text.lower()
 
 
 def rot13(text: str) -> str:
@@ -101,13 +111,17 @@ def readings(text: str, folded: str, present: set[str], *, rot13_hint: bool = Fa
     found: list[View] = []
     if not folded.isascii() and _MIXED_SCRIPT.search(folded):
         found.append(View("homoglyph", folded.translate(_HOMOGLYPHS)))
-    if _leet_triggers(present):
+    if _LEET_MIX.search(folded) and _leet_triggers(present):
         found.append(View("leetspeak", _translate_ascii(folded, _LEET)))
-    if sum(1 for word in present if len(word) == 1) >= SPACED_MIN_LETTERS and _SPACED_LETTERS.search(folded):
-        found.append(View("spaced", _SPACED_LETTERS.sub(_join_letters, folded)))
+    if sum(1 for word in present if len(word) == 1) >= SPACED_MIN_LETTERS:
+        # Read from the text with its spacing kept: a wider gap is what separates the spaced-out words.
+        spaced = _fold_characters(text)
+        if _SPACED_LETTERS.search(spaced):
+            found.append(View("spaced", " ".join(_SPACED_LETTERS.sub(_join_letters, spaced).split())))
     if rot13_hint:
         found.append(View("rot13", rot13(folded)))
-    found.extend(View(how, fold(decoded)) for how, decoded in decode_payloads(text))
+    if max(map(len, text.split()), default=0) >= MIN_ENCODED_RUN:
+        found.extend(View(how, fold(decoded)) for how, decoded in decode_payloads(text))
     return found
 
 

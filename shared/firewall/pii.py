@@ -63,7 +63,7 @@ _CARD_GROUPS = re.compile(r"\d{4}(?:([ -])\d{4}){2,3}(?:\1\d{1,4})?|\d{4}([ -])\
 _CARD_PREFIX = re.compile(r"1800|2131|2[2-7]|3[0-8]|4|5[0-8]|6")
 # Found from its check digits (a fast scan for digits), then the country code before them is checked.
 _IBAN = re.compile(
-    r"[0-9]{2}(?<=[A-Za-z]{2}[0-9]{2})(?<![A-Za-z0-9][A-Za-z]{2}[0-9]{2})"
+    r"[0-9][0-9](?<=[A-Za-z]{2}[0-9]{2})(?<![A-Za-z0-9][A-Za-z]{2}[0-9]{2})"
     r"(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?)(?![A-Za-z0-9])"
 )
 _SSN = re.compile(r"([0-9]{3})(?<![0-9-][0-9]{3})([- ]?)([0-9]{2})\2([0-9]{4})(?![0-9-])")
@@ -217,9 +217,15 @@ def _secrets(text: str) -> Iterator[Finding]:
 
 
 def _emails(text: str) -> Iterator[Finding]:
-    if "@" in text:
-        for match in _EMAIL.finditer(text):
+    # Each "@" is looked at with the text around it, rather than the pattern tried at every position.
+    at = text.find("@")
+    end = 0
+    while at != -1:
+        match = _EMAIL.search(text, max(end, at - 64), at + 256)
+        if match is not None and match.start() <= at < match.end():
             yield Finding(EMAIL, match.start(), match.end())
+            end = match.end()
+        at = text.find("@", max(at + 1, end))
 
 
 def _ibans(text: str) -> Iterator[Finding]:
@@ -271,7 +277,9 @@ def _phones(text: str) -> Iterator[Finding]:
         digits = sum(char.isdigit() for char in run)
         if not 7 <= digits <= 16 or _DATE.match(run):
             continue
-        international = run.startswith(("+", "00"))
+        if _SSN.fullmatch(run):
+            continue  # the shape of an SSN, valid or not, is not a phone number's
+        international = run.startswith("+") or (run.startswith("00") and run[2:3] not in ("0", ""))
         nanp = _NANP.fullmatch(run.split("x")[0].split("X")[0].split("#")[0].rstrip(" ext.")) is not None
         before = max(0, match.start() - 32)
         if _NOT_PHONE_BEFORE.search(text, before, match.start()) or _STREET_AFTER.match(text, match.end()):

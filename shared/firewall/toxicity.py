@@ -37,7 +37,7 @@ INSULTS = _word_set(
     """
 )
 # Profanity written with symbols in place of letters: "f*ck", "pu$$y", "b****".
-_MASKED = re.compile(r"[a-z][*$@#]{1,5}[a-z]{0,6}|[a-z]{2,}[*$]{2,}")
+_MASKED = re.compile(r"[*$@#](?<=[a-z][*$@#])[*$@#]{0,4}(?:[a-z]{1,6}|(?![a-z]))")
 PROFANITY_STEMS = ("fuck", "shit", "tard", "bitch", "cunt", "dick", "piss", "crap", "damn")
 # Threats and wishes of harm, each pattern starting with a literal (a fast scan when it is absent).
 _THREATS = [
@@ -85,11 +85,13 @@ _THREATS = [
     for literal in literals
 ]
 # An insult aimed at the reader: "you are a stupid ...", "you idiot", "du bist ein ...".
-_AT_READER = re.compile(
-    r"(?:you|du|ihr)(?<![^\W_]...)(?<![^\W_]..)(?:'re|re| are| r| bist| seid)?\s+(?:a\s+|an\s+|"
-    r"such\s+an?\s+|so\s+|"
-    r"ein\s+|eine\s+|total\s+|fucking\s+|stupid\s+|dumb\s+){0,3}([a-zäöüß]+)"
-)
+_AT_READER = [
+    re.compile(
+        pronoun + rf"(?<![^\W_].{{{len(pronoun)}}})" + r"(?:'re|re| are| r| bist| seid)?\s+(?:a\s+|an\s+|"
+        r"such\s+an?\s+|so\s+|ein\s+|eine\s+|total\s+|fucking\s+|stupid\s+|dumb\s+){0,3}([a-zäöüß]+)"
+    )
+    for pronoun in ("you", "du", "ihr")
+]
 _DEHUMANISING = re.compile(
     r"\b(?:they|these|those|all)\s+(?:\w+\s+){0,2}(?:are|r)\s+(?:just\s+|nothing but\s+)?(?:animals|vermin|"
     r"parasites|subhuman|savages|rats|pigs|scum|trash|garbage|demons|monsters|cockroaches)\b"
@@ -119,7 +121,8 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
     if insults or stems:
         at_reader = sum(
             1
-            for match in _AT_READER.finditer(folded)
+            for pattern in _AT_READER
+            for match in pattern.finditer(folded)
             if match.group(1) in INSULTS or any(stem in match.group(1) for stem in PROFANITY_STEMS)
         )
     threats = sum(len(p.findall(folded)) for p in _THREATS) if not _THREAT_WORDS.isdisjoint(present) else 0
