@@ -71,7 +71,7 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
         ),
         limiter=RateLimiter(redis, scripts),
         audit=AuditLog(redis),
-        firewall=Firewall(),
+        firewall=Firewall(settings.firewall_rules()),
         pools=PoolMonitor(redis),
         waiter=CompletionWaiter(redis),
         prompt_salt=hashlib.sha256(b"secureai audit prompt salt:" + secret.encode()).digest(),

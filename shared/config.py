@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from shared.firewall.policy import Policy
 
 MIN_SECRET_KEY_BYTES = 32
 
@@ -63,6 +66,13 @@ class Settings(BaseSettings):
     worker_heartbeat_s: float = Field(default=2.0, gt=0)
     backend_probe_s: float = Field(default=15.0, gt=0)
 
+    # --- firewall ------------------------------------------------------------------------------------
+    # {role: {category: action}} over the defaults, as JSON: FIREWALL_POLICY='{"admin": {"pii": "allow"}}'.
+    firewall_policy: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Scores from which injection and toxicity count; unset: the operating points stored with the model.
+    firewall_injection_threshold: float | None = Field(default=None, gt=0, lt=1)
+    firewall_toxicity_threshold: float | None = Field(default=None, gt=0, lt=1)
+
     log_level: str = "INFO"
 
     @field_validator("secret_key")
@@ -88,6 +98,27 @@ class Settings(BaseSettings):
                     f"every PREVIOUS_SECRET_KEYS entry must be at least {MIN_SECRET_KEY_BYTES} bytes"
                 )
         return value
+
+    @field_validator("firewall_policy")
+    @classmethod
+    def _firewall_policy_valid(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        from shared.firewall.policy import Policy, PolicyError
+
+        try:
+            Policy.with_overrides(value)
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def firewall_rules(self) -> Policy:
+        """The firewall policy these settings describe."""
+        from shared.firewall.policy import Policy
+
+        return Policy.with_overrides(
+            self.firewall_policy,
+            injection_threshold=self.firewall_injection_threshold,
+            toxicity_threshold=self.firewall_toxicity_threshold,
+        )
 
     def require_secret_key(self) -> str:
         """The signing key; raises a clear error for processes that cannot run without one."""

@@ -362,3 +362,19 @@ def test_the_shipped_model_loads_and_a_missing_one_fails(tmp_path) -> None:  # t
     (tmp_path / "old.json").write_text('{"version": 0}')
     with pytest.raises(ModelError):
         load_model(tmp_path / "old.json")
+
+
+def test_settings_describe_the_policy() -> None:
+    from pydantic import ValidationError
+
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        firewall_policy={"admin": {"toxicity": "block"}}, firewall_injection_threshold=0.9
+    )
+    rules = settings.firewall_rules()
+    assert rules.action("admin", "toxicity") == "block" and rules.action("user", "pii") == "redact"
+    assert Firewall(rules).injection_threshold == 0.9
+    assert Firewall(rules).scan("Shut up, you stupid worthless idiot.", role="admin").action == "block"
+    with pytest.raises(ValidationError):
+        make_settings(firewall_policy={"admin": {"toxicity": "shred"}})
