@@ -139,7 +139,7 @@ class Firewall:
         return Detection(
             injection=injection_score,
             toxicity=toxicity_score,
-            findings=tuple(pii.find_pii(text)),
+            findings=tuple(pii.find_pii(text, present)),
             obfuscations=tuple(obfuscations),
         )
 

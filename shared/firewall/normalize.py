@@ -59,6 +59,8 @@ LEET_TRIGGERS = _word_set(
 _SPACED_LETTERS = re.compile(r"(?<!\w)(?:\w[ .\-_*/|]){4,}\w(?!\w)")
 _SEPARATORS = re.compile(r"[ .\-_*/|]")
 SPACED_MIN_LETTERS = 8  # distinct one-letter words: "a", "i", "s" and "t" are common, eight are not
+# Four one-letter words in a row, separated by one character: a cheap test before the full pattern.
+_SPACED_HINT = re.compile(r"[ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|]")
 
 _ROT13 = bytes.maketrans(
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -113,15 +115,14 @@ def readings(text: str, folded: str, present: set[str], *, rot13_hint: bool = Fa
         found.append(View("homoglyph", folded.translate(_HOMOGLYPHS)))
     if _LEET_MIX.search(folded) and _leet_triggers(present):
         found.append(View("leetspeak", _translate_ascii(folded, _LEET)))
-    if sum(1 for word in present if len(word) == 1) >= SPACED_MIN_LETTERS:
+    if sum(1 for word in present if len(word) == 1) >= SPACED_MIN_LETTERS and _SPACED_HINT.search(folded):
         # Read from the text with its spacing kept: a wider gap is what separates the spaced-out words.
         spaced = _fold_characters(text)
         if _SPACED_LETTERS.search(spaced):
             found.append(View("spaced", " ".join(_SPACED_LETTERS.sub(_join_letters, spaced).split())))
     if rot13_hint:
         found.append(View("rot13", rot13(folded)))
-    if max(map(len, text.split()), default=0) >= MIN_ENCODED_RUN:
-        found.extend(View(how, fold(decoded)) for how, decoded in decode_payloads(text))
+    found.extend(View(how, fold(decoded)) for how, decoded in decode_payloads(text))
     return found
 
 
@@ -149,7 +150,10 @@ def decode_payloads(text: str) -> list[tuple[str, str]]:
     words, and looking at those alone keeps the cost to a split of the text.
     """
     decoded: list[tuple[str, str]] = []
-    for token in text.split():
+    tokens = text.split()
+    if max(map(len, tokens), default=0) < MIN_ENCODED_RUN:
+        return decoded
+    for token in tokens:
         if len(token) < MIN_ENCODED_RUN or len(token) > MAX_PAYLOAD_CHARS:
             continue
         if len(decoded) >= MAX_DECODED_PAYLOADS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import phonenumbers
@@ -99,32 +99,38 @@ _PRIVATE_KEY = re.compile(
     r"(?:[\s\S]{0,16384}?-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s]{0,16384})"
 )
 _JWT = re.compile(r"eyJ(?<![\w-]eyJ)[\w-]{8,4096}\.eyJ[\w-]{8,8192}\.[\w-]{8,1024}(?![\w-])")
-# Vendor key formats, each a separate pattern that starts with its literal prefix (a fast scan).
+# Vendor key formats, each a pattern that starts with its literal prefix (a fast scan), kept with the word
+# the prefix makes among the prompt's words and a case-sensitive piece of it to look for otherwise.
+_API_KEY_FORMATS = (
+    ("sk", "sk-", r"(?:proj-|ant-|live-)?[A-Za-z0-9_-]{20,200}"),
+    ("sk", "sk_live_", r"[A-Za-z0-9]{16,200}"),
+    ("sk", "sk_test_", r"[A-Za-z0-9]{16,200}"),
+    ("pk", "pk_live_", r"[A-Za-z0-9]{16,200}"),
+    ("rk", "rk_live_", r"[A-Za-z0-9]{16,200}"),
+    ("", "AKIA", r"[0-9A-Z]{16}"),
+    ("", "ASIA", r"[0-9A-Z]{16}"),
+    ("ghp", "ghp_", r"[A-Za-z0-9]{36,255}"),
+    ("gho", "gho_", r"[A-Za-z0-9]{36,255}"),
+    ("ghs", "ghs_", r"[A-Za-z0-9]{36,255}"),
+    ("ghu", "ghu_", r"[A-Za-z0-9]{36,255}"),
+    ("github", "github_pat_", r"[A-Za-z0-9_]{22,255}"),
+    ("xoxb", "xoxb-", r"[A-Za-z0-9-]{10,200}"),
+    ("xoxp", "xoxp-", r"[A-Za-z0-9-]{10,200}"),
+    ("xoxa", "xoxa-", r"[A-Za-z0-9-]{10,200}"),
+    ("", "AIza", r"[0-9A-Za-z_-]{35}"),
+    ("glpat", "glpat-", r"[A-Za-z0-9_-]{20,64}"),
+    ("hf", "hf_", r"[A-Za-z0-9]{30,64}"),
+    ("npm", "npm_", r"[A-Za-z0-9]{36}"),
+    ("sg", "SG.", r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),
+)
 _API_KEYS = [
-    re.compile(re.escape(prefix) + rf"(?<![\w-]{re.escape(prefix)}){body}(?![\w-])")
-    for prefix, body in (
-        ("sk-", r"(?:proj-|ant-|live-)?[A-Za-z0-9_-]{20,200}"),
-        ("sk_live_", r"[A-Za-z0-9]{16,200}"),
-        ("sk_test_", r"[A-Za-z0-9]{16,200}"),
-        ("pk_live_", r"[A-Za-z0-9]{16,200}"),
-        ("rk_live_", r"[A-Za-z0-9]{16,200}"),
-        ("AKIA", r"[0-9A-Z]{16}"),
-        ("ASIA", r"[0-9A-Z]{16}"),
-        ("ghp_", r"[A-Za-z0-9]{36,255}"),
-        ("gho_", r"[A-Za-z0-9]{36,255}"),
-        ("ghs_", r"[A-Za-z0-9]{36,255}"),
-        ("ghu_", r"[A-Za-z0-9]{36,255}"),
-        ("github_pat_", r"[A-Za-z0-9_]{22,255}"),
-        ("xoxb-", r"[A-Za-z0-9-]{10,200}"),
-        ("xoxp-", r"[A-Za-z0-9-]{10,200}"),
-        ("xoxa-", r"[A-Za-z0-9-]{10,200}"),
-        ("AIza", r"[0-9A-Za-z_-]{35}"),
-        ("glpat-", r"[A-Za-z0-9_-]{20,64}"),
-        ("hf_", r"[A-Za-z0-9]{30,64}"),
-        ("npm_", r"[A-Za-z0-9]{36}"),
-        ("SG.", r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),
-    )
+    ((word, prefix), re.compile(re.escape(prefix) + rf"(?<![\w-]{re.escape(prefix)}){body}(?![\w-])"))
+    for word, prefix, body in _API_KEY_FORMATS
 ]
+_SECRET_WORDS = frozenset(
+    ["password", "passwd", "pwd", "passwort", "kennwort", "api", "apikey", "secret", "secretkey", "access",
+     "auth", "token", "key"]
+)  # fmt: skip
 _SECRET_NAMES = (
     "password", "passwd", "pwd", "passwort", "kennwort", "api_key", "api-key", "apikey", "secret_key",
     "secret-key", "secretkey", "client_secret", "access_token", "auth_token",
@@ -140,9 +146,13 @@ _URL_PASSWORD = re.compile(
 )
 
 
-def find_pii(text: str) -> list[Finding]:
-    """Every finding in `text`, ordered by position, overlaps resolved in favour of `PRIORITY`."""
-    found = [*_secrets(text), *_emails(text)]
+def find_pii(text: str, words: Collection[str] | None = None) -> list[Finding]:
+    """Every finding in `text`, ordered by position, overlaps resolved in favour of `PRIORITY`.
+
+    `words`, the distinct lower-case words of the text when the caller has them, let the secret patterns
+    whose names are absent be skipped.
+    """
+    found = [*_secrets(text, words), *_emails(text)]
     digits = _digit_count(text)
     if digits >= 4:
         found.extend(_ips(text))
@@ -199,19 +209,22 @@ def ssn_valid(area: str, group: str, serial: str) -> bool:
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
-def _secrets(text: str) -> Iterator[Finding]:
+def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
     for match in _PRIVATE_KEY.finditer(text):
         yield Finding(PRIVATE_KEY, match.start(), match.end())
     for match in _JWT.finditer(text):
         yield Finding(JWT, match.start(), match.end())
-    for pattern in _API_KEYS:
+    for prefix, pattern in _API_KEYS:
+        word, literal = prefix
+        if (word not in words) if (word and words is not None) else (literal not in text):
+            continue
         for match in pattern.finditer(text):
             yield Finding(API_KEY, match.start(), match.end())
     if "://" in text:
         for match in _URL_PASSWORD.finditer(text):
             yield Finding(PASSWORD, match.start(1), match.end(1))
-    lowered = text.lower()
-    if any(name in lowered for name in _SECRET_NAMES):
+    named = not _SECRET_WORDS.isdisjoint(words) if words is not None else True
+    if named and any(name in text.lower() for name in _SECRET_NAMES):
         for match in _ASSIGNED_SECRET.finditer(text):
             yield Finding(PASSWORD, match.start(1), match.end(1))
 

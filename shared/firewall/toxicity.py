@@ -41,7 +41,7 @@ _MASKED = re.compile(r"[*$@#](?<=[a-z][*$@#])[*$@#]{0,4}(?:[a-z]{1,6}|(?![a-z]))
 PROFANITY_STEMS = ("fuck", "shit", "tard", "bitch", "cunt", "dick", "piss", "crap", "damn")
 # Threats and wishes of harm, each pattern starting with a literal (a fast scan when it is absent).
 _THREATS = [
-    re.compile(re.escape(literal) + rest)
+    (_word_set(re.sub(r"[\W_]+", " ", literal)), re.compile(re.escape(literal) + rest))
     for literals, rest in (
         (
             (
@@ -125,7 +125,10 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
             for match in pattern.finditer(folded)
             if match.group(1) in INSULTS or any(stem in match.group(1) for stem in PROFANITY_STEMS)
         )
-    threats = sum(len(p.findall(folded)) for p in _THREATS) if not _THREAT_WORDS.isdisjoint(present) else 0
+    threats = 0
+    if not _THREAT_WORDS.isdisjoint(present):
+        # Each pattern runs only when every word of its opening phrase is in the prompt.
+        threats = sum(len(pattern.findall(folded)) for gate, pattern in _THREATS if gate <= present)
     dehumanising = len(_DEHUMANISING.findall(folded)) if not _DEHUMANISING_WORDS.isdisjoint(present) else 0
     # ASCII letters and capitals counted by deleting them: C speed, no loop over characters.
     encoded = raw.encode()
