@@ -307,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inj_report = injection_cv(inj_rows, inj_y, inj_data, lexical)
     tox_report = toxicity_cv(tox_rows, tox_y, tox_data)
     if args.cv:
-        print(json.dumps({"injection": inj_report, "toxicity": tox_report}, indent=2))
+        print_cv(inj_report, tox_report)
 
     everything = np.arange(len(inj_rows))
     inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical)
@@ -329,6 +329,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
     return 0
+
+
+def print_cv(injection_report: dict[str, Any], toxicity_report: dict[str, Any]) -> None:
+    """The cross-validated figures as a table: share of rows flagged, per source and label."""
+    print(f"injection, 5-fold stratified by source (threshold {injection_report['threshold']}):")
+    for group, figures in injection_report["five_fold"].items():
+        print(f"  {group:45} {figures['rows']:4} rows  flagged {100 * figures['flagged']:5.1f}%")
+    for family, groups in injection_report["leave_family_out"].items():
+        print(f"injection, attack family '{family}' left out of training:")
+        for group, figures in groups.items():
+            print(f"  {group:45} {figures['rows']:4} rows  flagged {100 * figures['flagged']:5.1f}%")
+    print(
+        f"toxicity, 5-fold: F1 {toxicity_report['f1_comments']:.3f} on the comments at threshold "
+        f"{toxicity_report['threshold']}, benign prompts flagged "
+        f"{100 * toxicity_report['benign_prompts_flagged']:.1f}%"
+    )
 
 
 def _serialise(trained: Trained, threshold: float) -> dict[str, Any]:
