@@ -74,6 +74,7 @@ class Firewall:
         self.model = model or load_model(model_path)
         self.injection_threshold = self.policy.injection_threshold or self.model.injection.threshold
         self.toxicity_threshold = self.policy.toxicity_threshold or self.model.toxicity.threshold
+        pii.warm_up()
 
     def scan(self, text: str, *, role: str = "user") -> FirewallResult:
         """The verdict on `text` for a user of `role` (`user` or `admin`; policies differ per role)."""

@@ -305,6 +305,13 @@ def _phones(text: str) -> Iterator[Finding]:
             yield Finding(PHONE, match.start(), match.end())
 
 
+def warm_up() -> None:
+    """Load the numbering plans the phone check uses now, not on the first prompt that needs them."""
+    for region in _PHONE_REGIONS:
+        phonenumbers.is_possible_number(phonenumbers.parse("030 1234567", region))
+    phonenumbers.is_possible_number(phonenumbers.parse("+1 415 555 2671", None))
+
+
 def _possible_phone(run: str, international: bool) -> bool:
     regions: tuple[str | None, ...] = (None,) if international and run.startswith("+") else _PHONE_REGIONS
     for region in regions:
