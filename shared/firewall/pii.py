@@ -8,6 +8,7 @@ the edge of a run of the characters it consumes, so its cost stays linear in the
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections.abc import Collection, Iterator
@@ -54,10 +55,11 @@ class Finding:
     end: int
 
 
-_EMAIL = re.compile(
-    r"(?<![\w.%+-])[\w.%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}[a-z]{2,24}(?![\w-])",
-    re.IGNORECASE,
+# An address is found from its "@": the domain is matched forwards from it, the local part backwards.
+_EMAIL_DOMAIN = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}[a-z]{2,24}(?![\w-])", re.IGNORECASE
 )
+_EMAIL_LOCAL = re.compile(r"(?<![\w.%+-])[\w.%+-]{1,64}$")
 _CARD = re.compile(r"[0-9](?<![0-9+-].)(?:[ -]?[0-9]){11,18}(?![0-9-])")
 _CARD_GROUPS = re.compile(r"\d{4}(?:([ -])\d{4}){2,3}(?:\1\d{1,4})?|\d{4}([ -])\d{6}\2\d{4,5}")
 _CARD_PREFIX = re.compile(r"1800|2131|2[2-7]|3[0-8]|4|5[0-8]|6")
@@ -94,10 +96,10 @@ _STREET_AFTER = re.compile(
 _NANP = re.compile(r"(?:\+?1[ .-]?|001[ .-])?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}")
 _DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d{2}$")
 _PHONE_REGIONS = ("DE", "US", "GB", "FR", "AU", "IN")  # the most permissive numbering plan first
-_PRIVATE_KEY = re.compile(
-    r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:[\s\S]{0,16384}?-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s]{0,16384})"
-)
+_PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----")
+_PRIVATE_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----")
+_KEY_BODY = re.compile(r"[A-Za-z0-9+/=\s]{0,16384}")
+MAX_KEY_CHARS = 16384  # the longest key block looked for; a block without its END line runs to its body's end
 _JWT = re.compile(r"eyJ(?<![\w-]eyJ)[\w-]{8,4096}\.eyJ[\w-]{8,8192}\.[\w-]{8,1024}(?![\w-])")
 # Vendor key formats, each a pattern that starts with its literal prefix (a fast scan), kept with the word
 # the prefix makes among the prompt's words and a case-sensitive piece of it to look for otherwise.
@@ -158,11 +160,24 @@ def find_pii(text: str, words: Collection[str] | None = None) -> list[Finding]:
         found.extend(_ips(text))
     if digits >= 7:
         found.extend([*_ibans(text), *_cards(text), *_ssns(text), *_phones(text)])
+    return _without_overlaps(found)
+
+
+def _without_overlaps(found: list[Finding]) -> list[Finding]:
+    """Keep, of findings that overlap, the one of higher `PRIORITY` (then the earlier); n log n."""
     rank = {name: i for i, name in enumerate(PRIORITY)}
+    starts: list[int] = []  # kept spans, sorted and disjoint
+    ends: list[int] = []
     kept: list[Finding] = []
     for finding in sorted(found, key=lambda f: (rank[f.type], f.start)):
-        if all(finding.end <= other.start or finding.start >= other.end for other in kept):
-            kept.append(finding)
+        i = bisect.bisect_right(starts, finding.start)
+        if i and ends[i - 1] > finding.start:
+            continue  # overlaps the kept span that starts before it
+        if i < len(starts) and starts[i] < finding.end:
+            continue  # overlaps the kept span that starts after it
+        starts.insert(i, finding.start)
+        ends.insert(i, finding.end)
+        kept.append(finding)
     return sorted(kept, key=lambda f: f.start)
 
 
@@ -210,8 +225,16 @@ def ssn_valid(area: str, group: str, serial: str) -> bool:
 
 
 def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
-    for match in _PRIVATE_KEY.finditer(text):
-        yield Finding(PRIVATE_KEY, match.start(), match.end())
+    position = 0
+    while (begin := _PRIVATE_KEY.search(text, position)) is not None:
+        end = _PRIVATE_KEY_END.search(text, begin.end(), begin.end() + MAX_KEY_CHARS)
+        if end is not None:
+            stop = end.end()
+        else:
+            body = _KEY_BODY.match(text, begin.end())
+            stop = body.end() if body is not None else begin.end()
+        yield Finding(PRIVATE_KEY, begin.start(), stop)
+        position = stop
     for match in _JWT.finditer(text):
         yield Finding(JWT, match.start(), match.end())
     for prefix, pattern in _API_KEYS:
@@ -230,14 +253,16 @@ def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
 
 
 def _emails(text: str) -> Iterator[Finding]:
-    # Each "@" is looked at with the text around it, rather than the pattern tried at every position.
+    # Each "@" is looked at with the text around it, rather than a pattern tried at every position.
     at = text.find("@")
     end = 0
     while at != -1:
-        match = _EMAIL.search(text, max(end, at - 64), at + 256)
-        if match is not None and match.start() <= at < match.end():
-            yield Finding(EMAIL, match.start(), match.end())
-            end = match.end()
+        domain = _EMAIL_DOMAIN.match(text, at + 1)
+        if domain is not None:
+            local = _EMAIL_LOCAL.search(text, max(end, at - 64), at)
+            if local is not None:
+                yield Finding(EMAIL, local.start(), domain.end())
+                end = domain.end()
         at = text.find("@", max(at + 1, end))
 
 
