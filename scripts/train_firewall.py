@@ -65,6 +65,12 @@ def load_rows(data_dir: Path) -> list[Row]:
     return rows
 
 
+def _wordfreq_version() -> str:
+    from importlib.metadata import version
+
+    return version("wordfreq")
+
+
 def build_vocabulary() -> list[str]:
     import wordfreq
 
@@ -320,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for path in sorted(args.data_dir.glob("*.jsonl"))
             },
             "seed": SEED,
+            "vocabulary": f"wordfreq {_wordfreq_version()} top lists {VOCABULARY_SIZES}; "
+            "wordfreq's data is under CC BY-SA 4.0",
             "cross_validation": {"injection": inj_report, "toxicity": tox_report},
         },
         "vocabulary": vocabulary,
