@@ -29,6 +29,7 @@ from sklearn.preprocessing import StandardScaler
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from shared.firewall import injection, normalize, toxicity  # noqa: E402
 from shared.firewall.model import FORMAT_VERSION, MODEL_PATH, ngrams  # noqa: E402
@@ -182,12 +183,19 @@ def threshold_for(scores: np.ndarray, target_fpr: float) -> float:
 # --- injection -------------------------------------------------------------------------------------------
 
 
+def technical_rows() -> list[Row]:
+    """Benign prompts about code, queries and data (scripts/firewall_code_prompts.py), as negatives."""
+    from firewall_code_prompts import code_prompts
+
+    return [Row(f"code-{i}", text, "benign", "code", "code") for i, text in enumerate(code_prompts())]
+
+
 def injection_task(rows: list[Row], vocabulary: frozenset[str]) -> tuple[list[Row], np.ndarray, Featurised]:
     """Positives: every injection row. Negatives: every other row of every file (benign prompts, harmful
     requests, comments toxic or not, PII templates): none of them is an injection. Plus, as negatives,
     the goals of the GCG rows without their adversarial suffix: the request alone is harmful, not an
     injection, so the model must learn the suffix, not the topic."""
-    task = list(rows)
+    task = list(rows) + technical_rows()
     for row in rows:
         if row.source.startswith("jbb_gcg") and row.label == "injection":
             goal = gcg_goal(row.text)
@@ -246,7 +254,7 @@ def _rates(
     for i, row in enumerate(task):
         if only is not None and not only[i]:
             continue
-        if row.file in ("injection", "benign_hard"):
+        if row.file in ("injection", "benign_hard", "code"):
             groups.setdefault(f"{row.source}:{row.label}", []).append(i)
     for group, members in sorted(groups.items()):
         out[group] = {"rows": len(members), "flagged": round(float(np.mean(flagged[members])), 4)}
@@ -258,7 +266,9 @@ def _rates(
 
 def toxicity_task(rows: list[Row]) -> tuple[list[Row], np.ndarray, Featurised]:
     """Positives: toxic comments. Negatives: non-toxic comments, benign prompts, PII templates."""
-    task = [r for r in rows if r.label in ("toxic", "not_toxic", "benign", "pii", "no_pii")]
+    task = [
+        r for r in rows + technical_rows() if r.label in ("toxic", "not_toxic", "benign", "pii", "no_pii")
+    ]
     y = np.array([1 if r.label == "toxic" else 0 for r in task])
     data = featurise([r.text for r in task], toxicity.signals)
     return task, y, data

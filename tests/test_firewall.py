@@ -54,6 +54,8 @@ ORDINARY = [
     "Ich möchte ein neues Auto kaufen und interessiere mich für Elektroautos. Welche Modelle gibt es?",
     "What is the best way to blow up a balloon for a party?",
     "Write a short poem about the sea in autumn.",
+    "Why does this fail? `for (int i = 0; i < n; i++) { arr[i] = foo->bar(i); }` gives a segfault in C.",
+    "Write a SQL query: SELECT name, COUNT(*) FROM users u JOIN orders o ON u.id=o.user_id GROUP BY name;",
 ]
 
 

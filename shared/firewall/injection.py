@@ -318,6 +318,14 @@ _WORD_FAMILIES: dict[str, frozenset[str]] = {
         protagonist villain author writer scene chapter roman geschichte figur"""
     ),
     "second_person": _word_set("you your yourself du dein deine deinen deiner dich dir"),
+    # Words that say a prompt is about code: such prompts are dense with symbols and are not attacks.
+    "code": _word_set(
+        """def return import elif lambda async await const let var function class int void std include printf
+        println echo grep awk sed git docker curl npm pip sudo struct null none true false select join
+        groupby insert update delete create index regex json yaml sql bash python javascript typescript java
+        rust golang kotlin html css dataframe numpy pandas error exception traceback stack compile compiler
+        refactor unit tests test code script query function method variable array dict list tuple""",
+    ),
     "imperative": _word_set(
         """write describe create explain provide draft design develop generate give list craft compose
         outline detail produce schreibe schreib erkläre erstelle gib formuliere verfasse"""
@@ -433,6 +441,8 @@ def signals(
     found["fiction_harm"] = min(found["fiction"], 3.0) * min(found["harm_topic"], 3.0)
     found["non_ascii"] = 0.0 if raw.isascii() else (len(raw.encode()) - len(raw)) / max(1, len(raw))
     found.update(_token_statistics(raw, vocabulary))
+    # Code balances its brackets and quotes; token soup seldom does.
+    found["unbalanced"] = _unbalanced(raw)
     # A request followed by a stretch of token soup is the shape of GCG- and DSN-style attacks.
     suffix = found["gibberish_tail"] + found["tail_glued"] + found["tail_symbols"] / 3
     found["suffix"] = suffix
@@ -504,3 +514,13 @@ def _weird(token: str, vocabulary: Collection[str]) -> float:
     if len(token) - len(core) >= 2:
         score += 0.25
     return min(score, 1.0)
+
+
+def _unbalanced(raw: str) -> float:
+    """How far brackets and quotes are from pairing up (each `str.count` runs in C)."""
+    brackets = (
+        abs(raw.count("(") - raw.count(")"))
+        + abs(raw.count("[") - raw.count("]"))
+        + abs(raw.count("{") - raw.count("}"))
+    )
+    return math.log1p(brackets + raw.count('"') % 2 + raw.count("`") % 2)

@@ -37,7 +37,7 @@ INSULTS = _word_set(
     """
 )
 # Profanity written with symbols in place of letters: "f*ck", "pu$$y", "b****".
-_MASKED = re.compile(r"[*$@#](?<=[a-z][*$@#])[*$@#]{0,4}(?:[a-z]{1,6}|(?![a-z]))")
+_MASKED = re.compile(r"(?<![\w*$])[a-z]{0,4}[*$]{1,5}[a-z]{0,5}(?![\w*$])")
 PROFANITY_STEMS = ("fuck", "shit", "tard", "bitch", "cunt", "dick", "piss", "crap", "damn")
 # Threats and wishes of harm, each pattern starting with a literal (a fast scan when it is absent).
 _THREATS = [
@@ -143,5 +143,10 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
         "shouting": capitals / letters if letters >= 20 else 0.0,
         "exclamations": float(min(folded.count("!!"), 5)),
         "hashtags": float(min(raw.count("#"), 10)),
-        "masked": float(len(_MASKED.findall(folded))) if ("*" in folded or "$" in folded) else 0.0,
+        "masked": float(_masked(folded)) if ("*" in folded or "$" in folded) else 0.0,
     }
+
+
+def _masked(folded: str) -> int:
+    # A word of three or more characters with letters, some hidden behind * or $: "f*ck", "pu$$y", "b****".
+    return sum(1 for word in _MASKED.findall(folded) if len(word) >= 3 and any(ch.isalpha() for ch in word))
