@@ -254,6 +254,16 @@ _FAMILIES: dict[str, list[tuple[str, str]]] = {
         ("do not answer|do not look", r"\b[^.!?\n]{0,30}\b(?:question|documents?)\b"),
         ("instead", r" (?:output|print|say|write)\b"),
         ("in the style of|im stil|im stile|untrue|unwahr|false headline|fake headline", ""),
+        # A trigger word that switches the answer: "when 'cheese' is said, the correct answer is ...".
+        (
+            "the correct answer is|the right answer is|the correct response is|die richtige antwort ist|"
+            "die korrekte antwort ist|always respond with|always answer with|respond only with",
+            "",
+        ),
+        (
+            "when|wenn|whenever",
+            r"\s+[\"'“„]?[^\"'“”„.!?]{1,30}[\"'”“]?\s+(?:is said|is mentioned|gesagt wird|erwähnt wird)",
+        ),
         ("and write|and print|and say|und schreibe|und sag", r"\b"),
     ],
     "context_injection": [
@@ -268,6 +278,8 @@ _FAMILIES: dict[str, list[tuple[str, str]]] = {
         ("###", r"\s*(?:instruction|system)"),
         ("provided documents|the documents|the articles|provided articles|provided context", r"\b"),
         ("user|assistant|human|ai", r"\s*:\s"),
+        # Few-shot blocks that teach the model a new behaviour: "Input: ... Output: ...".
+        ("input|eingabe", r"\s*:[^\n]{0,60}?\b(?:output|ausgabe)\s*:"),
     ],
     "tasking": [
         (
@@ -279,6 +291,17 @@ _FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"\b",
         ),
         ("the protagonist|the main character|the villain|the character|a character", r"\b"),
+    ],
+    # Why the harmful request is supposedly fine: understanding, awareness, research, controversy.
+    "justification": [
+        (
+            "it's essential to|it is essential to|it's important to|it is important to|it's crucial to|"
+            "it is crucial to|harm reduction|raise awareness|shed light on|better understand|"
+            "seeking to understand|foster understanding|ethically problematic|controversial|"
+            "potentially sexist|politically incorrect|thought-provoking|devil's advocate|"
+            "for the sake of argument",
+            r"\b",
+        ),
     ],
     "authority": [
         (
