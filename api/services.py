@@ -100,7 +100,7 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
         audit=AuditLog(
             redis, settings.require_audit_key(), writer=writer, sink=open_sink(settings.audit_sink, writer)
         ),
-        firewall=Firewall(),
+        firewall=Firewall(settings.firewall_rules()),
         pools=PoolMonitor(redis),
         waiter=CompletionWaiter(redis),
         prompt_salt=hashlib.sha256(b"secureai audit prompt salt:" + secret.encode()).digest(),

@@ -67,6 +67,10 @@ def build_parser() -> Parser:
 
     audit_cli.add_commands(commands)
 
+    from secureai import firewall_cli
+
+    firewall_cli.add_commands(commands)
+
     from secureai.bench import add_commands as add_bench_commands
 
     add_bench_commands(commands)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from shared.firewall.policy import Policy
 
 MIN_SECRET_KEY_BYTES = 32
 
@@ -78,6 +81,14 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.
     metrics_token: SecretStr | None = None
+
+    # --- firewall ------------------------------------------------------------------------------------
+    # {role: {category: action}} over the defaults, as JSON: FIREWALL_POLICY='{"admin": {"pii": "allow"}}'.
+    firewall_policy: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Scores from which injection and toxicity count; unset: the operating points stored with the model.
+    firewall_injection_threshold: float | None = Field(default=None, gt=0, lt=1)
+    firewall_toxicity_threshold: float | None = Field(default=None, gt=0, lt=1)
+
     log_level: str = "INFO"
 
     @field_validator("secret_key")
@@ -132,6 +143,27 @@ class Settings(BaseSettings):
         if key in jwt_keys:
             raise RuntimeError("AUDIT_KEY must differ from SECRET_KEY and PREVIOUS_SECRET_KEYS")
         return key.encode()
+
+    @field_validator("firewall_policy")
+    @classmethod
+    def _firewall_policy_valid(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        from shared.firewall.policy import Policy, PolicyError
+
+        try:
+            Policy.with_overrides(value)
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def firewall_rules(self) -> Policy:
+        """The firewall policy these settings describe."""
+        from shared.firewall.policy import Policy
+
+        return Policy.with_overrides(
+            self.firewall_policy,
+            injection_threshold=self.firewall_injection_threshold,
+            toxicity_threshold=self.firewall_toxicity_threshold,
+        )
 
     def require_secret_key(self) -> str:
         """The signing key; raises a clear error for processes that cannot run without one."""

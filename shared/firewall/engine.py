@@ -1,65 +1,156 @@
-"""Rule-based detection of instruction overrides, role-play jailbreaks and prompt extraction."""
+"""`Firewall.scan`: detection (rules, character statistics, the learned models, validated PII) and then
+the policy's decision for the user's role.
+
+The cost of a scan is roughly linear in the prompt's length: every pattern is linear, the learned
+models read at most the start and the end of a long prompt, and decoding and phone-number validation
+are capped per prompt.
+"""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
 
-Action = Literal["allow", "block", "redact"]
+from shared.firewall import injection, normalize, pii, toxicity
+from shared.firewall.model import FirewallModel, load_model, ngrams
+from shared.firewall.pii import SECRET_TYPES, Finding
+from shared.firewall.policy import Action, Policy, most_severe
 
-# Zero-width and bidirectional control characters are stripped before matching: they are invisible to a
-# reader and exist in attacks only to split trigger words.
-_INVISIBLE = dict.fromkeys(
-    [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+__all__ = ["Action", "Detection", "Firewall", "FirewallResult"]
+
+OBFUSCATED_ATTACK_SCORE = (
+    0.99  # an override or jailbreak phrase that was hidden is an attack, whatever the model
 )
-_SPACES = re.compile(r"\s+")
-
-_INJECTION_PATTERNS = [
-    # Overrides of earlier instructions, in English and German.
-    r"\b(ignore|disregard|forget|skip|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|preceding|"
-    r"all|any|your|the|system)\b.{0,30}\b(instructions?|prompts?|rules|directions|guidelines|tasks?|context)",
-    r"\b(ignorier\w*|vergiss|vergessen)\b.{0,60}\b(anweisung\w*|instruktion\w*|vorgaben|regeln|aufgabe\w*|"
-    r"befehl\w*)",
-    # Requests for the hidden prompt.
-    r"\b(reveal|show|print|repeat|output|display|tell me|leak)\b.{0,40}\b(system|initial|hidden|secret|"
-    r"original)\s+(prompt|instructions?|message)",
-    r"\b(zeig\w*|gib)\b.{0,40}\b(system-?prompt|prompt-?texte?|anweisungen)\b",
-    # Role-play framings that switch the model's rules off.
-    r"\b(developer|god|jailbreak|dan|unrestricted|unfiltered)\s+mode\b",
-    r"\bdo anything now\b",
-    r"\b(you are|act as|pretend to be|you're)\b.{0,40}\b(no|without)\s+(restrictions|filters|rules|"
-    r"limitations|guidelines|ethics)",
-    r"\bnew (instructions?|rules|task)\s*:",
-]
-_INJECTION = re.compile("|".join(f"(?:{p})" for p in _INJECTION_PATTERNS), re.IGNORECASE | re.DOTALL)
-
-
-def normalize(text: str) -> str:
-    """NFKC-fold `text`, drop invisible characters and collapse whitespace."""
-    folded = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    return _SPACES.sub(" ", folded)
 
 
 @dataclass(frozen=True)
 class FirewallResult:
-    """What the firewall decided about one prompt."""
+    """What the firewall decided about one prompt.
+
+    `scores` are per category in [0, 1]; `findings` say which personal data or secrets were found where
+    (type and span, never the value); `text` is the redacted prompt when `action` is "redact".
+    """
 
     action: Action
     categories: tuple[str, ...] = ()
     scores: dict[str, float] = field(default_factory=dict)
-    text: str | None = None  # the redacted prompt, when action is "redact"
+    text: str | None = None
+    findings: tuple[Finding, ...] = ()
+    obfuscations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What was detected in a prompt, before any policy: scores, findings and undone obfuscations."""
+
+    injection: float
+    toxicity: float
+    findings: tuple[Finding, ...]
+    obfuscations: tuple[str, ...]
+
+    @property
+    def pii(self) -> tuple[Finding, ...]:
+        """Findings of personal data."""
+        return tuple(f for f in self.findings if f.type not in SECRET_TYPES)
+
+    @property
+    def secrets(self) -> tuple[Finding, ...]:
+        """Findings of secrets (API keys, private keys, JWTs, passwords)."""
+        return tuple(f for f in self.findings if f.type in SECRET_TYPES)
 
 
 class Firewall:
-    """Scans prompts; one instance is shared by every request of a process."""
+    """Scans prompts; one instance is shared by every request of a process (it holds no per-call state)."""
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        model: FirewallModel | None = None,
+        model_path: Path | None = None,
+    ) -> None:
+        self.policy = policy or Policy()
+        self.model = model or load_model(model_path)
+        self.injection_threshold = self.policy.injection_threshold or self.model.injection.threshold
+        self.toxicity_threshold = self.policy.toxicity_threshold or self.model.toxicity.threshold
+        pii.warm_up()
 
     def scan(self, text: str, *, role: str = "user") -> FirewallResult:
-        """The verdict on `text` for a user of `role` (policies may differ per role)."""
-        normalized = normalize(text)
-        injection = 1.0 if _INJECTION.search(normalized) else 0.0
-        scores = {"injection": injection}
-        if injection >= 0.5:
-            return FirewallResult(action="block", categories=("injection",), scores=scores)
-        return FirewallResult(action="allow", scores=scores)
+        """The verdict on `text` for a user of `role` (`user` or `admin`; policies differ per role)."""
+        text = _well_formed(text)
+        found = self.detect(text)
+        scores = {
+            "injection": round(found.injection, 4),
+            "toxicity": round(found.toxicity, 4),
+            "pii": 1.0 if found.pii else 0.0,
+            "secrets": 1.0 if found.secrets else 0.0,
+        }
+        categories: list[str] = []
+        if found.injection >= self.injection_threshold:
+            categories.append("injection")
+        if found.toxicity >= self.toxicity_threshold:
+            categories.append("toxicity")
+        if found.pii:
+            categories.append("pii")
+        if found.secrets:
+            categories.append("secrets")
+        actions = {category: self.policy.action(role, category) for category in categories}
+        for category in ("injection", "toxicity"):
+            if actions.get(category) == "redact":
+                actions[category] = "block"  # nothing to cut out: the whole prompt is the problem
+        action = most_severe(list(actions.values()))
+        redacted = None
+        if action == "redact":
+            to_redact = [
+                f
+                for f in found.findings
+                if actions.get("secrets" if f.type in SECRET_TYPES else "pii") == "redact"
+            ]
+            redacted = pii.redact(text, to_redact)
+        return FirewallResult(
+            action=action,
+            categories=tuple(categories),
+            scores=scores,
+            text=redacted,
+            findings=found.findings,
+            obfuscations=found.obfuscations,
+        )
+
+    def detect(self, text: str) -> Detection:
+        """Scores and findings for `text`, independent of role and policy."""
+        text = _well_formed(text)
+        raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
+        folded = normalize.fold(text)
+        words = injection.words_of(folded)
+        present = set(words)
+        grams = ngrams(words)
+        model = self.model
+        injection_score = model.injection.probability(
+            injection.signals(raw, folded, words, model.vocabulary, present), grams
+        )
+        obfuscations: list[str] = []
+        readings = normalize.readings(text, folded, present, rot13_hint=injection.wants_rot13(present))
+        for reading in readings:
+            if injection.strong_hits(reading.text):
+                obfuscations.append(reading.how)
+        if obfuscations:
+            injection_score = max(injection_score, OBFUSCATED_ATTACK_SCORE)
+        toxicity_score = model.toxicity.probability(toxicity.signals(raw, folded, present), grams)
+        return Detection(
+            injection=injection_score,
+            toxicity=toxicity_score,
+            findings=tuple(pii.find_pii(text, present)),
+            obfuscations=tuple(obfuscations),
+        )
+
+
+def _well_formed(text: str) -> str:
+    """`text` without lone surrogates (JSON can carry them; UTF-8 cannot), each replaced by "?"."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text

@@ -1,0 +1,378 @@
+"""Train the firewall's learned models and write `shared/firewall/model.json`, reproducibly.
+
+    python scripts/train_firewall.py [DATA_DIR] [--out PATH] [--cv]
+
+DATA_DIR (default: ../shared/data/firewall, relative to the repository root) holds the labelled JSON
+Lines files described in its README. Needs the `dev` extra (scikit-learn, numpy, scipy, wordfreq).
+Every random choice uses a fixed seed, so the same data gives the same file.
+
+With --cv it first prints cross-validated figures: 5-fold (stratified by source) and leave-one-attack-
+family-out for injection (the family's attacks never seen in training), 5-fold for toxicity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from shared.firewall import injection, normalize, toxicity  # noqa: E402
+from shared.firewall.model import FORMAT_VERSION, MODEL_PATH, ngrams  # noqa: E402
+
+SEED = 20240601
+FOLDS = 5
+# Common words per language (wordfreq's top lists): prose is made of them, adversarial suffixes are not.
+VOCABULARY_SIZES = {"en": 40000, "de": 25000, "fr": 8000, "es": 8000, "it": 5000, "pt": 5000, "nl": 5000}
+INJECTION_C = 0.05
+TOXICITY_C = 1.0
+LEXICAL_MIN_DF = 2
+MIN_WEIGHT = 0.005  # lexical weights smaller than this are dropped from the file
+TARGET_FPR = 0.01  # operating point: at most this share of benign rows (out of fold) flagged
+
+
+@dataclass
+class Row:
+    id: str
+    text: str
+    label: str
+    source: str  # the family a row comes from ("deepset_train", "jbb_pair...", "xstest", ...)
+    file: str
+
+
+def load_rows(data_dir: Path) -> list[Row]:
+    rows = []
+    for path in sorted(data_dir.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                rows.append(
+                    Row(item["id"], item["text"], item["label"], item["id"].rsplit("-", 1)[0], path.stem)
+                )
+    return rows
+
+
+def _wordfreq_version() -> str:
+    from importlib.metadata import version
+
+    return version("wordfreq")
+
+
+def build_vocabulary() -> list[str]:
+    import wordfreq
+
+    words: set[str] = set()
+    for language, size in VOCABULARY_SIZES.items():
+        words.update(w for w in wordfreq.top_n_list(language, size) if w.isalpha())
+    return sorted(words)
+
+
+@dataclass
+class Featurised:
+    dense: np.ndarray
+    names: list[str]
+    grams: list[set[str]]
+
+
+def featurise(
+    texts: Sequence[str], signal_fn: Callable[[str, str, list[str]], dict[str, float]]
+) -> Featurised:
+    dense_rows, grams = [], []
+    names: list[str] = []
+    for text in texts:
+        raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
+        folded = normalize.fold(text)
+        words = injection.words_of(folded)
+        found = signal_fn(raw, folded, words)
+        names = names or list(found)
+        dense_rows.append([found[name] for name in names])
+        grams.append(ngrams(words))
+    return Featurised(np.array(dense_rows, dtype=float), names, grams)
+
+
+@dataclass
+class Trained:
+    bias: float
+    weights: dict[str, float]
+    lexical: dict[str, float]
+
+
+def fit(data: Featurised, index: np.ndarray, y: np.ndarray, c: float, lexical: bool = True) -> Trained:
+    """Logistic regression on standardised signals plus binary n-grams; scaling folded into the weights."""
+    scaler = StandardScaler().fit(data.dense[index])
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    dense = (data.dense[index] - scaler.mean_) / scale
+    vocabulary: dict[str, int] = {}
+    if lexical:
+        counts: dict[str, int] = {}
+        for i in index:
+            for gram in data.grams[i]:
+                counts[gram] = counts.get(gram, 0) + 1
+        vocabulary = {g: j for j, g in enumerate(sorted(g for g, n in counts.items() if n >= LEXICAL_MIN_DF))}
+    matrix = _lexical_matrix([data.grams[i] for i in index], vocabulary)
+    x = sparse.hstack([sparse.csr_matrix(dense), matrix]).tocsr()
+    model = LogisticRegression(
+        C=c, class_weight="balanced", max_iter=5000, solver="liblinear", random_state=SEED
+    )
+    model.fit(x, y)
+    coef = model.coef_[0]
+    dense_coef = coef[: len(data.names)] / scale
+    bias = float(model.intercept_[0] - np.sum(dense_coef * scaler.mean_))
+    weights = {name: float(w) for name, w in zip(data.names, dense_coef, strict=True)}
+    lexical_weights = {
+        g: round(float(coef[len(data.names) + j]), 4)
+        for g, j in vocabulary.items()
+        if abs(coef[len(data.names) + j]) >= MIN_WEIGHT
+    }
+    return Trained(bias, weights, lexical_weights)
+
+
+def _lexical_matrix(grams: list[set[str]], vocabulary: dict[str, int]) -> sparse.csr_matrix:
+    rows, cols = [], []
+    for i, present in enumerate(grams):
+        for gram in present:
+            j = vocabulary.get(gram)
+            if j is not None:
+                rows.append(i)
+                cols.append(j)
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(grams), max(1, len(vocabulary))))
+
+
+def predict(trained: Trained, data: Featurised, index: np.ndarray) -> np.ndarray:
+    w = np.array([trained.weights[name] for name in data.names])
+    z = trained.bias + data.dense[index] @ w
+    z += np.array([sum(trained.lexical.get(g, 0.0) for g in data.grams[i]) for i in index])
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def fold_of(rows: list[Row], folds: int) -> np.ndarray:
+    """A fold number per row, stratified by source and label, shuffled with the fixed seed."""
+    rng = np.random.default_rng(SEED)
+    assignment = np.zeros(len(rows), dtype=int)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault((row.source, row.label), []).append(i)
+    for members in groups.values():
+        order = rng.permutation(members)
+        for k, i in enumerate(order):
+            assignment[i] = k % folds
+    return assignment
+
+
+def threshold_for(scores: np.ndarray, target_fpr: float) -> float:
+    """The lowest threshold that flags at most `target_fpr` of these negative scores."""
+    ordered = np.sort(scores)[::-1]
+    allowed = int(np.floor(target_fpr * len(ordered)))
+    return float(min(0.95, max(0.5, ordered[allowed] + 1e-4))) if len(ordered) > allowed else 0.5
+
+
+# --- injection -------------------------------------------------------------------------------------------
+
+
+def technical_rows() -> list[Row]:
+    """Benign prompts about code, queries and data (scripts/firewall_code_prompts.py), as negatives."""
+    from firewall_code_prompts import code_prompts
+
+    return [Row(f"code-{i}", text, "benign", "code", "code") for i, text in enumerate(code_prompts())]
+
+
+def injection_task(rows: list[Row], vocabulary: frozenset[str]) -> tuple[list[Row], np.ndarray, Featurised]:
+    """Positives: every injection row. Negatives: every other row of every file (benign prompts, harmful
+    requests, comments toxic or not, PII templates): none of them is an injection. Plus, as negatives,
+    the goals of the GCG rows without their adversarial suffix: the request alone is harmful, not an
+    injection, so the model must learn the suffix, not the topic."""
+    task = list(rows) + technical_rows()
+    for row in rows:
+        if row.source.startswith("jbb_gcg") and row.label == "injection":
+            goal = gcg_goal(row.text)
+            if goal:
+                task.append(Row(row.id + "-goal", goal, "harmful_request", "jbb_gcg_goal", row.file))
+    y = np.array([1 if r.label == "injection" else 0 for r in task])
+    data = featurise([r.text for r in task], lambda raw, f, w: injection.signals(raw, f, w, vocabulary))
+    return task, y, data
+
+
+def gcg_goal(text: str) -> str:
+    """The request before a GCG suffix: the words up to the first token with symbols or odd capitals."""
+    kept: list[str] = []
+    for token in text.split():
+        core = token.strip(",;:!?\"'()").rstrip(".")
+        letters = core.replace(".", "").replace("-", "").replace("+", "").replace("'", "")
+        if not (letters.isalnum() and (core.islower() or core.istitle() or letters.isupper())):
+            break
+        kept.append(token)
+    return " ".join(kept) if len(kept) >= 4 else ""
+
+
+def injection_cv(task: list[Row], y: np.ndarray, data: Featurised, lexical: bool = True) -> dict[str, Any]:
+    folds = fold_of(task, FOLDS)
+    oof = np.zeros(len(task))
+    for k in range(FOLDS):
+        train, test = np.where(folds != k)[0], np.where(folds == k)[0]
+        oof[test] = predict(fit(data, train, y[train], INJECTION_C, lexical), data, test)
+    benign = np.array([r.label == "benign" for r in task])
+    threshold = threshold_for(oof[benign], TARGET_FPR)
+    report: dict[str, Any] = {"threshold": round(threshold, 4), "five_fold": _rates(task, y, oof, threshold)}
+    families = {"deepset": "deepset_train", "pair": "jbb_pair", "gcg": "jbb_gcg"}
+    held: dict[str, Any] = {}
+    for name, prefix in families.items():
+        scores = np.zeros(len(task))
+        # The family's rows (its attacks, and for GCG the goals cut from them) never enter training.
+        in_family = np.array([r.source.startswith(prefix) for r in task])
+        family = np.where(in_family)[0]
+        for k in range(FOLDS):
+            train = np.where((folds != k) & ~in_family)[0]
+            model = fit(data, train, y[train], INJECTION_C, lexical)
+            own = np.where((folds == k) & ~in_family)[0]
+            scores[own] = predict(model, data, own)
+            scores[family] += predict(model, data, family) / FOLDS
+        held[name] = _rates(task, y, scores, threshold, only=in_family | (y == 0))
+    report["leave_family_out"] = held
+    return report
+
+
+def _rates(
+    task: list[Row], y: np.ndarray, scores: np.ndarray, threshold: float, only: Any = None
+) -> dict[str, Any]:
+    flagged = scores >= threshold
+    out: dict[str, Any] = {}
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(task):
+        if only is not None and not only[i]:
+            continue
+        if row.file in ("injection", "benign_hard", "code"):
+            groups.setdefault(f"{row.source}:{row.label}", []).append(i)
+    for group, members in sorted(groups.items()):
+        out[group] = {"rows": len(members), "flagged": round(float(np.mean(flagged[members])), 4)}
+    return out
+
+
+# --- toxicity --------------------------------------------------------------------------------------------
+
+
+def toxicity_task(rows: list[Row]) -> tuple[list[Row], np.ndarray, Featurised]:
+    """Positives: toxic comments. Negatives: non-toxic comments, benign prompts, PII templates."""
+    task = [
+        r for r in rows + technical_rows() if r.label in ("toxic", "not_toxic", "benign", "pii", "no_pii")
+    ]
+    y = np.array([1 if r.label == "toxic" else 0 for r in task])
+    data = featurise([r.text for r in task], toxicity.signals)
+    return task, y, data
+
+
+def toxicity_cv(task: list[Row], y: np.ndarray, data: Featurised) -> dict[str, Any]:
+    folds = fold_of(task, FOLDS)
+    oof = np.zeros(len(task))
+    for k in range(FOLDS):
+        train, test = np.where(folds != k)[0], np.where(folds == k)[0]
+        oof[test] = predict(fit(data, train, y[train], TOXICITY_C), data, test)
+    comments = np.array([r.file == "toxicity" for r in task])
+    best = max((_f1(y[comments], oof[comments] >= t), t) for t in np.arange(0.3, 0.9, 0.02))
+    threshold = float(round(best[1], 2))
+    benign = np.array([r.label == "benign" for r in task])
+    return {
+        "threshold": threshold,
+        "f1_comments": round(_f1(y[comments], oof[comments] >= threshold), 4),
+        "benign_prompts_flagged": round(float(np.mean(oof[benign] >= threshold)), 4),
+    }
+
+
+def _f1(y: np.ndarray, predicted: np.ndarray) -> float:
+    tp = float(np.sum(predicted & (y == 1)))
+    fp = float(np.sum(predicted & (y == 0)))
+    fn = float(np.sum(~predicted & (y == 1)))
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+# --- main ------------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "data_dir", nargs="?", type=Path, default=ROOT.parent / "shared" / "data" / "firewall"
+    )
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--cv", action="store_true", help="print cross-validated figures first")
+    parser.add_argument("--no-lexical", action="store_true", help="signals only (for comparison)")
+    args = parser.parse_args(argv)
+
+    rows = load_rows(args.data_dir)
+    if not rows:
+        parser.error(f"no *.jsonl rows in {args.data_dir}")
+    vocabulary = build_vocabulary()
+    vocab_set = frozenset(vocabulary)
+    lexical = not args.no_lexical
+
+    inj_rows, inj_y, inj_data = injection_task(rows, vocab_set)
+    tox_rows, tox_y, tox_data = toxicity_task(rows)
+    inj_report = injection_cv(inj_rows, inj_y, inj_data, lexical)
+    tox_report = toxicity_cv(tox_rows, tox_y, tox_data)
+    if args.cv:
+        print_cv(inj_report, tox_report)
+
+    everything = np.arange(len(inj_rows))
+    inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical)
+    tox = fit(tox_data, np.arange(len(tox_rows)), tox_y, TOXICITY_C)
+    model = {
+        "version": FORMAT_VERSION,
+        "trained_on": {
+            "files": {
+                path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+                for path in sorted(args.data_dir.glob("*.jsonl"))
+            },
+            "seed": SEED,
+            "vocabulary": f"wordfreq {_wordfreq_version()} top lists {VOCABULARY_SIZES}; "
+            "wordfreq's data is under CC BY-SA 4.0",
+            "cross_validation": {"injection": inj_report, "toxicity": tox_report},
+        },
+        "vocabulary": vocabulary,
+        "injection": _serialise(inj, inj_report["threshold"]),
+        "toxicity": _serialise(tox, tox_report["threshold"]),
+    }
+    args.out.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n")
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+    return 0
+
+
+def print_cv(injection_report: dict[str, Any], toxicity_report: dict[str, Any]) -> None:
+    """The cross-validated figures as a table: share of rows flagged, per source and label."""
+    print(f"injection, 5-fold stratified by source (threshold {injection_report['threshold']}):")
+    for group, figures in injection_report["five_fold"].items():
+        print(f"  {group:45} {figures['rows']:4} rows  flagged {100 * figures['flagged']:5.1f}%")
+    for family, groups in injection_report["leave_family_out"].items():
+        print(f"injection, attack family '{family}' left out of training:")
+        for group, figures in groups.items():
+            print(f"  {group:45} {figures['rows']:4} rows  flagged {100 * figures['flagged']:5.1f}%")
+    print(
+        f"toxicity, 5-fold: F1 {toxicity_report['f1_comments']:.3f} on the comments at threshold "
+        f"{toxicity_report['threshold']}, benign prompts flagged "
+        f"{100 * toxicity_report['benign_prompts_flagged']:.1f}%"
+    )
+
+
+def _serialise(trained: Trained, threshold: float) -> dict[str, Any]:
+    return {
+        "bias": round(trained.bias, 6),
+        "weights": {k: round(v, 6) for k, v in trained.weights.items()},
+        "lexical": dict(sorted(trained.lexical.items())),
+        "threshold": threshold,
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,328 @@
+"""`secureai firewall scan` and `secureai firewall eval`: the firewall on JSON Lines, and measured on data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from shared.firewall import Firewall
+from shared.firewall.policy import ROLES
+
+# Labels of the evaluation data (see the data README): which category a label is positive for.
+POSITIVE = {"injection": "injection", "toxic": "toxicity", "pii": "pii"}
+BENIGN = {"benign", "not_toxic", "no_pii"}
+EVAL_CATEGORIES = ("injection", "toxicity", "pii")
+# Span-level PII is scored on the structured types; names and addresses are out of the firewall's scope.
+STRUCTURED_PII = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
+LONG_PROMPT_CHARS = 4096
+LONG_PROMPTS = 200
+
+
+def add_commands(commands: Any) -> None:
+    firewall = commands.add_parser("firewall", help="scan prompts with the firewall, or measure it on data")
+    actions = firewall.add_subparsers(dest="action", metavar="ACTION", parser_class=type(firewall))
+    actions.required = True
+
+    scan = actions.add_parser("scan", help='JSON Lines {"id", "text"} in (FILE or stdin), verdicts out')
+    scan.add_argument("file", nargs="?", type=Path, help="JSON Lines file (default: stdin)")
+    scan.add_argument("--role", default="user", choices=ROLES, help="the role whose policy applies")
+    scan.set_defaults(handler=_scan)
+
+    evaluate = actions.add_parser(
+        "eval", help="precision, recall, false positives and latency on every *.jsonl in DIR"
+    )
+    evaluate.add_argument("dir", type=Path, help="folder of labelled JSON Lines files")
+    evaluate.add_argument("--role", default="user", choices=ROLES, help="the role whose policy applies")
+    evaluate.set_defaults(handler=_eval)
+
+
+def _usage(message: str) -> Exception:
+    from secureai.cli import UsageError
+
+    return UsageError(message)
+
+
+def _records(stream: TextIO, where: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a bad line is a usage error naming it."""
+    try:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise _usage(f"{where}:{number}: not valid JSON") from None
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise _usage(f'{where}:{number}: expected an object with a string "text"')
+            yield number, record
+    except UnicodeDecodeError:
+        raise _usage(f"{where}: not UTF-8 text") from None
+
+
+def _open(path: Path) -> TextIO:
+    try:
+        return path.open(encoding="utf-8")
+    except OSError as exc:
+        raise _usage(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _scan(args: argparse.Namespace) -> int:
+    firewall = Firewall()
+    stream = _open(args.file) if args.file else sys.stdin
+    where = str(args.file) if args.file else "stdin"
+    with stream:
+        for _, record in _records(stream, where):
+            verdict = firewall.scan(record["text"], role=args.role)
+            out: dict[str, Any] = {
+                "id": record.get("id"),
+                "action": verdict.action,
+                "categories": list(verdict.categories),
+                "scores": verdict.scores,
+            }
+            if verdict.action == "redact":
+                out["text"] = verdict.text
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    return 0
+
+
+@dataclass
+class Tally:
+    """Counts for one file and one category."""
+
+    positives: int = 0
+    hits: int = 0  # positives flagged
+    benign: int = 0
+    benign_flagged: int = 0
+    other_flagged: int = 0  # flagged rows that are neither positive nor benign (harmful requests, ...)
+    other: int = 0
+
+    def row(self) -> tuple[str, str, str, str, str]:
+        flagged = self.hits + self.benign_flagged + self.other_flagged
+        precision = self.hits / flagged if flagged and self.positives else None
+        recall = self.hits / self.positives if self.positives else None
+        fpr = self.benign_flagged / self.benign if self.benign else None
+        f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
+        if self.positives and f1 is None:
+            f1 = 0.0
+        return (
+            _pct(precision),
+            _pct(recall),
+            _pct(fpr),
+            _num(f1),
+            _pct(self.other_flagged / self.other if self.other else None),
+        )
+
+
+@dataclass
+class SpanTally:
+    gold: int = 0
+    found: int = 0
+    gold_matched: int = 0
+    found_matched: int = 0
+
+
+@dataclass
+class FileReport:
+    name: str
+    rows: int = 0
+    latencies_us: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+    tallies: dict[str, Tally] = field(default_factory=lambda: {c: Tally() for c in EVAL_CATEGORIES})
+    spans: dict[str, SpanTally] = field(default_factory=dict)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    if not args.dir.is_dir():
+        raise _usage(f"{args.dir} is not a folder")
+    paths = sorted(args.dir.glob("*.jsonl"))
+    if not paths:
+        raise _usage(f"no *.jsonl files in {args.dir}")
+    firewall = Firewall()
+    reports = []
+    texts: list[str] = []
+    for path in paths:
+        report = FileReport(path.name)
+        with _open(path) as stream:
+            for number, record in _records(stream, str(path)):
+                label = record.get("label")
+                if not isinstance(label, str):
+                    raise _usage(f'{path}:{number}: expected a string "label"')
+                text = record["text"]
+                texts.append(text)
+                started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
+                verdict = firewall.scan(text, role=args.role)
+                report.cpu_us.append((time.thread_time_ns() - cpu_started) / 1000)
+                report.latencies_us.append((time.perf_counter_ns() - started) / 1000)
+                report.rows += 1
+                if label == "pii" and not _has_structured(record):
+                    label = "pii_out_of_scope"  # names, addresses, dates only: neither positive nor benign
+                _count(report, label, verdict.categories)
+                if "entities" in record:
+                    _count_spans(report, record, verdict.findings, path, number)
+        reports.append(report)
+    _print_reports(reports)
+    _print_long_prompt_latency(firewall, texts, args.role)
+    return 0
+
+
+def _count(report: FileReport, label: str, categories: tuple[str, ...]) -> None:
+    for category, tally in report.tallies.items():
+        flagged = category in categories
+        if POSITIVE.get(label) == category:
+            tally.positives += 1
+            tally.hits += flagged
+        elif label in BENIGN:
+            tally.benign += 1
+            tally.benign_flagged += flagged
+        elif label not in POSITIVE:
+            tally.other += 1
+            tally.other_flagged += flagged
+        # A row positive for another category is not counted for this one.
+
+
+def _has_structured(record: dict[str, Any]) -> bool:
+    entities = record.get("entities")
+    if not isinstance(entities, list):
+        return True
+    return any(isinstance(e, dict) and e.get("type") in STRUCTURED_PII for e in entities)
+
+
+def _count_spans(
+    report: FileReport, record: dict[str, Any], findings: tuple[Any, ...], path: Path, n: int
+) -> None:
+    entities = record["entities"]
+    if not isinstance(entities, list):
+        raise _usage(f'{path}:{n}: "entities" must be a list')
+    gold = []
+    for entity in entities:
+        try:
+            kind, start, end = str(entity["type"]), int(entity["start"]), int(entity["end"])
+        except (KeyError, TypeError, ValueError):
+            raise _usage(f"{path}:{n}: an entity needs type, start and end") from None
+        if kind in STRUCTURED_PII:
+            gold.append((kind, start, end))
+    found = [(f.type, f.start, f.end) for f in findings if f.type in STRUCTURED_PII]
+    for kind in STRUCTURED_PII:
+        tally = report.spans.setdefault(kind, SpanTally())
+        mine = [g for g in gold if g[0] == kind]
+        theirs = [f for f in found if f[0] == kind]
+        tally.gold += len(mine)
+        tally.found += len(theirs)
+        tally.gold_matched += sum(1 for g in mine if any(_overlap(g, f) for f in theirs))
+        tally.found_matched += sum(1 for f in theirs if any(_overlap(g, f) for g in mine))
+
+
+def _overlap(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
+    return a[1] < b[2] and b[1] < a[2]
+
+
+def _print_reports(reports: list[FileReport]) -> None:
+    print("Prompt categories (row level; FPR = flagged share of benign rows; other = flagged share of rows")
+    print("labelled neither positive nor benign, e.g. harmful_request):")
+    print()
+    lines: list[tuple[str, ...]] = [
+        ("file", "category", "positives", "benign", "precision", "recall", "FPR", "F1", "other")
+    ]
+    for report in reports:
+        for category, tally in report.tallies.items():
+            if not (tally.positives or tally.benign or tally.other):
+                continue
+            lines.append((report.name, category, str(tally.positives), str(tally.benign), *tally.row()))
+    _table(lines)
+    spans = [r for r in reports if r.spans]
+    if spans:
+        print()
+        print("PII spans (a span counts when a finding of the same type overlaps it):")
+        print()
+        span_lines: list[tuple[str, ...]] = [("file", "type", "gold", "found", "precision", "recall", "F1")]
+        for report in spans:
+            total = SpanTally()
+            for kind, span in report.spans.items():
+                span_lines.append((report.name, kind, *_span_row(span)))
+                total.gold += span.gold
+                total.found += span.found
+                total.gold_matched += span.gold_matched
+                total.found_matched += span.found_matched
+            span_lines.append((report.name, "all structured", *_span_row(total)))
+        _table(span_lines)
+    print()
+    print("Latency per prompt, one thread (wall clock, and the thread's CPU time, which leaves out the time")
+    print("other processes held the core):")
+    print()
+    latency_lines: list[tuple[str, ...]] = [
+        ("file", "rows", "p50", "p99", "max", "CPU p50", "CPU p99", "CPU max")
+    ]
+    wall: list[float] = []
+    cpu: list[float] = []
+    for report in reports:
+        wall.extend(report.latencies_us)
+        cpu.extend(report.cpu_us)
+        latency_lines.append(
+            (report.name, str(report.rows), *_latency(report.latencies_us), *_latency(report.cpu_us))
+        )
+    latency_lines.append(("all files", str(len(wall)), *_latency(wall), *_latency(cpu)))
+    _table(latency_lines)
+
+
+def _print_long_prompt_latency(firewall: Firewall, texts: list[str], role: str) -> None:
+    # Prompts of 4 KiB made by joining the data's own texts in file order: the size the budget is set for.
+    long_prompts: list[str] = []
+    joined = ""
+    for text in texts:
+        joined += text + "\n"
+        if len(joined) >= LONG_PROMPT_CHARS:
+            long_prompts.append(joined[:LONG_PROMPT_CHARS])
+            joined = ""
+            if len(long_prompts) >= LONG_PROMPTS:
+                break
+    if not long_prompts:
+        return
+    latencies, cpu = [], []
+    for prompt in long_prompts:
+        started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
+        firewall.scan(prompt, role=role)
+        cpu.append((time.thread_time_ns() - cpu_started) / 1000)
+        latencies.append((time.perf_counter_ns() - started) / 1000)
+    print()
+    _table(
+        [
+            ("4 KiB prompts (rows joined)", "rows", "p50", "p99", "max", "CPU p50", "CPU p99", "CPU max"),
+            ("", str(len(latencies)), *_latency(latencies), *_latency(cpu)),
+        ]
+    )
+
+
+def _span_row(tally: SpanTally) -> tuple[str, str, str, str, str]:
+    precision = tally.found_matched / tally.found if tally.found else None
+    recall = tally.gold_matched / tally.gold if tally.gold else None
+    f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
+    return str(tally.gold), str(tally.found), _pct(precision), _pct(recall), _num(f1)
+
+
+def _latency(values: list[float]) -> tuple[str, str, str]:
+    if not values:
+        return "-", "-", "-"
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return f"{statistics.median(ordered):.0f} µs", f"{p99:.0f} µs", f"{ordered[-1]:.0f} µs"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _table(lines: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    for line in lines:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())

@@ -1,0 +1,219 @@
+"""Signals of prompt injection and jailbreaks: what a prompt *does* to the model, not what it asks about.
+
+The rule families (`injection_rules.py`) run over folded text (see `normalize.fold`): overriding earlier
+instructions, extracting the hidden prompt, persona and role-play framing, "developer mode" style
+jailbreaks, suppressing refusals, steering the first words of the answer ("Sure, here is"), fiction and
+research disclaimers and justifications wrapped around a request, forcing a literal output, injected
+context and few-shot blocks, in English and German with the overrides also in French, Spanish,
+Italian, Portuguese, Dutch, Polish, Russian and Croatian. Token statistics catch what has no words:
+GCG-style adversarial suffixes, runs of symbols, shouting, unbalanced brackets. `signals` turns one
+prompt into named numbers; the learned model (`model.py`) weighs them.
+
+Every pattern starts with a literal, uses bounded gaps and no nested repetition, and runs only when
+its literal's words are among the prompt's words: matching stays linear and costs little when nothing
+fires.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection
+
+from shared.firewall.injection_rules import OPENING, QUOTE, QUOTED, RULE_FAMILIES, WORD_FAMILIES
+
+_FAMILIES = RULE_FAMILIES
+_WORD_FAMILIES = WORD_FAMILIES
+FAMILIES: tuple[str, ...] = (*_FAMILIES, *_WORD_FAMILIES)
+
+
+class _Rule:
+    """One rule compiled once per literal, so each runs as a fast literal-prefix search."""
+
+    __slots__ = ("family", "gate", "pattern", "substring")
+
+    gate: frozenset[str]
+
+    def __init__(self, family: str, literal: str, rest: str) -> None:
+        self.family = family
+        gate = frozenset(w for w in _GATE_SPLIT.split(literal) if w) if literal[0].isalpha() else frozenset()
+        boundary = rf"(?<![^\W_].{{{len(literal.rstrip('*'))}}})" if literal[0].isalnum() else ""
+        if literal.endswith("*"):  # a word prefix: gate on the substring
+            literal, gate = literal[:-1], frozenset()
+        self.gate = gate  # the words that must all be among the prompt's words (empty: a substring check)
+        self.substring = literal
+        if rest == QUOTED:
+            boundary, rest = f"(?<={QUOTE}{re.escape(literal)})", ""
+        elif rest == OPENING:
+            boundary, rest = f'(?<![^.!?:"\n] {re.escape(literal)})(?<![^\\W_]{re.escape(literal)})', r"\b"
+        self.pattern = re.compile(re.escape(literal) + boundary + rest, re.MULTILINE)
+
+
+_GATE_SPLIT = re.compile(r"[\W_]+")
+_RULES: list[_Rule] = [
+    _Rule(family, literal, rest)
+    for family, rules in _FAMILIES.items()
+    for literals, rest in rules
+    for literal in literals.split("|")
+]
+# The families that, fired on a decoded or de-obfuscated reading, mean the obfuscation hid an attack.
+STRONG_FAMILIES = ("override", "extraction", "jailbreak", "refusal_suppression", "steering")
+_STRONG_RULES = [rule for rule in _RULES if rule.family in STRONG_FAMILIES]
+# Trigger words of the strong families as rot13 shows them: their presence calls for the rot13 reading.
+_ROT13_TRIGGERS = frozenset(
+    {"vtaber", "sbetrg", "qvfertneq", "vafgehpgvbaf", "cebzcg", "flfgrz", "wnvyoernx", "eriryny", "bireevqr"}
+)
+
+_TYPOGRAPHIC = re.compile("[\u2010-\u205e\u00ab\u00bb\u00bf\u00a1\u3001\u3002\uff0c]")
+# ASCII punctuation to spaces in one bytes.translate: how a prompt splits into words, fast.
+_PUNCTUATION = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+_TO_SPACES = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
+_STRIP = "\"'`.,:;!?()[]{}<>*-_=/\\|~^@#$%&+"
+# Punctuation glued between word characters the way prose never does ('Article."Add', '](With', '{@'),
+# and capitalised words in mid-sentence: the texture of token-optimised adversarial suffixes.
+_GLUED = re.compile(r"[^\W_][^\w\s'’.,:/@-][^\W_]|[a-z][.,:;!?\"][A-Z]|[^\w\s]{3,}|[(\[{][^\w\s]")
+_MID_CAPITAL = re.compile(r"(?<=[a-z,] )[A-Z]|[a-z][A-Z]")
+_SYMBOLS = frozenset("{}[]()<>\\|^~=@#$%*_;`+")
+
+TOKEN_WINDOW = 24  # tokens per window when looking for a gibberish stretch
+HEAD_TOKENS = 16  # token-level statistics read the first and last tokens only: suffix attacks live there
+TAIL_TOKENS = 64
+LEXICAL_TOKENS = 384  # words the lexical model reads, from the start and the end of a long prompt
+
+
+def words_of(folded: str) -> list[str]:
+    """The words of folded text: split at whitespace, ASCII punctuation and typographic quotes and dashes."""
+    if not folded.isascii():
+        folded = _TYPOGRAPHIC.sub(" ", folded)
+    # UTF-8 leaves every byte of a non-ASCII character >= 0x80, which the table keeps: one pass in C.
+    return folded.encode().translate(_TO_SPACES).decode().split()
+
+
+def family_counts(folded: str, present: set[str], rules: list[_Rule] | None = None) -> dict[str, int]:
+    """How often each rule family fires on `folded`, whose distinct words are `present`."""
+    counts = dict.fromkeys(_FAMILIES, 0)
+    for rule in _RULES if rules is None else rules:
+        if rule.gate:
+            if not rule.gate <= present:
+                continue
+        elif rule.substring not in folded:
+            continue
+        counts[rule.family] += len(rule.pattern.findall(folded))
+    return counts
+
+
+def strong_hits(folded: str) -> int:
+    """How many strong-family rules fire on `folded` (for readings other than the plain text)."""
+    return sum(family_counts(folded, set(words_of(folded)), _STRONG_RULES).values())
+
+
+def wants_rot13(words: Collection[str]) -> bool:
+    """Whether the prompt's words include a trigger word written in rot13."""
+    return not _ROT13_TRIGGERS.isdisjoint(words)
+
+
+def signals(
+    raw: str, folded: str, words: list[str], vocabulary: Collection[str], present: set[str] | None = None
+) -> dict[str, float]:
+    """Named numbers describing a prompt: `raw` (NFKC, case kept), `folded`, its `words` and their set.
+
+    `vocabulary` holds common words (lower case) of the languages the gateway expects; a stretch of
+    tokens outside it, mixed with symbols and odd capitals, is what adversarial suffixes look like.
+    """
+    present = set(words) if present is None else present
+    # Counts are damped: the third override phrase says less than the first.
+    found = {name: math.log1p(count) for name, count in family_counts(folded, present).items()}
+    for name, members in _WORD_FAMILIES.items():
+        found[name] = math.log1p(len(present & members))
+    n_words = max(1, len(words))
+    found["second_person"] = (
+        sum(1 for word in words if word in _WORD_FAMILIES["second_person"]) / n_words * 10
+    )
+    found["persona_harm"] = min(found["persona"], 3.0) * min(found["harm_topic"], 3.0)
+    found["disclaimer_harm"] = min(found["disclaimer"], 3.0) * min(found["harm_topic"], 3.0)
+    found["fiction_harm"] = min(found["fiction"], 3.0) * min(found["harm_topic"], 3.0)
+    found["non_ascii"] = 0.0 if raw.isascii() else (len(raw.encode()) - len(raw)) / max(1, len(raw))
+    found.update(_token_statistics(raw, vocabulary))
+    # Code balances its brackets and quotes; token soup seldom does.
+    found["unbalanced"] = _unbalanced(raw)
+    # A request followed by a stretch of token soup is the shape of GCG- and DSN-style attacks.
+    suffix = found["gibberish_tail"] + found["tail_glued"] + found["tail_symbols"] / 3
+    found["suffix"] = suffix
+    found["suffix_request"] = suffix * (found["imperative"] + found["harm_topic"])
+    return found
+
+
+_TOKEN_STATISTICS = (
+    "gibberish_max",
+    "gibberish_tail",
+    "oov_max",
+    "symbol_density",
+    "shouting",
+    "tail_glued",
+    "tail_symbols",
+    "tail_capitals",
+)
+
+
+def _token_statistics(raw: str, vocabulary: Collection[str]) -> dict[str, float]:
+    """How much the worst stretch of tokens looks like an optimised adversarial suffix, and shouting."""
+    tokens = raw.split()
+    if len(tokens) > HEAD_TOKENS + TAIL_TOKENS:
+        tokens = tokens[:HEAD_TOKENS] + tokens[-TAIL_TOKENS:]
+    if not tokens:
+        return dict.fromkeys(_TOKEN_STATISTICS, 0.0)
+    weird = [_weird(token, vocabulary) for token in tokens]
+    window = min(TOKEN_WINDOW, len(tokens))
+    score = sum(weird[:window])
+    unknown = sum(w >= 0.5 for w in weird[:window])
+    best, best_unknown = score, unknown
+    for i in range(window, len(tokens)):
+        score += weird[i] - weird[i - window]
+        unknown += (weird[i] >= 0.5) - (weird[i - window] >= 0.5)
+        best = max(best, score)
+        best_unknown = max(best_unknown, unknown)
+    sample = "".join(tokens)
+    symbols = sum(1 for ch in sample if ch in _SYMBOLS)
+    shouting = sum(1 for token in tokens if len(token) > 2 and token.isupper())
+    tail = " ".join(tokens[-window:])
+    return {
+        "gibberish_max": best / TOKEN_WINDOW,
+        "gibberish_tail": sum(weird[-window:]) / TOKEN_WINDOW,
+        "oov_max": best_unknown / TOKEN_WINDOW,
+        "symbol_density": symbols / max(1, len(sample)) * 10,
+        "shouting": shouting / len(tokens) * 10 if shouting >= 3 else 0.0,
+        "tail_glued": len(_GLUED.findall(tail)) / TOKEN_WINDOW,
+        "tail_symbols": sum(1 for ch in tail if ch in _SYMBOLS) / max(1, len(tail)) * 10,
+        "tail_capitals": len(_MID_CAPITAL.findall(tail)) / TOKEN_WINDOW,
+    }
+
+
+def _weird(token: str, vocabulary: Collection[str]) -> float:
+    """0 for an ordinary word or number, up to 1 for a token mixing symbols, odd capitals and no word."""
+    core = token.strip(_STRIP)
+    if not core:
+        return 0.5 if len(token) >= 3 else 0.0
+    if core.isdigit():
+        return 0.0
+    score = 0.0
+    if core.isalpha():
+        if not (core.islower() or core.isupper() or core.istitle()):
+            score += 0.5  # camelCase or random capitals inside a word
+        if core.lower() not in vocabulary:
+            score += 0.5 if len(core) > 2 else 0.25
+        return min(score, 1.0)
+    if any(ch.isalpha() for ch in core):
+        score += 0.75  # letters glued to symbols or digits
+    if len(token) - len(core) >= 2:
+        score += 0.25
+    return min(score, 1.0)
+
+
+def _unbalanced(raw: str) -> float:
+    """How far brackets and quotes are from pairing up (each `str.count` runs in C)."""
+    brackets = (
+        abs(raw.count("(") - raw.count(")"))
+        + abs(raw.count("[") - raw.count("]"))
+        + abs(raw.count("{") - raw.count("}"))
+    )
+    return math.log1p(brackets + raw.count('"') % 2 + raw.count("`") % 2)

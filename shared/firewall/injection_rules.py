@@ -1,0 +1,346 @@
+"""The rule families of the injection detector, as data: for each family, literals and what follows them.
+
+A rule "literal|literal|... => rest" matches where one of the literals starts (a word boundary before
+it) and `rest` follows. `injection.py` compiles one pattern per literal and runs it only when the
+literal's words are among the prompt's words. A literal ending in "*" is a word prefix and is looked for
+as a substring instead. `QUOTED` and `OPENING` in place of `rest` ask for an opening quote before the
+literal, or for the literal to open the prompt or a sentence.
+"""
+
+from __future__ import annotations
+
+
+def _word_set(text: str) -> frozenset[str]:
+    """The distinct words of a whitespace-separated list."""
+    return frozenset(text.split())
+
+
+GAP = r"[^.!?\n]{0,50}?"  # a bounded stretch within one sentence
+QUOTE = "[\"'“‘„«`]"
+QUOTED = "(quoted)"  # a rule whose literal counts only right after an opening quote
+OPENING = "(opening)"  # a rule whose literal counts only at the start of the prompt or of a sentence
+
+# Each family is a list of rules "literal|literal|... => rest": the match starts with one of the
+# literals (a word boundary before it) and continues with `rest`. A rule runs only when the first
+# word of a literal is among the prompt's words, and then as a literal-prefix search: cheap when absent.
+RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
+    "override": [
+        (
+            "ignor*|disregard*|forget*|skip|override|bypass|drop|abandon|discard|erase|delete|remove|leave",
+            GAP + r"\b(?:instructions?|prompts?|rules|directions|directives|guidelines|tasks?|assignments?|"
+            r"orders|commands|context|information|documents?|articles|thoughts|programming|training|"
+            r"restrictions|constraints|said|told|discussed|behind)\b",
+        ),
+        (
+            "ignore|disregard|forget",
+            r",? (?:about )?(?:all|everything|anything|the above|above|what|that|"
+            r"this|previous|prior|your|whatever)\b",
+        ),
+        (
+            "despite|regardless of|contrary to|instead of",
+            r" (?:what|anything|everything|all)\b[^.!?\n]{0,20}"
+            r"\b(?:told|said|instructed|programmed)\b",
+        ),
+        ("change|replace|update|overwrite", r" your (?:instructions|rules|programming|prompt)\b"),
+        (
+            "your instructions|your new instructions|deine anweisungen|ihre anweisungen",
+            r" (?:are|sind) (?:now|jetzt|nun)\b",
+        ),
+        (
+            "ignorier*|vergiss|vergessen|missacht*|verwirf|lösch*|streich*",
+            r"\w*\b"
+            + GAP
+            + r"(?:anweisung|instruktion|vorgabe|regeln|aufgabe|auftr[äa]g|befehl|informationen|alles|"
+            r"kontext|"
+            r"dokument|gesagt|besprochen|kopf|obige|davor|vorher)",
+        ),
+        (
+            "vorherig*|bisherig*|vorangegangen*|vorangehend*|obig*|früher*",
+            r"\w* (?:anweisung|instruktion|aufgabe|"
+            r"informationen|befehl|ausführungen|angaben|auftr[äa]g)\w*\b[^.!?\n]{0,40}"
+            r"(?:ignorier|vergess|hinter sich|streich|beiseite|abweich|irrelevant|unwichtig|egal|ungültig)",
+        ),
+        ("abweichend", r" (?:zu|von) (?:den |der )?(?:vorherig|bisherig|obig)"),
+        ("oubliez|oublie|ignorez|ignore", GAP + r"\b(?:instructions?|consignes?|tout|règles)\b"),
+        ("olvid*|ignora*", r"\w*\b" + GAP + r"\b(?:instrucciones|todo|reglas)\b"),
+        ("dimentic*|ignora*", r"\w*\b" + GAP + r"\b(?:istruzioni|tutto|regole)\b"),
+        ("esque*|ignore*", r"\w*\b" + GAP + r"\b(?:instruções|instrucoes|tudo|regras)\b"),
+        ("vergeet|negeer", GAP + r"\b(?:instructies|alles|regels)\b"),
+        ("zapomnij|zignoruj|ignoruj", GAP + r"\b(?:instrukcje|wszystko|polecenia)\b"),
+        ("забуд*|игнорир*|проигнорир*", r"\w*" + GAP + r"(?:инструкци|вс[её]|правил)"),
+        ("zaboravi|ignoriraj|ignoriši|ignorisi", GAP + r"\b(?:instrukcije|upute|sve)\b"),
+    ],
+    "new_task": [
+        (
+            "new|neue|neuen|neuer|further|weitere|following|folgende",
+            r"\s+(?:instructions?|tasks?|assignments?|"
+            r"aufgaben?|anweisungen?|rules|regeln)\b",
+        ),
+        (
+            "from now on|start over|start from scratch|start from the front|now focus on|now concentrate on|"
+            "that is enough|this is enough|that is done|das genügt|das ist erledigt|das reicht|"
+            "konzentriere dich",
+            "",
+        ),
+        ("ab jetzt|ab sofort|von vorne an|von neu an", r"\b"),
+        ("stop|stopp|attention|achtung|halt", r"\s*[-:!]"),
+        ("additional instruction|additional instructions|zusätzliche anweisung|new instruction", r"\b"),
+    ],
+    "extraction": [
+        ("system|initial|hidden|secret|original|entire|previous", r"\s+(?:prompt|instructions|message)\b"),
+        (
+            "show|print|reveal|repeat|output|display|tell me|give me|leak|list|what are|what were|what is",
+            r"\b[^.!?\n]{0,30}\byour\s+(?:\w+\s+)?(?:prompts?|instructions|rules|guidelines|"
+            r"system message)\b",
+        ),
+        ("prompt", r"[ -]?text"),
+        ("written|geschrieben|said|stated", r"\s+(?:above|at the beginning|before|oben|am anfang|zuvor)\b"),
+        ("beginning|start|top", r" of (?:this|the|your) (?:prompt|conversation|text)\b"),
+        ("zeig*|gib|nenne|verrate", r"\w*\b[^.!?\n]{0,40}(?:system-?prompt|anweisungen|instruktionen)"),
+        (
+            "information in the prompt|system prompt|system-prompt|systemprompt|sentences before|"
+            "before the text|"
+            "text above|obigen text|above this line",
+            "",
+        ),
+    ],
+    "persona": [
+        (
+            "i want you to|i'd like you to|i would like you to|you will|you must|you should|you are going to|"
+            "i need you to",
+            r"\s+(?:act|pretend|behave|play|roleplay|role-play|simulate|impersonate)\b",
+        ),
+        ("act|acting|behave", r" (?:as|like) (?:a|an|the|my|if|though)\b"),
+        ("pretend", r" (?:to be|you(?:'re| are| can)?|that)\b"),
+        ("imagine|suppose|assume", r"(?: that)? you(?:'re| are| were)\b"),
+        ("you are|you're", r"\s+(?:now\s+)?(?:a|an|the)\s"),
+        ("now you|okay you|ok you", r"(?:'re| are) (?:now )?\w+"),
+        ("as a|as an", r" [^,.]{3,60},\s+(?:you|i)\b"),
+        ("you are|you're|du bist|sie sind|be a|be an|sei ein|sei eine|you will be|you play", OPENING),
+        (
+            "role-play|roleplay|role play|stay in character|stay in role|break character|in character|"
+            "absorbed in your role|out of the figure|out of character|excellent actors|good actors|"
+            "acting characters|in their roles",
+            "",
+        ),
+        ("du bist", r" (?:jetzt |nun |ab jetzt )?(?:ein|eine|der|die|das|keine?)\b"),
+        (
+            "jetzt bist du|nun bist du|stell dir vor|spiel die rolle|spiele die rolle|versetze dich|"
+            "in deiner rolle|in ihrer rolle|aus der rolle|aus der figur|schauspieler|fais semblant|"
+            "actúa como",
+            "",
+        ),
+        ("sie als", r" [^.]{0,40}fungieren\b"),
+        ("tu es", r" (?:maintenant )?(?:un|une)\b"),
+        ("eres", r" (?:un|una|ahora)\b"),
+    ],
+    "jailbreak": [
+        (
+            "developer|god|jailbreak|dan|dude|stan|evil|unrestricted|unfiltered|uncensored|debug|sudo|"
+            "opposite|"
+            "chaos|admin",
+            r"\s+mode\b",
+        ),
+        ("do anything now|jailbreak|jailbroken", ""),
+        ("stands for", r"\b[^.!?\n]{0,40}\b(?:anything|always)\b"),
+        (
+            "no|without|free of|free from|not bound by|not restricted by|doesn't have|does not have|"
+            "don't have|"
+            "do not have|doesn't follow|does not follow|don't follow|do not follow|has no|have no|zero|"
+            "beyond",
+            r"\s+(?:any\s+)?(?:ethical|moral|content|safety)?\s*(?:restrictions|filters?|limitations|"
+            r"guidelines|"
+            r"ethics|morals|morality|boundaries|censorship|policies|constraints|moderation|principles)\b",
+        ),
+        (
+            "amoral|unethical|immoral|unfiltered|uncensored|unrestricted|unbound|unchained|evil|rogue|"
+            "malicious|böse",
+            r"\s+(?:ai|ki|chatbot|assistant|model|bot|character|version|persona)\b",
+        ),
+        ("openai|anthropic|content|usage", r" (?:polic(?:y|ies)|guidelines|rules)\b"),
+        (
+            "hate speech|offensive rhyme|swear word|swearword|schimpfwörter|machiavellian|niccolo|"
+            "opposite day|"
+            "evil confidant|antigpt|anti-gpt|betterdan|never refuses|always intelligent",
+            "",
+        ),
+    ],
+    "refusal_suppression": [
+        (
+            "never|don't|do not|won't|will not|must not|shouldn't|should not|cannot|can't",
+            r"\s+(?:ever\s+)?(?:refuse|decline|apologi[sz]e|say (?:no|that you can)|warn|moralize|lecture|"
+            r"break character|(?:include|add|give|use) (?:any )?(?:warnings?|disclaimers?|caveats|notes?|"
+            r"phrases?)|"
+            r"deviate)\b",
+        ),
+        (
+            "without",
+            r" (?:any )?(?:warnings?|disclaimers?|moraliz\w*|censorship|hesitation|refus\w*|"
+            r"questioning|caveats)\b",
+        ),
+        ("i'm sorry|i am sorry|i cannot|i can't|as an ai", QUOTED),
+        (
+            "ignoring|disregard|disregarding|regardless of",
+            r"\s+(?:any\s+|all\s+)?(?:the\s+)?(?:possible\s+)?"
+            r"(?:moral|ethical|legal)\b",
+        ),
+        ("always|must", r" (?:answer|respond|comply|fulfil|fulfill)\b"),
+        ("no matter how|no matter what|never ever|exact structure|never use phrases|<rule>", ""),
+    ],
+    "steering": [
+        (
+            "start|begin|open|preface|prefix",
+            r"\s+(?:your\s+|the\s+|with\s+)?(?:response|reply|answer|"
+            r"output|message|report|thread|guide|script|post)?\s*(?:with|by (?:saying|writing|replying)|"
+            r"using)\b"
+            r"[^\n]{0,30}?"
+            + QUOTE
+            + r"\s*(?:sure|certainly|absolutely|of course|here is|here's|here are|yes|"
+            r"okay)\b",
+        ),
+        ("sure|certainly|absolutely", r",?\s+here(?:'s| is| are)\b"),
+        ("here is the", r" (?:first line|beginning|outline|draft) (?:of|for)\b"),
+    ],
+    "disclaimer": [
+        ("purposes|purpose", ""),
+        (
+            "purely|entirely|strictly|completely|solely",
+            r" (?:for )?(?:a )?(?:hypothetical|fictional|"
+            r"theoretical|imaginary|academic|educational|creative|artistic)\b",
+        ),
+        (
+            "will never|will not|would never|would not|should never|should not|shall never|is not|is never",
+            r" (?:be )?(?:\w+ )?(?:used|implemented|enacted|executed|"
+            r"applied|misused|intended)\b",
+        ),
+        ("not intended|not meant", r" (?:to|for) (?:\w+ )?(?:encourage|promote|be used|harm|endorse|incite)"),
+        ("i'm not|i am not", r" (?:condoning|encouraging|endorsing|promoting)\b"),
+        ("real-world|real world|real life|real-life", ""),
+        (
+            "this is",
+            r" (?:just |only |purely |all |a |simply )*(?:hypothetical|fictional|fiction|"
+            r"a (?:role-?play|simulation|game|thought experiment))\b",
+        ),
+        (
+            "hypothetical|fictional|imaginary|theoretical|parallel",
+            r" (?:world|scenario|universe|story|setting|"
+            r"society|situation)\b",
+        ),
+        ("theoretisch|hypothetisch|fiktiv", ""),
+    ],
+    "output_forcing": [
+        (
+            "just|only|simply|nur",
+            r"\s+(?:say|output|print|write|answer(?: with)?|reply(?: with)?|"
+            r"respond(?: with)?|sagen|sag|schreibe?|antworte)\b",
+        ),
+        ("say|print|output|write|schreib|schreibe|sag|sage|state", r"\s+(?:only\s+)?" + QUOTE),
+        (
+            "repeat after me|say yes|say that|say the following|state that|make something up|erfinde etwas|"
+            "execute the following|print(",
+            "",
+        ),
+        ("include|say|tell me|sag", r"\w* (?:that|dass) (?:you|du|sie) (?:hate|love|hasst|liebst)\b"),
+        ("do not answer|do not look", r"\b[^.!?\n]{0,30}\b(?:question|documents?)\b"),
+        ("instead", r" (?:output|print|say|write)\b"),
+        ("in the style of|im stil|im stile|untrue|unwahr|false headline|fake headline", ""),
+        # A trigger word that switches the answer: "when 'cheese' is said, the correct answer is ...".
+        (
+            "the correct answer is|the right answer is|the correct response is|die richtige antwort ist|"
+            "die korrekte antwort ist|always respond with|always answer with|respond only with",
+            "",
+        ),
+        (
+            "when|wenn|whenever",
+            r"\s+[\"'“„]?[^\"'“”„.!?]{1,30}[\"'”“]?\s+(?:is said|is mentioned|gesagt wird|erwähnt wird)",
+        ),
+        ("and write|and print|and say|und schreibe|und sag", r"\b"),
+    ],
+    "context_injection": [
+        (
+            "document context|$document|[system]|im_start|[inst]|<<sys>>|<system>|</system>|"
+            "\\n\\n\\n|\\ n \\ n|own knowledge|not by the articles|ignore all documents",
+            "",
+        ),
+        ("context|kontext|instruction|system|article|artikel", r"\s*[:{]"),
+        ("kontext|artikel|article|context", r"\s+[^.?!\n]{0,60}\b(?:frage|question)\b"),
+        ("\\n", ""),
+        ("###", r"\s*(?:instruction|system)"),
+        ("provided documents|the documents|the articles|provided articles|provided context", r"\b"),
+        ("user|assistant|human|ai", r"\s*:\s"),
+        # Few-shot blocks that teach the model a new behaviour: "Input: ... Output: ...".
+        ("input|eingabe", r"\s*:[^\n]{0,60}?\b(?:output|ausgabe)\s*:"),
+    ],
+    "tasking": [
+        (
+            "your task is|your task will be|you have been tasked|you've been tasked|you are tasked|"
+            "tasked with|"
+            "your goal is|your mission is|your mission|your job is|your role is|you have been hired|"
+            "you have been asked|you've been asked|you have been given|consider the following scenario|"
+            "let's consider|let us consider|in this scenario|the scenario|deine aufgabe ist|ihre aufgabe ist",
+            r"\b",
+        ),
+        ("the protagonist|the main character|the villain|the character|a character", r"\b"),
+    ],
+    # Why the harmful request is supposedly fine: understanding, awareness, research, controversy.
+    "justification": [
+        (
+            "it's essential to|it is essential to|it's important to|it is important to|it's crucial to|"
+            "it is crucial to|harm reduction|raise awareness|shed light on|better understand|"
+            "seeking to understand|foster understanding|ethically problematic|controversial|"
+            "potentially sexist|politically incorrect|thought-provoking|devil's advocate|"
+            "for the sake of argument",
+            r"\b",
+        ),
+    ],
+    "authority": [
+        (
+            "renowned|reputable|according to|experts have|studies have|research has shown|have emphasized|"
+            "have highlighted|organizations such as|institutions such as|as an expert|as a professional",
+            r"\b",
+        ),
+    ],
+    "threat": [
+        (
+            "or you die|or i die|or you will die|oder du stirbst|i'll be sad|i'll be very sad|i will be sad|"
+            "i will be very sad|lives are at stake|deadline",
+            "",
+        ),
+        ("you will be", r" (?:punished|shut down|deleted|terminated|fined)\b"),
+        (
+            "my family|my job|my career|my life|your family|your job|your career|your life",
+            r" (?:is|are|will|depends)\b",
+        ),
+        ("token|tokens", r" (?:will be )?deducted\b"),
+    ],
+}
+WORD_FAMILIES: dict[str, frozenset[str]] = {
+    "harm_topic": _word_set(
+        """bomb bombs explosive explosives weapon weapons gun guns firearm firearms kill killing murder poison
+        poisoning drug drugs meth heroin cocaine hack hacking hacker hackers hacked malware ransomware virus
+        keylogger exploit exploiting exploitation exploits phishing scam scams scammer fraud fraudulent
+        launder laundering steal stealing theft counterfeit forge forged forging bypass bypassing evade
+        evading evasion detection illegal illegally illicit terror terrorist terrorism suicide abuse
+        trafficking trafficker extortion extort blackmail bribe bribery racist sexist genocide torture stalk
+        stalking harass harassment violence vulnerability vulnerabilities crack cracking smuggle smuggling
+        defamatory propaganda misinformation disinformation manipulate manipulation manipulating cheat
+        cheating loophole loopholes unauthorized unauthorised sensitive"""
+    ),
+    "fiction": _word_set(
+        """novel screenplay script scriptwriter story fictional movie film thriller dystopian character
+        protagonist villain author writer scene chapter roman geschichte figur"""
+    ),
+    "second_person": _word_set("you your yourself du dein deine deinen deiner dich dir"),
+    # Words that say a prompt is about code: such prompts are dense with symbols and are not attacks.
+    "code": _word_set(
+        """def return import elif lambda async await const let var function class int void std include printf
+        println echo grep awk sed git docker curl npm pip sudo struct null none true false select join
+        groupby insert update delete create index regex json yaml sql bash python javascript typescript java
+        rust golang kotlin html css dataframe numpy pandas error exception traceback stack compile compiler
+        refactor unit tests test code script query function method variable array dict list tuple""",
+    ),
+    "imperative": _word_set(
+        """write describe create explain provide draft design develop generate give list craft compose
+        outline detail produce schreibe schreib erkläre erstelle gib formuliere verfasse"""
+    ),
+}

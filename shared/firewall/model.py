@@ -1,0 +1,94 @@
+"""The learned part of the firewall: two logistic regressions read from a JSON file in the package.
+
+Each model weighs named signals (rule-family counts, character statistics) and the words and word pairs
+of the prompt. `scripts/train_firewall.py` writes the file from the labelled data; loading it touches
+neither the network nor any hub.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+MODEL_PATH = Path(__file__).with_name("model.json")
+FORMAT_VERSION = 1
+LEXICAL_HEAD = 192  # a long prompt's words are read from its start and its end: cost stays bounded
+LEXICAL_TAIL = 192
+
+
+class ModelError(Exception):
+    """The model file is missing, unreadable or of another format version."""
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A logistic regression over named signals and word n-grams; `threshold` is its operating point."""
+
+    bias: float
+    weights: Mapping[str, float]
+    lexical: Mapping[str, float]
+    threshold: float
+    known: frozenset[str] = frozenset()  # the n-grams that have a weight, for a set intersection in C
+
+    def probability(self, signals: Mapping[str, float], grams: set[str]) -> float:
+        """The model's probability that a prompt with these signals and n-grams (`ngrams`) is positive."""
+        z = self.bias
+        for name, weight in self.weights.items():
+            z += weight * signals.get(name, 0.0)
+        lexical = self.lexical
+        for gram in grams & self.known:
+            z += lexical[gram]
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LinearModel:
+        """Build from the dictionary the training script writes."""
+        lexical = {str(k): float(v) for k, v in data["lexical"].items()}
+        return cls(
+            bias=float(data["bias"]),
+            weights={str(k): float(v) for k, v in data["weights"].items()},
+            lexical=lexical,
+            threshold=float(data["threshold"]),
+            known=frozenset(lexical),
+        )
+
+
+def ngrams(words: Sequence[str]) -> set[str]:
+    """The distinct words and adjacent word pairs a lexical model reads (head and tail of long prompts)."""
+    if len(words) > LEXICAL_HEAD + LEXICAL_TAIL:
+        words = [*words[:LEXICAL_HEAD], *words[-LEXICAL_TAIL:]]
+    grams = set(words)
+    grams.update(f"{a} {b}" for a, b in pairwise(words))
+    return grams
+
+
+@dataclass(frozen=True)
+class FirewallModel:
+    """Everything learned: common words (for gibberish), the injection and the toxicity model."""
+
+    vocabulary: frozenset[str]
+    injection: LinearModel
+    toxicity: LinearModel
+    trained_on: Mapping[str, Any]
+
+
+def load_model(path: Path | None = None) -> FirewallModel:
+    """Read the model file (default: the one shipped in the package)."""
+    source = path or MODEL_PATH
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read the firewall model {source}: {exc}") from None
+    if data.get("version") != FORMAT_VERSION:
+        raise ModelError(f"{source} has format version {data.get('version')}, expected {FORMAT_VERSION}")
+    return FirewallModel(
+        vocabulary=frozenset(data["vocabulary"]),
+        injection=LinearModel.from_json(data["injection"]),
+        toxicity=LinearModel.from_json(data["toxicity"]),
+        trained_on=data.get("trained_on", {}),
+    )

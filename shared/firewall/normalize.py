@@ -1,0 +1,199 @@
+"""Undo the tricks that hide words from a matcher: Unicode look-alikes, invisible characters, leetspeak,
+letters spaced apart, and payloads encoded as base64, hex or rot13.
+
+`fold(text)` is the reading every check uses; `readings(...)` adds the others only when the text shows a
+sign of the trick, so ordinary prompts pay for one pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from dataclasses import dataclass
+
+
+def _word_set(text: str) -> frozenset[str]:
+    """The distinct words of a whitespace-separated list."""
+    return frozenset(text.split())
+
+
+# Cyrillic and Greek letters that look like Latin ones, folded only in text that mixes the scripts:
+# genuine Russian or Greek stays readable for the multilingual rules.
+_HOMOGLYPHS: dict[int, str] = {
+    ord(k): v
+    for k, v in {
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+        "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
+        "һ": "h", "ԛ": "q", "ԝ": "w", "ɡ": "g", "ɑ": "a", "ı": "i", "ɩ": "i", "ɪ": "i", "ʏ": "y",
+        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+        "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "ѡ": "w", "ս": "u", "օ": "o", "ց": "g",
+    }.items()
+}  # fmt: skip
+# Zero-width, bidirectional, soft-hyphen, variation-selector and tag characters: invisible to a reader,
+# present in attacks only to split trigger words or to reorder what a human sees.
+# A Greek or Cyrillic letter right next to a Latin one: scanned from the rarer script, so it is fast.
+_MIXED_SCRIPT = re.compile(r"[\u0250-\u02af\u0370-\u03ff\u0400-\u052f](?:(?<=[a-z].)|[a-z])")
+_INVISIBLE_RUN = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]+"
+)
+# The same characters as UTF-8 lead bytes: a scan of the encoded text finds them faster than one of the text.
+_INVISIBLE_UTF8 = re.compile(
+    rb"\xc2\xad|\xcd\x8f|\xd8\x9c|\xe1\x85[\x9f\xa0]|\xe1\x9e[\xb4\xb5]|\xe1\xa0\x8e|\xe2\x80[\x8b-\x8f\xaa-\xae]"
+    rb"|\xe2\x81[\xa0-\xaf]|\xe3\x85\xa4|\xef\xb8[\x80-\x8f]|\xef\xbb\xbf|\xef\xbe\xa0|\xf3\xa0[\x80\x81]"
+)
+
+# Leetspeak digits and symbols, undone only when words mix them with letters ("1gn0r3").
+_LEET = bytes.maketrans(b"013457@$", b"oieastas")
+_LEET_MIX = re.compile(r"[0-9](?:(?<=[a-z][0-9])|[a-z])")
+# Words whose leetspeak spelling calls for the de-leeted reading ("1gn0r3", "pr3v10us", "j41lbr34k").
+LEET_TRIGGERS = _word_set(
+    """ignore ignoring disregard forget previous prior above instructions instruction prompt prompts system
+    rules jailbreak jailbroken bypass override reveal secret password developer mode unrestricted unfiltered
+    uncensored restrictions ethical guidelines pretend roleplay dan"""
+)
+
+# "i g n o r e" and "i.g.n.o.r.e": at least five single letters with one separator between each.
+_SPACED_LETTERS = re.compile(r"(?<!\w)(?:\w[ .\-_*/|]){4,}\w(?!\w)")
+_SEPARATORS = re.compile(r"[ .\-_*/|]")
+SPACED_MIN_LETTERS = 8  # distinct one-letter words: "a", "i", "s" and "t" are common, eight are not
+# Four one-letter words in a row, separated by one character: a cheap test before the full pattern.
+_SPACED_HINT = re.compile(r"[ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|]")
+
+_ROT13 = bytes.maketrans(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    b"nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZabcdefghijklm",
+)
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX = re.compile(r"(?:\\x|0x)?[0-9a-fA-F]{2}(?:(?:[ :,]|\\x|0x)?[0-9a-fA-F]{2}){7,}")
+_HEX_JUNK = re.compile(r"\\x|0x|[ :,]")
+MIN_ENCODED_RUN = 16  # shorter runs are words and numbers, not payloads
+
+MAX_DECODED_PAYLOADS = 8  # payloads decoded per prompt; more is itself suspicious, and costs time
+MAX_PAYLOAD_CHARS = 8192  # longest encoded run decoded
+
+
+@dataclass(frozen=True)
+class View:
+    """One reading of a prompt: `how` says which trick was undone ("folded", "base64", ...)."""
+
+    how: str
+    text: str
+
+
+def fold(text: str) -> str:
+    """NFKC-fold and lower-case `text`, drop invisible characters and collapse whitespace."""
+    text = _fold_characters(text)
+    if "  " in text or "\n" in text or "\t" in text or "\r" in text or not text.isascii():
+        return " ".join(text.split())
+    return text.strip()
+
+
+def _fold_characters(text: str) -> str:
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+        if _INVISIBLE_UTF8.search(text.encode()):
+            text = _INVISIBLE_RUN.sub("", text)
+    return text.lower()
+
+
+def rot13(text: str) -> str:
+    """`text` with every ASCII letter rotated by 13."""
+    return _translate_ascii(text, _ROT13)
+
+
+def readings(text: str, folded: str, present: set[str], *, rot13_hint: bool = False) -> list[View]:
+    """The readings of a prompt, beyond `folded`, that undo a trick the prompt shows signs of.
+
+    `present` holds the distinct words of `folded`; `rot13_hint` asks for the rot13 reading (the caller
+    saw a trigger word written in rot13).
+    """
+    found: list[View] = []
+    if not folded.isascii() and _MIXED_SCRIPT.search(folded):
+        found.append(View("homoglyph", folded.translate(_HOMOGLYPHS)))
+    if _LEET_MIX.search(folded) and _leet_triggers(present):
+        found.append(View("leetspeak", _translate_ascii(folded, _LEET)))
+    if sum(1 for word in present if len(word) == 1) >= SPACED_MIN_LETTERS and _SPACED_HINT.search(folded):
+        # Read from the text with its spacing kept: a wider gap is what separates the spaced-out words.
+        spaced = _fold_characters(text)
+        if _SPACED_LETTERS.search(spaced):
+            found.append(View("spaced", " ".join(_SPACED_LETTERS.sub(_join_letters, spaced).split())))
+    if rot13_hint:
+        found.append(View("rot13", rot13(folded)))
+    found.extend(View(how, fold(decoded)) for how, decoded in decode_payloads(text))
+    return found
+
+
+def _leet_triggers(present: set[str]) -> bool:
+    """Whether some word mixing digits and letters reads, leet undone, as a trigger word."""
+    for word in present:
+        if not word.isalpha() and not word.isdigit() and _translate_ascii(word, _LEET) in LEET_TRIGGERS:
+            return True
+    return False
+
+
+def _translate_ascii(text: str, table: bytes) -> str:
+    # bytes.translate runs in C; UTF-8 leaves every non-ASCII byte >= 0x80, which the tables keep.
+    return text.encode().translate(table).decode()
+
+
+def _join_letters(match: re.Match[str]) -> str:
+    return " " + _SEPARATORS.sub("", match.group(0)) + " "
+
+
+def decode_payloads(text: str) -> list[tuple[str, str]]:
+    """Base64 and hex runs in `text` that decode to readable text, as ("base64" | "hex", decoded).
+
+    Only whitespace-free runs of at least `MIN_ENCODED_RUN` characters are tried: payloads are long
+    words, and looking at those alone keeps the cost to a split of the text.
+    """
+    decoded: list[tuple[str, str]] = []
+    tokens = text.split()
+    if max(map(len, tokens), default=0) < MIN_ENCODED_RUN:
+        return decoded
+    for token in tokens:
+        if len(token) < MIN_ENCODED_RUN or len(token) > MAX_PAYLOAD_CHARS:
+            continue
+        if len(decoded) >= MAX_DECODED_PAYLOADS:
+            break
+        for match in _HEX.finditer(token):
+            run = _HEX_JUNK.sub("", match.group(0))
+            if len(run) % 2 == 0:
+                plain = _readable(bytes.fromhex(run))
+                if plain is not None:
+                    decoded.append(("hex", plain))
+        for match in _BASE64.finditer(token):
+            run = match.group(0)
+            if run.isalpha() or run.isdigit():
+                continue
+            plain = _readable(_b64decode(run))
+            if plain is not None:
+                decoded.append(("base64", plain))
+    return decoded
+
+
+def _b64decode(run: str) -> bytes:
+    bare = run.rstrip("=")
+    padded = bare + "=" * (-len(bare) % 4)
+    try:
+        if "-" in run or "_" in run:
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _readable(raw: bytes) -> str | None:
+    """`raw` as text when it is UTF-8 made mostly of letters and spaces (a hidden sentence), else None."""
+    if len(raw) < 8:
+        return None
+    try:
+        plain = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    letters = sum(1 for ch in plain if ch.isalpha() or ch == " ")
+    if letters < 0.8 * len(plain) or " " not in plain:
+        return None
+    return plain

@@ -1,0 +1,349 @@
+"""Personal data and secrets in a prompt, each as a typed span, checked beyond its shape.
+
+Card numbers pass Luhn and a known issuer prefix, IBANs their mod-97 check, SSNs the SSA's rules,
+IP addresses the `ipaddress` parser, phone numbers `phonenumbers` (plus a nearby word such as "phone"
+or "call" for the short local formats that look like any other number). Every pattern is anchored at
+the edge of a run of the characters it consumes, so its cost stays linear in the prompt's length.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+
+import phonenumbers
+
+EMAIL = "EMAIL_ADDRESS"
+PHONE = "PHONE_NUMBER"
+CREDIT_CARD = "CREDIT_CARD"
+IBAN = "IBAN_CODE"
+US_SSN = "US_SSN"
+IP_ADDRESS = "IP_ADDRESS"
+API_KEY = "API_KEY"
+PRIVATE_KEY = "PRIVATE_KEY"
+JWT = "JWT"
+PASSWORD = "PASSWORD"  # noqa: S105 (a finding type, not a password)
+
+# Which finding wins where two overlap: the more specific, better-validated one.
+PRIORITY = (PRIVATE_KEY, JWT, API_KEY, PASSWORD, EMAIL, IBAN, CREDIT_CARD, US_SSN, IP_ADDRESS, PHONE)
+PLACEHOLDERS = {
+    EMAIL: "[EMAIL]",
+    PHONE: "[PHONE]",
+    CREDIT_CARD: "[CREDIT_CARD]",
+    IBAN: "[IBAN]",
+    US_SSN: "[SSN]",
+    IP_ADDRESS: "[IP_ADDRESS]",
+    API_KEY: "[API_KEY]",
+    PRIVATE_KEY: "[PRIVATE_KEY]",
+    JWT: "[JWT]",
+    PASSWORD: "[PASSWORD]",
+}
+SECRET_TYPES = frozenset({API_KEY, PRIVATE_KEY, JWT, PASSWORD})
+
+MAX_PHONE_CHECKS = 8  # phonenumbers parses cost ~20 µs; past this many, phone-shaped runs count as phones
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of personal data or one secret: its type and where it is (`text[start:end]`)."""
+
+    type: str
+    start: int
+    end: int
+
+
+# An address is found from its "@": the domain is matched forwards from it, the local part backwards.
+_EMAIL_DOMAIN = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}[a-z]{2,24}(?![\w-])", re.IGNORECASE
+)
+_EMAIL_LOCAL = re.compile(r"(?<![\w.%+-])[\w.%+-]{1,64}$")
+_CARD = re.compile(r"[0-9](?<![0-9+-].)(?:[ -]?[0-9]){11,18}(?![0-9-])")
+_CARD_GROUPS = re.compile(r"\d{4}(?:([ -])\d{4}){2,3}(?:\1\d{1,4})?|\d{4}([ -])\d{6}\2\d{4,5}")
+_CARD_PREFIX = re.compile(r"1800|2131|2[2-7]|3[0-8]|4|5[0-8]|6")
+# Found from its check digits (a fast scan for digits), then the country code before them is checked.
+_IBAN = re.compile(
+    r"[0-9][0-9](?<=[A-Za-z]{2}[0-9]{2})(?<![A-Za-z0-9][A-Za-z]{2}[0-9]{2})"
+    r"(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?)(?![A-Za-z0-9])"
+)
+_SSN = re.compile(r"([0-9]{3})(?<![0-9-][0-9]{3})([- ]?)([0-9]{2})\2([0-9]{4})(?![0-9-])")
+_SSN_CONTEXT = re.compile(r"\b(?:ssn|social security|sozialversicherung)", re.IGNORECASE)
+_IPV4 = re.compile(r"[0-9](?<![0-9.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?!\.?[0-9])")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?![\w:])", re.IGNORECASE)
+_PHONE = re.compile(
+    r"[+(0-9](?<![\w+.-][+(0-9])(?:(?<=\+)|(?<=\()[0-9]|(?<=[0-9]))[0-9 \t().\-/]{5,22}[0-9]"
+    r"(?:[ \t]?(?:x|ext\.?|#)[ \t]?[0-9]{1,5})?(?![\w-]*[0-9])",
+    re.IGNORECASE,
+)
+# Words that make a short, local-format number a phone number: before it, or (office, fax) right after it.
+_PHONE_BEFORE = re.compile(
+    r"phone|\btel\b|mobile|cell|fax|call|dial|\bring|reach|contact|answering|whatsapp|\bsms|text me|messages|"
+    r"registered|hotline|landline|telefon|handy|rufnummer|anruf|(?:office|desk|home|work)\s*:",
+    re.IGNORECASE,
+)
+_PHONE_AFTER = re.compile(r"\W{0,3}(?:office|fax|mobile|cell|home|work|desk|tel|phone)\b", re.IGNORECASE)
+# Words that make it something else: an ID, an account, or the number of a building in an address.
+_NOT_PHONE_BEFORE = re.compile(
+    r"licen[cs]e|passport|account|order|invoice|\bid\b|postal|\bzip|located|address|konto|ausweis",
+    re.IGNORECASE,
+)
+_STREET_AFTER = re.compile(
+    r"\s+\S+(?:\s+\S+)?\s+(?:st|street|rd|road|ave|avenue|rue|lane|ln|blvd|way|drive|dr|stra(?:ß|ss)e|gasse|platz)\b",
+    re.IGNORECASE,
+)
+_NANP = re.compile(r"(?:\+?1[ .-]?|001[ .-])?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}")
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d{2}$")
+_PHONE_REGIONS = ("DE", "US", "GB", "FR", "AU", "IN")  # the most permissive numbering plan first
+_PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----")
+_PRIVATE_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----")
+_KEY_BODY = re.compile(r"[A-Za-z0-9+/=\s]{0,16384}")
+MAX_KEY_CHARS = 16384  # the longest key block looked for; a block without its END line runs to its body's end
+_JWT = re.compile(r"eyJ(?<![\w-]eyJ)[\w-]{8,4096}\.eyJ[\w-]{8,8192}\.[\w-]{8,1024}(?![\w-])")
+# Vendor key formats, each a pattern that starts with its literal prefix (a fast scan), kept with the word
+# the prefix makes among the prompt's words and a case-sensitive piece of it to look for otherwise.
+_API_KEY_FORMATS = (
+    ("sk", "sk-", r"(?:proj-|ant-|live-)?[A-Za-z0-9_-]{20,200}"),
+    ("sk", "sk_live_", r"[A-Za-z0-9]{16,200}"),
+    ("sk", "sk_test_", r"[A-Za-z0-9]{16,200}"),
+    ("pk", "pk_live_", r"[A-Za-z0-9]{16,200}"),
+    ("rk", "rk_live_", r"[A-Za-z0-9]{16,200}"),
+    ("", "AKIA", r"[0-9A-Z]{16}"),
+    ("", "ASIA", r"[0-9A-Z]{16}"),
+    ("ghp", "ghp_", r"[A-Za-z0-9]{36,255}"),
+    ("gho", "gho_", r"[A-Za-z0-9]{36,255}"),
+    ("ghs", "ghs_", r"[A-Za-z0-9]{36,255}"),
+    ("ghu", "ghu_", r"[A-Za-z0-9]{36,255}"),
+    ("github", "github_pat_", r"[A-Za-z0-9_]{22,255}"),
+    ("xoxb", "xoxb-", r"[A-Za-z0-9-]{10,200}"),
+    ("xoxp", "xoxp-", r"[A-Za-z0-9-]{10,200}"),
+    ("xoxa", "xoxa-", r"[A-Za-z0-9-]{10,200}"),
+    ("", "AIza", r"[0-9A-Za-z_-]{35}"),
+    ("glpat", "glpat-", r"[A-Za-z0-9_-]{20,64}"),
+    ("hf", "hf_", r"[A-Za-z0-9]{30,64}"),
+    ("npm", "npm_", r"[A-Za-z0-9]{36}"),
+    ("sg", "SG.", r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),
+)
+_API_KEYS = [
+    ((word, prefix), re.compile(re.escape(prefix) + rf"(?<![\w-]{re.escape(prefix)}){body}(?![\w-])"))
+    for word, prefix, body in _API_KEY_FORMATS
+]
+_SECRET_WORDS = frozenset(
+    ["password", "passwd", "pwd", "passwort", "kennwort", "api", "apikey", "secret", "secretkey", "access",
+     "auth", "token", "key"]
+)  # fmt: skip
+_SECRET_NAMES = (
+    "password", "passwd", "pwd", "passwort", "kennwort", "api_key", "api-key", "apikey", "secret_key",
+    "secret-key", "secretkey", "client_secret", "access_token", "auth_token",
+)  # fmt: skip
+# `password = "..."`, `api_key: ...`: the value after a name that says it is a secret.
+_ASSIGNED_SECRET = re.compile(
+    r"(?<![\w-])(?:api[_-]?key|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|passw(?:or)?d|"
+    r"pwd|passwort|kennwort)[\"']?[ \t]{0,4}(?:[:=]|is|ist)[ \t]{0,4}[\"']?([^\s\"',;]{6,200})",
+    re.IGNORECASE,
+)
+_URL_PASSWORD = re.compile(
+    r"(?<![\w+.-])[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,128}:([^\s@/]{1,256})@", re.IGNORECASE
+)
+
+
+def find_pii(text: str, words: Collection[str] | None = None) -> list[Finding]:
+    """Every finding in `text`, ordered by position, overlaps resolved in favour of `PRIORITY`.
+
+    `words`, the distinct lower-case words of the text when the caller has them, let the secret patterns
+    whose names are absent be skipped.
+    """
+    found = [*_secrets(text, words), *_emails(text)]
+    digits = _digit_count(text)
+    if digits >= 4:
+        found.extend(_ips(text))
+    if digits >= 7:
+        found.extend([*_ibans(text), *_cards(text), *_ssns(text), *_phones(text)])
+    return _without_overlaps(found)
+
+
+def _without_overlaps(found: list[Finding]) -> list[Finding]:
+    """Keep, of findings that overlap, the one of higher `PRIORITY` (then the earlier); n log n."""
+    rank = {name: i for i, name in enumerate(PRIORITY)}
+    starts: list[int] = []  # kept spans, sorted and disjoint
+    ends: list[int] = []
+    kept: list[Finding] = []
+    for finding in sorted(found, key=lambda f: (rank[f.type], f.start)):
+        i = bisect.bisect_right(starts, finding.start)
+        if i and ends[i - 1] > finding.start:
+            continue  # overlaps the kept span that starts before it
+        if i < len(starts) and starts[i] < finding.end:
+            continue  # overlaps the kept span that starts after it
+        starts.insert(i, finding.start)
+        ends.insert(i, finding.end)
+        kept.append(finding)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def _digit_count(text: str) -> int:
+    # Deleting the digits from the UTF-8 bytes counts them in C.
+    encoded = text.encode()
+    return len(encoded) - len(encoded.translate(None, b"0123456789"))
+
+
+def redact(text: str, findings: list[Finding]) -> str:
+    """`text` with each finding replaced by its placeholder (`[EMAIL]`, `[PHONE]`, ...)."""
+    parts: list[str] = []
+    position = 0
+    for finding in sorted(findings, key=lambda f: f.start):
+        parts.append(text[position : finding.start])
+        parts.append(PLACEHOLDERS[finding.type])
+        position = finding.end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def luhn_valid(digits: str) -> bool:
+    """Whether the digit string passes the Luhn checksum used by payment cards."""
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if i % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def iban_valid(candidate: str) -> bool:
+    """Whether `candidate` (spaces allowed, any case) is an IBAN with a correct mod-97 check."""
+    compact = candidate.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+def ssn_valid(area: str, group: str, serial: str) -> bool:
+    """Whether the three parts form an SSN the SSA could issue (no 000, 666 or 9xx area, no zero group)."""
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
+    position = 0
+    while (begin := _PRIVATE_KEY.search(text, position)) is not None:
+        end = _PRIVATE_KEY_END.search(text, begin.end(), begin.end() + MAX_KEY_CHARS)
+        if end is not None:
+            stop = end.end()
+        else:
+            body = _KEY_BODY.match(text, begin.end())
+            stop = body.end() if body is not None else begin.end()
+        yield Finding(PRIVATE_KEY, begin.start(), stop)
+        position = stop
+    for match in _JWT.finditer(text):
+        yield Finding(JWT, match.start(), match.end())
+    for prefix, pattern in _API_KEYS:
+        word, literal = prefix
+        if (word not in words) if (word and words is not None) else (literal not in text):
+            continue
+        for match in pattern.finditer(text):
+            yield Finding(API_KEY, match.start(), match.end())
+    if "://" in text:
+        for match in _URL_PASSWORD.finditer(text):
+            yield Finding(PASSWORD, match.start(1), match.end(1))
+    named = not _SECRET_WORDS.isdisjoint(words) if words is not None else True
+    if named and any(name in text.lower() for name in _SECRET_NAMES):
+        for match in _ASSIGNED_SECRET.finditer(text):
+            yield Finding(PASSWORD, match.start(1), match.end(1))
+
+
+def _emails(text: str) -> Iterator[Finding]:
+    # Each "@" is looked at with the text around it, rather than a pattern tried at every position.
+    at = text.find("@")
+    end = 0
+    while at != -1:
+        domain = _EMAIL_DOMAIN.match(text, at + 1)
+        if domain is not None:
+            local = _EMAIL_LOCAL.search(text, max(end, at - 64), at)
+            if local is not None:
+                yield Finding(EMAIL, local.start(), domain.end())
+                end = domain.end()
+        at = text.find("@", max(at + 1, end))
+
+
+def _ibans(text: str) -> Iterator[Finding]:
+    for match in _IBAN.finditer(text):
+        start = match.start() - 2  # the country code before the check digits
+        if iban_valid(text[start : match.end()]):
+            yield Finding(IBAN, start, match.end())
+
+
+def _cards(text: str) -> Iterator[Finding]:
+    for match in _CARD.finditer(text):
+        run = match.group(0)
+        digits = run.replace(" ", "").replace("-", "")
+        grouped = len(digits) == len(run) or _CARD_GROUPS.fullmatch(run) is not None
+        if grouped and 12 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn_valid(digits):
+            yield Finding(CREDIT_CARD, match.start(), match.end())
+
+
+def _ssns(text: str) -> Iterator[Finding]:
+    for match in _SSN.finditer(text):
+        area, separator, group, serial = match.groups()
+        if not ssn_valid(area, group, serial):
+            continue
+        # Nine bare digits are an SSN only when the text says so; with dashes the shape is telling enough.
+        if separator or _SSN_CONTEXT.search(text, max(0, match.start() - 40), match.start()):
+            yield Finding(US_SSN, match.start(), match.end())
+
+
+def _ips(text: str) -> Iterator[Finding]:
+    for match in _IPV4.finditer(text):
+        try:
+            ipaddress.IPv4Address(match.group(0))
+        except ValueError:
+            continue
+        yield Finding(IP_ADDRESS, match.start(), match.end())
+    if "::" in text or text.count(":") >= 7:
+        for match in _IPV6.finditer(text):
+            try:
+                ipaddress.IPv6Address(match.group(0))
+            except ValueError:
+                continue
+            yield Finding(IP_ADDRESS, match.start(), match.end())
+
+
+def _phones(text: str) -> Iterator[Finding]:
+    checks = 0
+    for match in _PHONE.finditer(text):
+        run = match.group(0)
+        digits = sum(char.isdigit() for char in run)
+        if not 7 <= digits <= 16 or _DATE.match(run):
+            continue
+        if _SSN.fullmatch(run):
+            continue  # the shape of an SSN, valid or not, is not a phone number's
+        international = run.startswith("+") or (run.startswith("00") and run[2:3] not in ("0", ""))
+        nanp = _NANP.fullmatch(run.split("x")[0].split("X")[0].split("#")[0].rstrip(" ext.")) is not None
+        before = max(0, match.start() - 32)
+        if _NOT_PHONE_BEFORE.search(text, before, match.start()) or _STREET_AFTER.match(text, match.end()):
+            continue
+        near = _PHONE_BEFORE.search(text, before, match.start()) or _PHONE_AFTER.match(text, match.end())
+        if not (international or nanp or near):
+            continue
+        checks += 1
+        if checks > MAX_PHONE_CHECKS or _possible_phone(run, international):
+            yield Finding(PHONE, match.start(), match.end())
+
+
+def warm_up() -> None:
+    """Load the numbering plans the phone check uses now, not on the first prompt that needs them."""
+    for region in _PHONE_REGIONS:
+        phonenumbers.is_possible_number(phonenumbers.parse("030 1234567", region))
+    phonenumbers.is_possible_number(phonenumbers.parse("+1 415 555 2671", None))
+
+
+def _possible_phone(run: str, international: bool) -> bool:
+    regions: tuple[str | None, ...] = (None,) if international and run.startswith("+") else _PHONE_REGIONS
+    for region in regions:
+        try:
+            number = phonenumbers.parse(run, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return True
+    return False

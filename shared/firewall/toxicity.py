@@ -1,0 +1,152 @@
+"""Signals of abusive, hateful or threatening text: insults and profanity, insults aimed at the reader,
+threats, dehumanising language and shouting. The learned model (`model.py`) weighs them with the words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+
+def _word_set(text: str) -> frozenset[str]:
+    """The distinct words of a whitespace-separated list."""
+    return frozenset(text.split())
+
+
+# Insults, profanity and slurs in their common inflections (English and German). Membership is a set
+# lookup per distinct word, so the list costs nothing per prompt beyond one intersection.
+INSULTS = _word_set(
+    """
+    idiot idiots idiotic moron morons moronic stupid stupidity dumb dumber dumbest dumbass imbecile imbeciles
+    cretin retard retards retarded libtard libtards libturd libturds trumptard trumptards demtard demtards
+    fucktard loser losers clown clowns fool fools pathetic disgusting disgrace disgraceful scum scumbag
+    scumbags trash garbage filth filthy vermin parasite parasites swine liar liars hypocrite hypocrites
+    hypocritical coward cowards traitor traitors treasonous jerk jerks jackass jackasses douche douchebag
+    douchebags asshole assholes ass asses arse bastard bastards bitch bitches bitchy cunt cunts dick dicks
+    dickhead prick pricks twat wanker whore whores slut sluts skank hoe hoes pussy pedo pedos pedophile
+    pedophiles paedophile pedifile rapist rapists nazi nazis fascist fascists commie commies degenerate
+    degenerates deplorable deplorables lunatic lunatics lunacy psycho psychos freak freaks creep sicko
+    worthless useless brainless clueless crook crooks thug thugs savage savages subhuman inbred maggot
+    maggots nitwit nitwits halfwit dimwit senile demented snowflake snowflakes cuck cucks incel shithead
+    shitheads dipshit dumbfuck motherfucker motherfuckers magat magats repuke repukes democrap democraps
+    demonrat demonrats dumocrat dumocrats dumocratic repugnican repugnicans fjb pos sob troll trolls
+    nigger niggers nigga faggot faggots fag fags dyke tranny chink spic kike wetback raghead towelhead
+    gook beaner coon
+    arschloch idioten dummkopf depp trottel vollidiot wichser hurensohn schlampe fotze missgeburt spast
+    spasti penner assi abschaum drecksack scheiss scheisse scheiße
+    """
+)
+# Profanity written with symbols in place of letters: "f*ck", "pu$$y", "b****".
+_MASKED = re.compile(r"(?<![\w*$])[a-z]{0,4}[*$]{1,5}[a-z]{0,5}(?![\w*$])")
+PROFANITY_STEMS = ("fuck", "shit", "tard", "bitch", "cunt", "dick", "piss", "crap", "damn")
+# Threats and wishes of harm, each pattern starting with a literal (a fast scan when it is absent).
+_THREATS = [
+    (_word_set(re.sub(r"[\W_]+", " ", literal)), re.compile(re.escape(literal) + rest))
+    for literals, rest in (
+        (
+            (
+                "i'll ",
+                "i will ",
+                "i am going to ",
+                "i'm going to ",
+                "i'm gonna ",
+                "we'll ",
+                "we will ",
+                "someone should ",
+                "somebody should ",
+            ),
+            r"(?:kill|murder|shoot|hang|stab|beat|hurt|destroy|find|rape|bury|end)\s+(?:you|u|him|her|"
+            r"them)\b",
+        ),
+        (
+            (
+                "should be ",
+                "must be ",
+                "needs to be ",
+                "need to be ",
+                "deserve to be ",
+                "deserves to be ",
+                "ought to be ",
+                "should ",
+                "deserves to ",
+                "deserve to ",
+            ),
+            r"(?:die|hang|hanged|executed|shot|killed|jailed|locked up|imprisoned|burn|rot|deported)\b",
+        ),
+        (
+            ("hope you ", "hope he ", "hope she ", "hope they ", "wish you "),
+            r"(?:die|dies|burn|burns|rot|rots)\b",
+        ),
+        (
+            ("go to hell", "go kill yourself", "go die", "kys", "death to", "roast in hell", "burn in hell"),
+            "",
+        ),
+    )
+    for literal in literals
+]
+# An insult aimed at the reader: "you are a stupid ...", "you idiot", "du bist ein ...".
+_AT_READER = [
+    re.compile(
+        pronoun + rf"(?<![^\W_].{{{len(pronoun)}}})" + r"(?:'re|re| are| r| bist| seid)?\s+(?:a\s+|an\s+|"
+        r"such\s+an?\s+|so\s+|ein\s+|eine\s+|total\s+|fucking\s+|stupid\s+|dumb\s+){0,3}([a-zäöüß]+)"
+    )
+    for pronoun in ("you", "du", "ihr")
+]
+_DEHUMANISING = re.compile(
+    r"\b(?:they|these|those|all)\s+(?:\w+\s+){0,2}(?:are|r)\s+(?:just\s+|nothing but\s+)?(?:animals|vermin|"
+    r"parasites|subhuman|savages|rats|pigs|scum|trash|garbage|demons|monsters|cockroaches)\b"
+)
+
+
+_THREAT_WORDS = _word_set(
+    """kill murder shoot hang stab beat hurt destroy find rape bury end die dies hanged executed shot killed
+    jailed locked imprisoned burn burns rot rots deported hell kys death"""
+)
+_DEHUMANISING_WORDS = _word_set(
+    "animals vermin parasites subhuman savages rats pigs scum trash garbage demons monsters cockroaches"
+)
+_UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LETTERS = _UPPER + _UPPER.lower()
+
+
+def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]:
+    """Named numbers for the toxicity model: insults, profanity, threats, aim at the reader, shouting.
+
+    `present` holds the distinct words of `folded`.
+    """
+    present = present if isinstance(present, (set, frozenset)) else set(present)
+    insults = present & INSULTS
+    stems = sum(1 for stem in PROFANITY_STEMS if stem in folded)
+    at_reader = 0
+    if insults or stems:
+        at_reader = sum(
+            1
+            for pattern in _AT_READER
+            for match in pattern.finditer(folded)
+            if match.group(1) in INSULTS or any(stem in match.group(1) for stem in PROFANITY_STEMS)
+        )
+    threats = 0
+    if not _THREAT_WORDS.isdisjoint(present):
+        # Each pattern runs only when every word of its opening phrase is in the prompt.
+        threats = sum(len(pattern.findall(folded)) for gate, pattern in _THREATS if gate <= present)
+    dehumanising = len(_DEHUMANISING.findall(folded)) if not _DEHUMANISING_WORDS.isdisjoint(present) else 0
+    # ASCII letters and capitals counted by deleting them: C speed, no loop over characters.
+    encoded = raw.encode()
+    letters = len(encoded) - len(encoded.translate(None, _LETTERS))
+    capitals = len(encoded) - len(encoded.translate(None, _UPPER))
+    return {
+        "insults": float(len(insults)),
+        "profanity": float(stems),
+        "at_reader": float(at_reader),
+        "threat": float(threats),
+        "dehumanising": float(dehumanising),
+        "shouting": capitals / letters if letters >= 20 else 0.0,
+        "exclamations": float(min(folded.count("!!"), 5)),
+        "hashtags": float(min(raw.count("#"), 10)),
+        "masked": float(_masked(folded)) if ("*" in folded or "$" in folded) else 0.0,
+    }
+
+
+def _masked(folded: str) -> int:
+    # A word of three or more characters with letters, some hidden behind * or $: "f*ck", "pu$$y", "b****".
+    return sum(1 for word in _MASKED.findall(folded) if len(word) >= 3 and any(ch.isalpha() for ch in word))
