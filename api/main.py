@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from api import errors
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.responses import JSONBody
-from api.routes import auth, health, jobs, llm
+from api.routes import auth, health, jobs, llm, stream
 from api.services import build_services
+from api.streaming import EventStreams
 from shared.catalog import Catalog, load_catalog
 from shared.config import Settings, get_settings
 
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     settings = settings or get_settings()
     catalog = catalog or load_catalog(settings.secureai_models)
     services = build_services(settings, catalog)
+    streams = EventStreams(settings.redis_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -28,6 +30,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         try:
             yield
         finally:
+            await streams.close()
             await services.close()
 
     app = FastAPI(
@@ -39,8 +42,9 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         redoc_url=None,
     )
     app.state.services = services
+    app.state.streams = streams
     errors.install(app)
-    for router in (auth.router, jobs.router, llm.router, health.router):
+    for router in (auth.router, jobs.router, stream.router, llm.router, health.router):
         app.include_router(router)
     # A JSON body may escape each prompt character into up to 6 bytes; anything bigger is refused unread.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max(1 << 20, settings.max_prompt_bytes * 6 + 65536))
