@@ -1,8 +1,8 @@
 """Every error leaves as JSON with the right status; never a traceback.
 
-Native paths answer `{"error": {"code", "message"}}`; the OpenAI-compatible API under `/v1/` answers
-in OpenAI's `{"error": {"message", "type", "param", "code"}}`, so the official client raises its usual
-exceptions.
+Native paths answer `{"error": {"code", "message"}}`; the compatible APIs answer in their own dialect
+(OpenAI's `{"error": {"message", "type", "param", "code"}}` under `/v1/`, Ollama's `{"error": "..."}`
+on its paths), so their official clients raise their usual exceptions.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.protocol import openai
+from api.protocol import ollama, openai
 from api.responses import JSONBody
 from shared.errors import GatewayError
 from shared.logs import request_id_var
@@ -23,8 +23,13 @@ from shared.logs import request_id_var
 logger = logging.getLogger(__name__)
 
 
+OLLAMA_PATHS = frozenset({"/api/generate", "/api/chat", "/api/tags", "/api/version"})
+
+
 def _dialect(path: str) -> str:
-    return "openai" if path.startswith("/v1/") else "native"
+    if path.startswith("/v1/"):
+        return "openai"
+    return "ollama" if path in OLLAMA_PATHS else "native"
 
 
 def error_response(
@@ -39,6 +44,8 @@ def error_response(
     dialect = _dialect(path)
     if dialect == "openai":
         body = openai.error_object(status, code, message, extra)
+    elif dialect == "ollama":
+        body = ollama.error_object(status, code, message, extra)
     else:
         body = {"error": {"code": code, "message": message, **(extra or {})}}
     return JSONBody(body, status_code=status, headers=headers)
@@ -62,7 +69,7 @@ async def validation_error(request: Request, exc: Exception) -> JSONBody:
     message = f"{where}: {first.get('msg', 'invalid value')}"
     if _dialect(path) == "native":
         return error_response(422, "invalid_request", message[:300])
-    # OpenAI answers 400 to a malformed request, with this wording for an unknown argument.
+    # OpenAI and Ollama answer 400 to a malformed request; OpenAI's wording for an unknown argument.
     if first.get("type") == "extra_forbidden":
         message = f"Unrecognized request argument supplied: {where}"
     return error_response(400, "invalid_request", message[:300], path=path, extra={"param": where})

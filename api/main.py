@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import errors
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.responses import JSONBody
-from api.routes import auth, health, jobs, llm, openai, stream
+from api.routes import auth, health, jobs, llm, ollama, openai, stream
 from api.services import build_services
 from api.streaming import EventStreams
 from shared.catalog import Catalog, load_catalog
@@ -44,7 +44,16 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.state.services = services
     app.state.streams = streams
     errors.install(app)
-    for router in (auth.router, jobs.router, stream.router, llm.router, openai.router, health.router):
+    routers = (
+        auth.router,
+        jobs.router,
+        stream.router,
+        llm.router,
+        openai.router,
+        ollama.router,
+        health.router,
+    )
+    for router in routers:
         app.include_router(router)
     # A JSON body may escape each prompt character into up to 6 bytes; anything bigger is refused unread.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max(1 << 20, settings.max_prompt_bytes * 6 + 65536))
