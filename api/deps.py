@@ -15,18 +15,19 @@ from shared.tokens import UserClaims
 from shared.users import User
 
 
+# Every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread, a hop per request.
 # HTTPConnection rather than Request: websocket routes declare the same dependencies.
-def get_services(connection: HTTPConnection) -> Services:
+async def get_services(connection: HTTPConnection) -> Services:
     services: Services = connection.app.state.services
     return services
 
 
-def get_streams(connection: HTTPConnection) -> EventStreams:
+async def get_streams(connection: HTTPConnection) -> EventStreams:
     streams: EventStreams = connection.app.state.streams
     return streams
 
 
-def request_context(connection: HTTPConnection) -> RequestContext:
+async def request_context(connection: HTTPConnection) -> RequestContext:
     route = connection.scope.get("route")
     return RequestContext(
         request_id=connection.scope.get("state", {}).get("request_id", ""),
@@ -36,7 +37,7 @@ def request_context(connection: HTTPConnection) -> RequestContext:
     )
 
 
-def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str | None:
+async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header."""
     if not authorization:
         return None
@@ -44,7 +45,7 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str |
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def llm_token(x_llm_token: Annotated[str | None, Header()] = None) -> str | None:
+async def llm_token(x_llm_token: Annotated[str | None, Header()] = None) -> str | None:
     """The scoped token of the `X-LLM-Token` header."""
     return x_llm_token.strip() if x_llm_token else None
 
@@ -56,7 +57,7 @@ BearerToken = Annotated[str | None, Depends(bearer_token)]
 LLMToken = Annotated[str | None, Depends(llm_token)]
 
 
-def any_token(bearer: BearerToken, llm: LLMToken) -> str | None:
+async def any_token(bearer: BearerToken, llm: LLMToken) -> str | None:
     """`Authorization: Bearer`, else `X-LLM-Token`: compatible clients can set only the former."""
     return bearer or llm
 
