@@ -129,6 +129,36 @@ async def test_raw_event_stream_ends_with_done(live: Live) -> None:
         ChatCompletionChunk.model_validate_json(event[len("data: ") :])
 
 
+async def test_a_client_leaving_mid_stream_does_not_cancel_the_job(live: Live) -> None:
+    token = await live.llm_token("echo-slow")
+    streams = live.http.app.state.streams  # type: ignore[attr-defined]
+    async with (
+        httpx.AsyncClient(base_url=live.url, timeout=30) as http,
+        http.stream(
+            "POST",
+            "/v1/chat/completions",
+            json={
+                "model": "echo-slow",
+                "messages": [{"role": "user", "content": "a b c d e"}],
+                "stream": True,
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response,
+    ):
+        job_id = response.headers["x-job-id"]
+        async for line in response.aiter_lines():
+            if '"content":"a"' in line:
+                break  # leave after the first word
+    user = {"Authorization": f"Bearer {await live.user_token()}"}
+    for _ in range(200):
+        job = (await live.http.get(f"/api/v1/jobs/{job_id}", headers=user)).json()
+        if job["status"] == "succeeded" and streams._open == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert job["status"] == "succeeded" and job["result"] == {"content": "a b c d e"}
+    assert streams._open == 0  # the departed client's stream slot was given back
+
+
 async def test_models_list_and_retrieve(live: Live) -> None:
     async with async_client(live, await live.llm_token()) as client:
         listed = await client.models.list()

@@ -8,12 +8,11 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
 
 from api.completions import complete, listable_models, open_stream
 from api.deps import AnyToken, Context, ServicesDep, StreamsDep
 from api.protocol import ollama as protocol
-from api.responses import JSONBody
+from api.responses import JSONBody, StreamBody
 from shared.errors import NotFound
 from shared.jobs import GenerationRequest
 
@@ -23,7 +22,7 @@ router = APIRouter(prefix="/api", tags=["ollama"])
 @router.post("/generate", name="ollama.generate", response_model=None)
 async def generate(
     body: protocol.GenerateRequest, services: ServicesDep, streams: StreamsDep, ctx: Context, token: AnyToken
-) -> JSONBody | StreamingResponse:
+) -> JSONBody | StreamBody:
     model = protocol.model_name(body.model)
     if not body.prompt and not body.system:
         # Ollama's "load the model" call: answered once the caller may use the model, nothing queued.
@@ -37,7 +36,7 @@ async def generate(
 @router.post("/chat", name="ollama.chat", response_model=None)
 async def chat(
     body: protocol.ChatRequest, services: ServicesDep, streams: StreamsDep, ctx: Context, token: AnyToken
-) -> JSONBody | StreamingResponse:
+) -> JSONBody | StreamBody:
     request = protocol.chat_request(body, services.settings.max_prompt_bytes)
     return await _serve(services, streams, ctx, token, body.model, request, stream=body.stream, chat=True)
 
@@ -62,13 +61,13 @@ async def _serve(
     *,
     stream: bool | None,
     chat: bool,
-) -> JSONBody | StreamingResponse:
+) -> JSONBody | StreamBody:
     model = protocol.model_name(name)
     if stream is not False:
         admitted, items = await open_stream(services, streams, ctx, token, model, request)
         renderer = protocol.LineRenderer(name, chat=chat, clock=time.monotonic)
         headers = {**admitted.headers, "X-Job-Id": admitted.job_id}
-        return StreamingResponse(renderer.render(items), media_type=protocol.NDJSON, headers=headers)
+        return StreamBody(renderer.render(items), media_type=protocol.NDJSON, headers=headers)
     admitted, completion = await complete(services, ctx, token, model, request)
     render = protocol.chat_response if chat else protocol.generate_response
     return JSONBody(render(completion, name), headers={**admitted.headers, "X-Job-Id": admitted.job_id})

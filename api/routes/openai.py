@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
 
 from api.completions import complete, listable_models, open_stream
 from api.deps import BearerToken, Context, ServicesDep, StreamsDep
 from api.protocol import openai as protocol
-from api.responses import JSONBody
+from api.responses import JSONBody, StreamBody
 from shared.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -21,7 +20,7 @@ async def chat_completions(
     streams: StreamsDep,
     ctx: Context,
     token: BearerToken,
-) -> JSONBody | StreamingResponse:
+) -> JSONBody | StreamBody:
     request = protocol.generation_request(body, services.settings.max_prompt_bytes)
     if body.stream:
         admitted, items = await open_stream(services, streams, ctx, token, body.model, request)
@@ -30,7 +29,7 @@ async def chat_completions(
             admitted.job_id, int(admitted.submitted_at), body.model, include_usage=include_usage
         )
         headers = {**admitted.headers, **protocol.SSE_HEADERS, "X-Job-Id": admitted.job_id}
-        return StreamingResponse(renderer.render(items), media_type="text/event-stream", headers=headers)
+        return StreamBody(renderer.render(items), media_type="text/event-stream", headers=headers)
     admitted, completion = await complete(services, ctx, token, body.model, request)
     return JSONBody(
         protocol.chat_completion(completion, body.model).model_dump(),
