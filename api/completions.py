@@ -11,14 +11,16 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
+
 from api import gate
 from api.gate.context import RequestContext
 from api.gate.identity import authenticate_principal
 from api.results import wait_for_end
 from api.services import Services
-from api.streaming import STREAM_START, EventStreams
+from api.streaming import STREAM_START, EventReader, EventStreams
 from shared.catalog import ModelSpec
-from shared.errors import GatewayError
+from shared.errors import GatewayError, ServiceUnavailable
 from shared.jobs import CANCELLED, SUCCEEDED, TERMINAL, GenerationRequest, Job, new_job_id
 
 GENERATE_SCOPE = "llm:generate"
@@ -175,51 +177,69 @@ async def open_stream(
 async def _deliver(
     services: Services, streams: EventStreams, admitted: gate.Admitted
 ) -> AsyncIterator[list[StreamItem]]:
+    """The job's output; past the status line, any failure becomes a `Failed` item, never an exception."""
+    try:
+        async with streams.open(admitted.job_id) as reader:
+            async for batch in _follow(services, reader, admitted):
+                yield batch
+    except GatewayError as error:
+        yield [Failed(error)]
+    except (RedisError, OSError):
+        unavailable = ServiceUnavailable(
+            f"lost the job's event stream; its result stays readable at /api/v1/jobs/{admitted.job_id}",
+            code="unavailable",
+            extra={"job_id": admitted.job_id},
+        )
+        yield [Failed(unavailable)]
+
+
+async def _follow(
+    services: Services, reader: EventReader, admitted: gate.Admitted
+) -> AsyncIterator[list[StreamItem]]:
     job_id = admitted.job_id
     max_tokens = admitted.request.max_tokens
     max_wait_s = services.settings.generate_max_wait_s
-    async with streams.open(job_id) as reader:
-        last = STREAM_START
+    last = STREAM_START
+    heard_at = time.monotonic()
+    while True:
+        events = await reader.read(last, KEEPALIVE_S)
+        if not events:
+            job = await services.jobs.get(job_id)
+            if job is None:
+                yield [Failed(failure("expired", "the job expired", job_id))]
+                return
+            if job.status in TERMINAL:
+                # Its last event was written together with its status, so it is stored by now.
+                events = await reader.read(last)
+                if not events:
+                    yield [Failed(failure(job.error_code or "failed", job.error_message or "", job_id))]
+                    return
+            elif time.monotonic() - heard_at >= max_wait_s:
+                yield [Failed(still_running(job_id, max_wait_s))]
+                return
+            else:
+                yield [Idle()]
+                continue
         heard_at = time.monotonic()
-        while True:
-            events = await reader.read(last, KEEPALIVE_S)
-            if not events:
-                job = await services.jobs.get(job_id)
-                if job is None:
-                    yield [Failed(failure("expired", "the job expired", job_id))]
-                    return
-                if job.status in TERMINAL:
-                    # Its last event was written together with its status, so it is stored by now.
-                    events = await reader.read(last)
-                    if not events:
-                        yield [Failed(failure(job.error_code or "failed", job.error_message or "", job_id))]
-                        return
-                elif time.monotonic() - heard_at >= max_wait_s:
-                    yield [Failed(still_running(job_id, max_wait_s))]
-                    return
-                else:
-                    yield [Idle()]
-                    continue
-            heard_at = time.monotonic()
-            batch: list[StreamItem] = []
-            for event in events:
-                last = event.id
-                kind = event.type
-                if kind == "token":
-                    batch.append(Text(str(event.data.get("text", ""))))
-                elif kind == "done":
-                    raw = event.data.get("usage") or {}
-                    usage = Usage(int(raw.get("prompt_tokens", 0)), int(raw.get("completion_tokens", 0)))
-                    batch.append(Finished(usage, finish_reason(usage.completion_tokens, max_tokens)))
-                    yield batch
-                    return
-                elif kind == "error":
-                    code = str(event.data.get("code", "failed"))
-                    batch.append(Failed(failure(code, str(event.data.get("message", "")), job_id)))
-                    yield batch
-                    return
-            if batch:
+        batch: list[StreamItem] = []
+        for event in events:
+            last = event.id
+            kind = event.type
+            if kind == "token":
+                batch.append(Text(str(event.data.get("text", ""))))
+            elif kind == "done":
+                raw = event.data.get("usage") or {}
+                usage = Usage(int(raw.get("prompt_tokens", 0)), int(raw.get("completion_tokens", 0)))
+                batch.append(Finished(usage, finish_reason(usage.completion_tokens, max_tokens)))
                 yield batch
+                return
+            elif kind == "error":
+                code = str(event.data.get("code", "failed"))
+                batch.append(Failed(failure(code, str(event.data.get("message", "")), job_id)))
+                yield batch
+                return
+        if batch:
+            yield batch
 
 
 async def listable_models(services: Services, ctx: RequestContext, token: str | None) -> list[ModelSpec]:

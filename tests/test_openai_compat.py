@@ -10,6 +10,7 @@ import openai
 import orjson
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from api.completions import Failed, Finished, Text, Usage
 from api.protocol.openai import ChatCompletionChunk, ChatCompletionRequest, ChunkRenderer, generation_request
@@ -259,6 +260,21 @@ async def test_failure_mid_stream_raises_api_error(live: Live) -> None:
             async for _ in stream:
                 pass
     assert "upstream exploded" in raised.value.message
+
+
+async def test_redis_lost_mid_stream_is_an_error_event(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RedisConnectionError("connection reset")
+
+    # echo-slow takes 0.2 s a word: the stream is still going when Redis "goes away".
+    async with async_client(live, await live.llm_token("echo-slow")) as client:
+        stream = await client.chat.completions.create(model="echo-slow", messages=USER, stream=True)
+        monkeypatch.setattr("api.streaming.EventReader.read", broken)
+        with pytest.raises(openai.APIError) as raised:
+            async for _ in stream:
+                pass
+    assert "lost the job's event stream" in raised.value.message
+    assert isinstance(raised.value.body, dict) and raised.value.body["code"] == "unavailable"
 
 
 async def test_one_token_serves_several_sdk_calls(live: Live) -> None:
