@@ -262,6 +262,19 @@ async def test_failure_mid_stream_raises_api_error(live: Live) -> None:
     assert "upstream exploded" in raised.value.message
 
 
+async def test_no_free_stream_slot_is_a_503_before_anything_is_spent(
+    live: Live, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live.http.app.state.streams, "max_streams", 0)  # type: ignore[attr-defined]
+    async with async_client(live, await live.llm_token(uses=1)) as client:
+        with pytest.raises(openai.InternalServerError) as raised:
+            await client.chat.completions.create(model="echo", messages=USER, stream=True)
+        assert raised.value.status_code == 503 and raised.value.code == "streams_exhausted"
+        # The refusal came before the gate: the single-use token still works for a whole answer.
+        await client.chat.completions.create(model="echo", messages=USER)
+    assert len(await redis.keys(keys.JOB_PREFIX + "*")) == 1
+
+
 async def test_redis_lost_mid_stream_is_an_error_event(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RedisConnectionError("connection reset")

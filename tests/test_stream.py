@@ -201,3 +201,14 @@ async def test_queue_position_is_updated_as_the_job_moves(
         events, code = await collect(ws)
     assert code == 1000 and events[-1]["type"] == "done"
     assert events[-1]["result"] == {"content": "second in line"}
+
+
+async def test_no_free_stream_slot_closes_with_try_again_later(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await live.llm_token("echo")
+    job_id = await submit(live, token, "x", model="echo")
+    monkeypatch.setattr(live.http.app.state.streams, "max_streams", 0)  # type: ignore[attr-defined]
+    async with connect(ws_url(live, job_id), additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        events, code = await collect(ws)
+    assert events == [] and code == 1013

@@ -72,6 +72,8 @@ async def stream_job(
         broken = sender.exception()
         if broken is None:
             await _close(websocket, CLOSE_NORMAL, "")
+        elif isinstance(broken, GatewayError):
+            await _close(websocket, _close_code(broken.status), broken.message[:120])
         elif not isinstance(broken, WebSocketDisconnect):
             if not isinstance(broken, RedisError | OSError):
                 logger.error("job stream failed", exc_info=broken)
