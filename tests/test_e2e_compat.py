@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -194,3 +196,25 @@ async def test_websocket_stream_resumes_on_another_replica(stack: Stack, replica
             async for _ in ws:
                 pass
         assert ws.close_code == 1008
+
+
+def test_bench_overhead_runs_and_checks_its_arguments(redis: Any) -> None:
+    """The benchmark itself, briefly, on the tests' database (it flushes the database it is given)."""
+    command = [sys.executable, "-m", "secureai", "bench", "overhead", "--redis-url", REDIS_URL]
+    result = subprocess.run(
+        [*command, "--clients", "1,2", "--seconds", "0.3", "--warmup", "0", "--tokens", "4"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith(("whole", "stream"))]
+    assert [(row[0], row[1]) for row in rows] == [
+        ("whole", "1"),
+        ("whole", "2"),
+        ("stream", "1"),
+        ("stream", "2"),
+    ]
+    assert "added p50" in result.stdout and "failed" not in result.stdout
+    refused = subprocess.run([*command, "--clients", "0"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
