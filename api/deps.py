@@ -5,30 +5,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header
+from starlette.requests import HTTPConnection
 
 from api.gate import RequestContext, authenticate_user
 from api.services import Services
+from api.streaming import EventStreams
 from shared.tokens import UserClaims
 from shared.users import User
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
+# Every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread, a hop per request.
+# HTTPConnection rather than Request: websocket routes declare the same dependencies.
+async def get_services(connection: HTTPConnection) -> Services:
+    services: Services = connection.app.state.services
     return services
 
 
-def request_context(request: Request) -> RequestContext:
-    route = request.scope.get("route")
+async def get_streams(connection: HTTPConnection) -> EventStreams:
+    streams: EventStreams = connection.app.state.streams
+    return streams
+
+
+async def request_context(connection: HTTPConnection) -> RequestContext:
+    route = connection.scope.get("route")
     return RequestContext(
-        request_id=request.scope.get("state", {}).get("request_id", ""),
-        client=request.client.host if request.client else "unknown",
-        action=getattr(route, "name", None) or request.url.path,
-        resource=request.url.path,
+        request_id=connection.scope.get("state", {}).get("request_id", ""),
+        client=connection.client.host if connection.client else "unknown",
+        action=getattr(route, "name", None) or connection.url.path,
+        resource=connection.url.path,
     )
 
 
-def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str | None:
+async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header."""
     if not authorization:
         return None
@@ -36,15 +45,24 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str |
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def llm_token(x_llm_token: Annotated[str | None, Header()] = None) -> str | None:
+async def llm_token(x_llm_token: Annotated[str | None, Header()] = None) -> str | None:
     """The scoped token of the `X-LLM-Token` header."""
     return x_llm_token.strip() if x_llm_token else None
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+StreamsDep = Annotated[EventStreams, Depends(get_streams)]
 Context = Annotated[RequestContext, Depends(request_context)]
 BearerToken = Annotated[str | None, Depends(bearer_token)]
 LLMToken = Annotated[str | None, Depends(llm_token)]
+
+
+async def any_token(bearer: BearerToken, llm: LLMToken) -> str | None:
+    """`Authorization: Bearer`, else `X-LLM-Token`: compatible clients can set only the former."""
+    return bearer or llm
+
+
+AnyToken = Annotated[str | None, Depends(any_token)]
 
 
 @dataclass(frozen=True, slots=True)

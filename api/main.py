@@ -17,8 +17,9 @@ from api.middleware import (
     SecureHeadersMiddleware,
 )
 from api.responses import JSONBody
-from api.routes import admin, auth, health, jobs, llm, usage
+from api.routes import admin, auth, health, jobs, llm, ollama, openai, stream, usage
 from api.services import build_services
+from api.streaming import EventStreams
 from shared.catalog import Catalog, load_catalog
 from shared.config import Settings, get_settings
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     settings = settings or get_settings()
     catalog = catalog or load_catalog(settings.secureai_models)
     services = build_services(settings, catalog)
+    streams = EventStreams(settings.redis_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             yield
         finally:
             summaries.cancel()
+            await streams.close()
             await services.close()
 
     app = FastAPI(
@@ -48,8 +51,20 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         redoc_url=None,
     )
     app.state.services = services
+    app.state.streams = streams
     errors.install(app)
-    for router in (auth.router, jobs.router, llm.router, usage.router, admin.router, health.router):
+    routers = (
+        auth.router,
+        jobs.router,
+        stream.router,
+        llm.router,
+        openai.router,
+        ollama.router,
+        usage.router,
+        admin.router,
+        health.router,
+    )
+    for router in routers:
         app.include_router(router)
     # A JSON body may escape each prompt character into up to 6 bytes; anything bigger is refused unread.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max(1 << 20, settings.max_prompt_bytes * 6 + 65536))

@@ -318,7 +318,7 @@ class JobStore:
     async def jobs_ahead(self, job: Job) -> int:
         """How many jobs of the pool will start before this waiting one."""
         result = await self.scripts.position(
-            keys=[keys.job(job.job_id), keys.ready(job.pool), keys.arq_queue(job.pool)],
+            keys=[keys.job(job.job_id), keys.ready(job.pool)],
             args=[job.job_id, keys.USER_QUEUE_PREFIX, keys.JOB_PREFIX, self.policy, POSITION_MAX_USERS],
         )
         return max(0, int(result[0]))

@@ -1,12 +1,12 @@
 -- Where a waiting job stands: how many jobs will start before it, under the pool's policy.
--- KEYS: job, ready, arq_queue
+-- KEYS: job, ready
 -- ARGV: job_id, user_queue_prefix, job_prefix, policy, max_users
 -- Returns {-1} when the job is not waiting, else {jobs ahead of it}.
 local info = redis.call('HMGET', KEYS[1], 'status', 'user', 'pool', 'weight', 'cost', 'seq', 'dispatched_at')
 if info[1] ~= 'queued' then
   return {-1}
 end
-local waiting_for_slot = redis.call('ZCARD', KEYS[3])
+-- A job handed to the pool already holds a slot: nothing is ahead of it.
 if info[7] then
   return {0}
 end
@@ -18,7 +18,8 @@ local length = redis.call('LLEN', queue)
 if index then
   own_ahead = length - index - 1
 end
-local ahead = own_ahead + waiting_for_slot
+-- Jobs already in arq's queue hold slots of their own: only the per-user queues are ahead.
+local ahead = own_ahead
 local users = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[5]) - 1, 'WITHSCORES')
 if ARGV[4] == 'fifo' then
   -- Oldest first: every other user's job with a smaller sequence number goes first.

@@ -1,0 +1,1 @@
+"""Wire formats of the compatible APIs (OpenAI, Ollama): pydantic models and pure conversions, no HTTP."""
