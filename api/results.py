@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import orjson
+
 from api.services import Services
 from api.waiter import Watch
 from shared.jobs import TERMINAL, Job
@@ -16,7 +18,9 @@ async def wait_for_end(services: Services, watch: Watch, timeout: float) -> Job 
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return None
-        await watch.wait(remaining)
+        record = await watch.wait(remaining)
+        if record is not None:
+            return Job.from_hash(watch.job_id, orjson.loads(record))
         job = await services.jobs.get(watch.job_id)
         if job is None or job.status in TERMINAL:
             return job

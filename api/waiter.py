@@ -26,7 +26,7 @@ class CompletionWaiter:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._waiting: dict[str, set[asyncio.Future[None]]] = {}
+        self._waiting: dict[str, set[asyncio.Future[str | None]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -46,22 +46,22 @@ class CompletionWaiter:
         """Start watching `job_id`; call before submitting the job, close when done."""
         return Watch(self, job_id)
 
-    def _add(self, job_id: str) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def _add(self, job_id: str) -> asyncio.Future[str | None]:
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(job_id, set()).add(future)
         return future
 
-    def _discard(self, job_id: str, future: asyncio.Future[None]) -> None:
+    def _discard(self, job_id: str, future: asyncio.Future[str | None]) -> None:
         waiters = self._waiting.get(job_id)
         if waiters is not None:
             waiters.discard(future)
             if not waiters:
                 del self._waiting[job_id]
 
-    def _resolve(self, job_id: str) -> None:
+    def _resolve(self, job_id: str, record: str | None = None) -> None:
         for future in self._waiting.pop(job_id, ()):
             if not future.done():
-                future.set_result(None)
+                future.set_result(record)
 
     def _wake_all(self) -> None:
         for job_id in list(self._waiting):
@@ -77,7 +77,9 @@ class CompletionWaiter:
                     self._wake_all()
                     async for message in pubsub.listen():
                         if message["type"] == "message":
-                            self._resolve(str(message["data"]))
+                            job_id, _, record = str(message["data"]).partition(" ")
+                            if job_id in self._waiting:
+                                self._resolve(job_id, record or None)
             except (RedisError, OSError):
                 logger.warning("job-completion subscription lost; resubscribing")
                 self._wake_all()
@@ -92,12 +94,16 @@ class Watch:
         self.job_id = job_id
         self._future = waiter._add(job_id)
 
-    async def wait(self, timeout: float) -> None:
-        """Return when the job may have ended, after `timeout`, or after the recheck interval."""
+    async def wait(self, timeout: float) -> str | None:
+        """Return when the job may have ended, after `timeout`, or after the recheck interval.
+
+        Returns the ended job's record (JSON) when the notification carried it.
+        """
         if self._future.done():
             self._future = self.waiter._add(self.job_id)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._future), timeout=min(timeout, RECHECK_S))
+            return await asyncio.wait_for(asyncio.shield(self._future), timeout=min(timeout, RECHECK_S))
+        return None
 
     def close(self) -> None:
         self.waiter._discard(self.job_id, self._future)

@@ -17,14 +17,13 @@ import time
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.jobs import ARQ_FUNCTION
+from shared.jobs import ARQ_FUNCTION, ARQ_JOB_TTL_MS
 from shared.pools import PoolMonitor
 from shared.redis import Scripts
 
 CAPACITY_CACHE_S = 0.5
 MAX_MOVES_PER_CALL = 64
 MAX_REAPS_PER_CALL = 100
-ARQ_JOB_TTL_MS = 86_400_000
 
 
 class Dispatcher:

@@ -68,4 +68,9 @@ def run(settings: Settings, catalog: Catalog) -> None:
                 loop.add_signal_handler(signum, stop.set)
         await serve(settings, catalog, stop)
 
-    asyncio.run(main())
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

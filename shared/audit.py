@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -83,25 +82,34 @@ class StdoutSink:
 
 
 class FileSink:
-    """JSON Lines in `<directory>/audit-<writer>.jsonl`, rotated by size; one file per process."""
+    """JSON Lines in `<directory>/audit-<writer>.jsonl`, fsynced, rotated by size; one file per process."""
 
     def __init__(self, directory: Path, writer: str, *, max_bytes: int = 64 << 20, backups: int = 20) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"audit-{writer.replace(':', '_')}.jsonl"
-        self._handler = RotatingFileHandler(
-            self.path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-        )
-        self._handler.setFormatter(logging.Formatter("%(message)s"))
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._file = self.path.open("ab")
 
     def write_lines(self, lines: list[bytes]) -> None:
-        for line in lines:
-            self._handler.emit(logging.makeLogRecord({"msg": line.decode(), "levelno": logging.INFO}))
-        self._handler.flush()
-        if self._handler.stream is not None:
-            os.fsync(self._handler.stream.fileno())
+        self._file.write(b"".join(line + b"\n" for line in lines))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        if self._file.tell() >= self.max_bytes:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        # audit-x.jsonl.1 is the newest full file; verify them oldest first (.N ... .1, then the current).
+        self._file.close()
+        for index in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            if older.exists():
+                older.rename(self.path.with_name(f"{self.path.name}.{index + 1}"))
+        self.path.rename(self.path.with_name(f"{self.path.name}.1"))
+        self._file = self.path.open("ab")
 
     def close(self) -> None:
-        self._handler.close()
+        self._file.close()
 
 
 class NullSink:
@@ -227,7 +235,11 @@ class AuditLog:
             self._last_checkpoint = time.monotonic()
         failure: str | None = None
         try:
-            self.sink.write_lines(lines)
+            if isinstance(self.sink, NullSink):
+                self.sink.write_lines(lines)
+            else:
+                # The write and its fsync wait on the disk: off the event loop, which serves everyone.
+                await asyncio.to_thread(self.sink.write_lines, lines)
         except OSError as exc:
             failure = f"sink: {type(exc).__name__}"
         else:

@@ -30,6 +30,8 @@ QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, EXPIRED = (
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, EXPIRED})
 ARQ_FUNCTION = "run_job"
 POSITION_MAX_USERS = 200  # other users looked at when placing a waiting job
+DISPATCH_LEASE_MS = 6_000  # a dispatched job's slot lease before its worker renews it
+ARQ_JOB_TTL_MS = 86_400_000
 
 
 class QueueFull(Exception):
@@ -254,10 +256,12 @@ class JobStore:
         weight: float = 1.0,
         job_id: str | None = None,
         extra: dict[str, str] | None = None,
+        capacity: int = 0,
     ) -> tuple[str, int]:
         """Queue a job for `user` on `pool`; returns (job id, position in the user's queue).
 
-        `extra` fields are stored with the job (the quota reservation its end settles).
+        `extra` fields are stored with the job (the quota reservation its end settles). With the pool's
+        `capacity` (slots of its live workers) a job goes straight to the pool when nobody waits there.
         """
         job_id = job_id or new_job_id()
         fields = [
@@ -284,8 +288,26 @@ class JobStore:
                 keys.pool_waiting(pool),
                 keys.pool_seq(pool),
                 keys.costs(pool),
+                keys.inflight(pool),
+                keys.arq_queue(pool),
+                keys.worker_wake(pool),
             ],
-            args=[job_id, user, model, max_queued, max_queued_pool, self.queued_ttl_s, self.policy, *fields],
+            args=[
+                job_id,
+                user,
+                model,
+                max_queued,
+                max_queued_pool,
+                self.queued_ttl_s,
+                self.policy,
+                capacity,
+                int(time.time() * 1000),
+                DISPATCH_LEASE_MS,
+                ARQ_JOB_TTL_MS,
+                keys.ARQ_JOB_PREFIX,
+                ARQ_FUNCTION,
+                *fields,
+            ],
         )
         if int(result[0]) < 0:
             raise QueueFull(int(result[1]), pool_wide=int(result[0]) == -2)
@@ -407,6 +429,7 @@ class JobStore:
                 keys.ready(pool),
                 keys.costs(pool),
                 keys.service_times(pool),
+                keys.pool_waiting(pool),
             ],
             args=[
                 job_id,

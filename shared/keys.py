@@ -23,7 +23,8 @@ LEDGER_PREFIX = PREFIX + "ledger:"  # hash per user: requests, tokens, gpu_secon
 # --- jobs --------------------------------------------------------------------------------------------
 JOB_PREFIX = PREFIX + "job:"  # hash per job
 EVENTS_PREFIX = PREFIX + "ev:"  # stream of events per job
-JOB_DONE_CHANNEL = PREFIX + "jobdone"  # pub/sub: job id published when a job reaches a terminal state
+# pub/sub: "<job id>[ <job hash as JSON>]" published when a job reaches a terminal state
+JOB_DONE_CHANNEL = PREFIX + "jobdone"
 CANCEL_CHANNEL = PREFIX + "cancel"  # pub/sub: job id published when a running job must stop
 
 # --- queues and scheduling ---------------------------------------------------------------------------

@@ -50,7 +50,9 @@ async def test_submit_poll_and_result(
     by_llm_token = await client.get(f"/api/v1/jobs/{job_id}", headers={"X-LLM-Token": llm_token})
     assert by_llm_token.status_code == 200 and by_llm_token.json()["status"] == "succeeded"
     events = [orjson.loads(f["e"]) for _, f in await redis.xrange(keys.events(job_id))]
-    assert [e["type"] for e in events] == ["queued", "started", "token", "token", "token", "done"]
+    kinds = [e["type"] for e in events]
+    # The echo model is fast: its tokens arrive coalesced into one or a few events.
+    assert kinds[:2] == ["queued", "started"] and kinds[-1] == "done" and set(kinds[2:-1]) == {"token"}
     assert "".join(e["text"] for e in events if e["type"] == "token") == "the quick brown"
 
 

@@ -147,7 +147,7 @@ def test_scheduler_killed_repeatedly_loses_and_duplicates_nothing(
     for job_id in job_ids:
         kinds = [event["type"] for event in events(peek, job_id)]
         assert kinds.count("started") == 1 and kinds.count("done") == 1, (job_id, kinds)
-    assert peek.get(keys.pool_waiting("echo")) == "0"
+    assert peek.get(keys.pool_waiting("echo")) in (None, "0")  # None: every job went straight to the pool
     assert peek.zcard(keys.inflight("echo")) == 0
     assert peek.zcard(keys.in_flight("alice")) == 0  # every job's quota slot settled
 

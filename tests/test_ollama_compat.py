@@ -37,7 +37,8 @@ async def test_sync_client_generate_and_stream(live: Live) -> None:
     assert (whole.prompt_eval_count, whole.eval_count) == (3, 3)
     assert whole.total_duration is not None and whole.total_duration > 0
     assert "".join(p.response for p in parts) == "one two three"
-    assert [p.done for p in parts] == [False, False, False, True]
+    # The echo model is fast: its text may arrive in fewer, coalesced chunks; only the last one is done.
+    assert parts[-1].done is True and not any(p.done for p in parts[:-1])
     assert parts[-1].eval_count == 3 and parts[-1].done_reason == "stop"
 
 
@@ -111,7 +112,8 @@ async def test_raw_stream_is_ndjson_with_limit_headers(live: Live) -> None:
         assert r.status_code == 200 and r.headers["content-type"] == "application/x-ndjson"
         assert "x-ratelimit-remaining-requests" in r.headers
         lines = [orjson.loads(line) async for line in r.aiter_lines() if line]
-    assert [line["done"] for line in lines] == [False, False, True]
+    assert lines[-1]["done"] is True and not any(line["done"] for line in lines[:-1])
+    assert "".join(line["response"] for line in lines) == "x y"
     assert all(line["created_at"].endswith("Z") for line in lines)
 
 

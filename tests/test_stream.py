@@ -130,8 +130,9 @@ async def test_an_expired_job_says_so_and_closes(live: Live, make_user: UserFact
 
 
 async def test_a_finished_job_replays_and_resumes_after_an_id(live: Live) -> None:
-    token = await live.llm_token("echo")
-    job_id = await submit(live, token, "one two three", model="echo")
+    token = await live.llm_token("echo-slow")
+    # A slow model, so each token is its own event (a fast one's text comes in coalesced chunks).
+    job_id = await submit(live, token, "one two three", model="echo-slow")
     await wait_for_status(live, job_id, token, "succeeded")
     auth = {"Authorization": f"Bearer {token}"}
     async with connect(ws_url(live, job_id), additional_headers=auth) as ws:

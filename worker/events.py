@@ -1,4 +1,9 @@
-"""Token events for a running job, batched so a fast model costs one Redis round trip per batch."""
+"""Token events for a running job, coalesced so a fast model costs one stream entry per batch.
+
+Text that arrives within `FLUSH_INTERVAL_S` of the last write is held back and written as one `token`
+event: a slow model still streams token by token, a fast one in a few chunks instead of one entry (and
+one Redis command) per token.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ FLUSH_TOKENS = 64
 
 
 class TokenEvents:
-    """Buffers `token` events and appends them to the job's stream in order."""
+    """Buffers generated text and appends it to the job's stream as `token` events, in order."""
 
     def __init__(self, redis: Redis, job_id: str) -> None:
         self.redis = redis
@@ -31,12 +36,9 @@ class TokenEvents:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write every queued token event."""
+        """Write the text held back as one event."""
         self._last_flush = time.monotonic()
         if not self._pending:
             return
-        pending, self._pending = self._pending, []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for text in pending:
-                pipe.xadd(self.key, {"e": orjson.dumps({"type": "token", "text": text})})
-            await pipe.execute()
+        text, self._pending = "".join(self._pending), []
+        await self.redis.xadd(self.key, {"e": orjson.dumps({"type": "token", "text": text})})

@@ -15,10 +15,13 @@ import os
 import signal
 import socket
 import time
+from importlib.resources import files
 from typing import Any
 
 import orjson
 from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
 from arq.worker import Worker, func
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
@@ -36,6 +39,7 @@ from worker.runner import WorkerState, run_job
 logger = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.5
+ARQ_CLAIM_LUA = (files("shared") / "lua" / "arq_claim.lua").read_text(encoding="utf-8")
 
 
 class PoolWorker(Worker):
@@ -46,6 +50,7 @@ class PoolWorker(Worker):
         self._wake_redis = wake_redis
         self._wake_key = wake_key
         self._slot_freed = asyncio.Event()
+        self._claim = self.pool.register_script(ARQ_CLAIM_LUA)
 
     async def _poll_iteration(self) -> None:
         await self._wait_for_work()
@@ -62,6 +67,29 @@ class PoolWorker(Worker):
             await self._wake_redis.blpop([self._wake_key], timeout=IDLE_POLL_S)  # type: ignore[arg-type]
         except (RedisError, OSError):
             await asyncio.sleep(IDLE_POLL_S)
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """arq's start_jobs, with the in-progress lock taken by one Lua call (see arq_claim.lua)."""
+        lock_ms = int(self.in_progress_timeout_s * 1000)
+        for raw_id in job_ids:
+            await self.sem.acquire()
+            if self.job_counter >= self.max_jobs:
+                self.sem.release()
+                return
+            self.job_counter += 1
+            job_id = raw_id.decode()
+            score = await self._claim(
+                keys=[in_progress_key_prefix + job_id, self.queue_name],
+                args=[job_id, timestamp_ms(), lock_ms],
+            )
+            if not score:
+                # Started elsewhere already, or finished and gone from the queue.
+                self.job_counter -= 1
+                self.sem.release()
+                continue
+            task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[job_id] = task
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()
@@ -251,5 +279,15 @@ async def cancel_listener(state: WorkerState) -> None:
 
 def run(settings: Settings, catalog: Catalog, pool: str, *, concurrency: int | None = None) -> None:
     """Run the worker for `pool` until SIGINT or SIGTERM."""
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    asyncio.set_event_loop(new_event_loop())
     build_worker(settings, catalog, pool, concurrency=concurrency).run()
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where installed (it comes with uvicorn[standard]): cheaper sockets and timers."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop

@@ -96,7 +96,7 @@ async def verify_request(
                 fields["categories"] = list(verdict.categories)
                 fields["firewall_action"] = verdict.action
             step = "admit"
-            await check_capacity(services, spec)
+            capacity = await check_capacity(services, spec)
             await record(
                 services,
                 ctx,
@@ -107,7 +107,9 @@ async def verify_request(
                 job_id=job_id,
                 **fields,
             )
-            position = await enqueue(services, ctx, user, spec, request, job_id, limits.job_fields(reserved))
+            position = await enqueue(
+                services, ctx, user, spec, request, job_id, limits.job_fields(reserved), capacity
+            )
         except GatewayError as refused:
             # Refused after admission: give back the reservation (the request itself stays charged) and
             # tell the client where its quotas stand.
@@ -208,6 +210,7 @@ async def enqueue(
     request: GenerationRequest,
     job_id: str,
     extra: dict[str, str],
+    capacity: int,
 ) -> int:
     """Admit: the job joins its user's queue for the model's pool, unless a queue is full."""
     try:
@@ -222,6 +225,7 @@ async def enqueue(
             weight=user.weight,
             job_id=job_id,
             extra=extra,
+            capacity=capacity,
         )
     except QueueFull as full:
         whose = f"pool {spec.pool}" if full.pool_wide else "this user"
@@ -286,8 +290,11 @@ def _raise_if_blocked(verdict: FirewallResult) -> None:
         raise FirewallBlocked(verdict)
 
 
-async def check_capacity(services: Services, spec: ModelSpec) -> None:
-    """Admit only what some live worker can serve, so a request never waits on a dead backend."""
+async def check_capacity(services: Services, spec: ModelSpec) -> int:
+    """Admit only what some live worker can serve, so a request never waits on a dead backend.
+
+    Returns the pool's slots (the submit may hand the job to the pool directly when one is free).
+    """
     health = await services.pools.get(spec.pool)
     if health.workers == 0:
         raise ServiceUnavailable(
@@ -301,3 +308,4 @@ async def check_capacity(services: Services, spec: ModelSpec) -> None:
             code="model_unavailable",
             headers={"Retry-After": "15"},
         )
+    return health.slots

@@ -2,7 +2,8 @@
 -- still gets its usage recorded (a cancelled job pays for what it used).
 -- The user's quotas settle here too: the token reservation is replaced by the tokens used (a failed job
 -- is refunded in full), the GPU-seconds used are charged, and the job's in-flight slot is released.
--- KEYS: job, events, inflight, scheduler_wake, done_channel, user_vtime, ready, costs, service_times
+-- KEYS: job, events, inflight, scheduler_wake, done_channel, user_vtime, ready, costs, service_times,
+--       pool_waiting
 -- ARGV: job_id, status, finished_at, ttl_s, event_json, gpu_seconds, wall_seconds, policy,
 --       used_tokens, rate_prefix, in_flight_prefix, ledger_prefix, stats_key,
 --       then field/value pairs (result and usage)
@@ -11,8 +12,11 @@ local info = redis.call('HMGET', KEYS[1], 'status', 'user', 'model', 'cost', 'we
   'reserved_tokens', 'tok_iv', 'gh_iv', 'gd_iv')
 local status = info[1]
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('LPUSH', KEYS[4], '1')
-redis.call('LTRIM', KEYS[4], 0, 0)
+-- A slot is free: the scheduler has something to do only if jobs wait in the pool.
+if tonumber(redis.call('GET', KEYS[10]) or '0') > 0 then
+  redis.call('LPUSH', KEYS[4], '1')
+  redis.call('LTRIM', KEYS[4], 0, 0)
+end
 if not status then
   return 0
 end
@@ -93,5 +97,11 @@ redis.call('HDEL', KEYS[1], 'request')
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[5])
 redis.call('EXPIRE', KEYS[2], ttl)
-redis.call('PUBLISH', KEYS[5], ARGV[1])
+-- The ended job itself rides on the notification, so a waiting API need not read it back.
+local record = redis.call('HGETALL', KEYS[1])
+local ended_job = {}
+for i = 1, #record, 2 do
+  ended_job[record[i]] = record[i + 1]
+end
+redis.call('PUBLISH', KEYS[5], ARGV[1] .. ' ' .. cjson.encode(ended_job))
 return 1
