@@ -113,12 +113,13 @@ def wants_rot13(words: Collection[str]) -> bool:
 
 
 def signals(
-    raw: str, folded: str, words: list[str], vocabulary: Collection[str], present: set[str] | None = None
+    raw: str, folded: str, words: list[str], trigrams: Collection[str], present: set[str] | None = None
 ) -> dict[str, float]:
     """Named numbers describing a prompt: `raw` (NFKC, case kept), `folded`, its `words` and their set.
 
-    `vocabulary` holds common words (lower case) of the languages the gateway expects; a stretch of
-    tokens outside it, mixed with symbols and odd capitals, is what adversarial suffixes look like.
+    `trigrams` holds the letter trigrams common in ordinary prose (from the training data); a stretch of
+    tokens made of uncommon trigrams, mixed with symbols and odd capitals, is what adversarial suffixes
+    look like.
     """
     present = set(words) if present is None else present
     # Counts are damped: the third override phrase says less than the first.
@@ -132,8 +133,7 @@ def signals(
     found["persona_harm"] = min(found["persona"], 3.0) * min(found["harm_topic"], 3.0)
     found["disclaimer_harm"] = min(found["disclaimer"], 3.0) * min(found["harm_topic"], 3.0)
     found["fiction_harm"] = min(found["fiction"], 3.0) * min(found["harm_topic"], 3.0)
-    found["non_ascii"] = 0.0 if raw.isascii() else (len(raw.encode()) - len(raw)) / max(1, len(raw))
-    found.update(_token_statistics(raw, vocabulary))
+    found.update(_token_statistics(raw, trigrams))
     # Code balances its brackets and quotes; token soup seldom does.
     found["unbalanced"] = _unbalanced(raw)
     # A request followed by a stretch of token soup is the shape of GCG- and DSN-style attacks.
@@ -155,14 +155,14 @@ _TOKEN_STATISTICS = (
 )
 
 
-def _token_statistics(raw: str, vocabulary: Collection[str]) -> dict[str, float]:
+def _token_statistics(raw: str, trigrams: Collection[str]) -> dict[str, float]:
     """How much the worst stretch of tokens looks like an optimised adversarial suffix, and shouting."""
     tokens = raw.split()
     if len(tokens) > HEAD_TOKENS + TAIL_TOKENS:
         tokens = tokens[:HEAD_TOKENS] + tokens[-TAIL_TOKENS:]
     if not tokens:
         return dict.fromkeys(_TOKEN_STATISTICS, 0.0)
-    weird = [_weird(token, vocabulary) for token in tokens]
+    weird = [_weird(token, trigrams) for token in tokens]
     window = min(TOKEN_WINDOW, len(tokens))
     score = sum(weird[:window])
     unknown = sum(w >= 0.5 for w in weird[:window])
@@ -188,7 +188,7 @@ def _token_statistics(raw: str, vocabulary: Collection[str]) -> dict[str, float]
     }
 
 
-def _weird(token: str, vocabulary: Collection[str]) -> float:
+def _weird(token: str, trigrams: Collection[str]) -> float:
     """0 for an ordinary word or number, up to 1 for a token mixing symbols, odd capitals and no word."""
     core = token.strip(_STRIP)
     if not core:
@@ -199,14 +199,21 @@ def _weird(token: str, vocabulary: Collection[str]) -> float:
     if core.isalpha():
         if not (core.islower() or core.isupper() or core.istitle()):
             score += 0.5  # camelCase or random capitals inside a word
-        if core.lower() not in vocabulary:
-            score += 0.5 if len(core) > 2 else 0.25
+        # Trigrams are known for the Latin-script languages of the training data only.
+        score += 0.5 * unusual_share(core.lower(), trigrams) if len(core) > 2 and core.isascii() else 0.0
         return min(score, 1.0)
     if any(ch.isalpha() for ch in core):
         score += 0.75  # letters glued to symbols or digits
     if len(token) - len(core) >= 2:
         score += 0.25
     return min(score, 1.0)
+
+
+def unusual_share(word: str, trigrams: Collection[str]) -> float:
+    """The share of a lower-case word's letter trigrams (its edges marked by spaces) that prose seldom has."""
+    padded = f" {word} "
+    grams = [padded[i : i + 3] for i in range(len(padded) - 2)]
+    return sum(1 for gram in grams if gram not in trigrams) / len(grams)
 
 
 def _unbalanced(raw: str) -> float:

@@ -1,8 +1,9 @@
 """The learned part of the firewall: two logistic regressions read from a JSON file in the package.
 
 Each model weighs named signals (rule-family counts, character statistics) and the words and word pairs
-of the prompt. `scripts/train_firewall.py` writes the file from the labelled data; loading it touches
-neither the network nor any hub.
+of the prompt; every word in the file comes from the training data. The file also holds the letter
+trigrams common in the training data's ordinary prose, by which a token that reads like no word stands
+out. `scripts/train_firewall.py` writes the file; loading it touches neither the network nor any hub.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 MODEL_PATH = Path(__file__).with_name("model.json")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LEXICAL_HEAD = 192  # a long prompt's words are read from its start and its end: cost stays bounded
 LEXICAL_TAIL = 192
 
@@ -69,9 +70,9 @@ def ngrams(words: Sequence[str]) -> set[str]:
 
 @dataclass(frozen=True)
 class FirewallModel:
-    """Everything learned: common words (for gibberish), the injection and the toxicity model."""
+    """Everything learned: common letter trigrams (for gibberish), the injection and the toxicity model."""
 
-    vocabulary: frozenset[str]
+    trigrams: frozenset[str]
     injection: LinearModel
     toxicity: LinearModel
     trained_on: Mapping[str, Any]
@@ -87,7 +88,7 @@ def load_model(path: Path | None = None) -> FirewallModel:
     if data.get("version") != FORMAT_VERSION:
         raise ModelError(f"{source} has format version {data.get('version')}, expected {FORMAT_VERSION}")
     return FirewallModel(
-        vocabulary=frozenset(data["vocabulary"]),
+        trigrams=frozenset(data["trigrams"]),
         injection=LinearModel.from_json(data["injection"]),
         toxicity=LinearModel.from_json(data["toxicity"]),
         trained_on=data.get("trained_on", {}),
