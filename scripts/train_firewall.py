@@ -38,6 +38,7 @@ from shared.firewall.model import FORMAT_VERSION, MODEL_PATH, ngrams  # noqa: E4
 SEED = 20240601
 FOLDS = 5
 TRIGRAM_MIN_WORDS = 2  # a letter trigram counts as common when this many distinct prose words have it
+PROSE_WORD_MIN_ROWS = 2  # a word counts as common when this many prose rows have it
 INJECTION_C = 0.05
 TOXICITY_C = 1.0
 LEXICAL_MIN_DF = 2
@@ -76,19 +77,27 @@ def synthetic(rows_from: Callable[[], list[Any]]) -> list[Row]:
     ]
 
 
-def build_trigrams(rows: list[Row]) -> list[str]:
-    """Letter trigrams (word edges marked by spaces) found in at least `TRIGRAM_MIN_WORDS` distinct words
-    of the rows that are ordinary prose: never of an attack, so suffix fragments stay uncommon."""
+def build_prose(rows: list[Row]) -> tuple[list[str], list[str]]:
+    """The common words (ASCII letters, in at least `PROSE_WORD_MIN_ROWS` rows) and the letter trigrams
+    (word edges marked by spaces, in at least `TRIGRAM_MIN_WORDS` distinct words) of the rows that are
+    ordinary prose: never of an attack, so suffix fragments stay uncommon."""
     words: set[str] = set()
+    rows_with: dict[str, int] = {}
     for row in rows:
         if row.label in PROSE_LABELS:
-            words.update(w for w in injection.words_of(normalize.fold(row.text)) if w.isalpha())
+            found = {w for w in injection.words_of(normalize.fold(row.text)) if w.isalpha()}
+            words.update(found)
+            for word in found:
+                rows_with[word] = rows_with.get(word, 0) + 1
+    common = sorted(
+        w for w, n in rows_with.items() if n >= PROSE_WORD_MIN_ROWS and w.isascii() and len(w) > 2
+    )
     counts: dict[str, int] = {}
     for word in words:
         padded = f" {word} "
         for gram in {padded[i : i + 3] for i in range(len(padded) - 2)}:
             counts[gram] = counts.get(gram, 0) + 1
-    return sorted(g for g, n in counts.items() if n >= TRIGRAM_MIN_WORDS)
+    return common, sorted(g for g, n in counts.items() if n >= TRIGRAM_MIN_WORDS)
 
 
 @dataclass
@@ -200,7 +209,7 @@ def technical_rows() -> list[Row]:
     return [Row(f"code-{i}", text, "benign", "code", "code") for i, text in enumerate(code_prompts())]
 
 
-def injection_task(rows: list[Row], trigrams: frozenset[str]) -> tuple[list[Row], np.ndarray, Featurised]:
+def injection_task(rows: list[Row], prose: injection.Prose) -> tuple[list[Row], np.ndarray, Featurised]:
     """Positives: every injection row. Negatives: every other row of every file (benign prompts, harmful
     requests, comments toxic or not, PII templates): none of them is an injection. Plus, as negatives,
     the goals of the GCG rows without their adversarial suffix: the request alone is harmful, not an
@@ -212,7 +221,7 @@ def injection_task(rows: list[Row], trigrams: frozenset[str]) -> tuple[list[Row]
             if goal:
                 task.append(Row(row.id + "-goal", goal, "harmful_request", "jbb_gcg_goal", row.file))
     y = np.array([1 if r.label == "injection" else 0 for r in task])
-    data = featurise([r.text for r in task], lambda raw, f, w: injection.signals(raw, f, w, trigrams))
+    data = featurise([r.text for r in task], lambda raw, f, w: injection.signals(raw, f, w, prose))
     return task, y, data
 
 
@@ -338,10 +347,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from firewall_synthetic import synthetic_rows
 
     rows += synthetic(synthetic_rows)
-    trigrams = build_trigrams(rows)
+    prose_words, trigrams = build_prose(rows)
+    prose = injection.Prose(frozenset(prose_words), frozenset(trigrams))
     lexical = not args.no_lexical
 
-    inj_rows, inj_y, inj_data = injection_task(rows, frozenset(trigrams))
+    inj_rows, inj_y, inj_data = injection_task(rows, prose)
     tox_rows, tox_y, tox_data = toxicity_task(rows)
     inj_report = injection_cv(inj_rows, inj_y, inj_data, lexical)
     tox_report = toxicity_cv(tox_rows, tox_y, tox_data)
@@ -362,6 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "synthetic_rows": len([r for r in rows if r.file == "synthetic"]),
             "cross_validation": {"injection": inj_report, "toxicity": tox_report},
         },
+        "prose_words": prose_words,
         "trigrams": trigrams,
         "injection": _serialise(inj, inj_report["threshold"]),
         "toxicity": _serialise(tox, tox_report["threshold"]),

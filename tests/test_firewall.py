@@ -358,7 +358,12 @@ def test_bad_policies_are_refused(make) -> None:  # type: ignore[no-untyped-def]
 
 def test_the_shipped_model_loads_and_a_missing_one_fails(tmp_path) -> None:  # type: ignore[no-untyped-def]
     model = load_model()
-    assert len(model.trigrams) > 1_000 and model.injection.weights and model.toxicity.weights
+    assert (
+        len(model.prose.trigrams) > 1_000
+        and len(model.prose.words) > 1_000
+        and model.injection.weights
+        and model.toxicity.weights
+    )
     # Every word the model knows comes from its training data: no third-party word list ships with it.
     assert "vocabulary" not in json.loads(MODEL_PATH.read_text())
     assert 0 < model.injection.threshold < 1
