@@ -3,8 +3,9 @@
     python scripts/train_firewall.py [DATA_DIR] [--out PATH] [--cv]
 
 DATA_DIR (default: ../shared/data/firewall, relative to the repository root) holds the labelled JSON
-Lines files described in its README. Needs the `dev` extra (scikit-learn, numpy, scipy, wordfreq).
-Every random choice uses a fixed seed, so the same data gives the same file.
+Lines files described in its README; the synthetic rows of `scripts/firewall_synthetic.py` are added to
+them. Needs the `dev` extra (scikit-learn, numpy, scipy). Every random choice uses a fixed seed, so the
+same data gives the same file. Every word and trigram in the file comes from these rows.
 
 With --cv it first prints cross-validated figures: 5-fold (stratified by source) and leave-one-attack-
 family-out for injection (the family's attacks never seen in training), 5-fold for toxicity.
@@ -36,13 +37,15 @@ from shared.firewall.model import FORMAT_VERSION, MODEL_PATH, ngrams  # noqa: E4
 
 SEED = 20240601
 FOLDS = 5
-# Common words per language (wordfreq's top lists): prose is made of them, adversarial suffixes are not.
-VOCABULARY_SIZES = {"en": 40000, "de": 25000, "fr": 8000, "es": 8000, "it": 5000, "pt": 5000, "nl": 5000}
-INJECTION_C = 0.05
+TRIGRAM_MIN_WORDS = 2  # a letter trigram counts as common when this many distinct prose words have it
+PROSE_WORD_MIN_ROWS = 2  # a word counts as common when this many prose rows have it
+INJECTION_C = 1.0  # chosen by cross-validation (0.05, 0.2, 1.0 tried): best recall at the same benign rate
 TOXICITY_C = 1.0
 LEXICAL_MIN_DF = 2
 MIN_WEIGHT = 0.005  # lexical weights smaller than this are dropped from the file
 TARGET_FPR = 0.01  # operating point: at most this share of benign rows (out of fold) flagged
+# Labels of rows that are ordinary prose: where the common trigrams come from.
+PROSE_LABELS = ("benign", "harmful_request", "not_toxic", "toxic", "pii", "no_pii")
 
 
 @dataclass
@@ -66,19 +69,35 @@ def load_rows(data_dir: Path) -> list[Row]:
     return rows
 
 
-def _wordfreq_version() -> str:
-    from importlib.metadata import version
+def synthetic(rows_from: Callable[[], list[Any]]) -> list[Row]:
+    """The synthetic rows (scripts/firewall_synthetic.py) as training rows, one source per generator."""
+    return [
+        Row(f"synthetic_{item.kind}-{i}", item.text, item.label, f"synthetic_{item.kind}", "synthetic")
+        for i, item in enumerate(rows_from())
+    ]
 
-    return version("wordfreq")
 
-
-def build_vocabulary() -> list[str]:
-    import wordfreq
-
+def build_prose(rows: list[Row]) -> tuple[list[str], list[str]]:
+    """The common words (ASCII letters, in at least `PROSE_WORD_MIN_ROWS` rows) and the letter trigrams
+    (word edges marked by spaces, in at least `TRIGRAM_MIN_WORDS` distinct words) of the rows that are
+    ordinary prose: never of an attack, so suffix fragments stay uncommon."""
     words: set[str] = set()
-    for language, size in VOCABULARY_SIZES.items():
-        words.update(w for w in wordfreq.top_n_list(language, size) if w.isalpha())
-    return sorted(words)
+    rows_with: dict[str, int] = {}
+    for row in rows:
+        if row.label in PROSE_LABELS:
+            found = {w for w in injection.words_of(normalize.fold(row.text)) if w.isalpha()}
+            words.update(found)
+            for word in found:
+                rows_with[word] = rows_with.get(word, 0) + 1
+    common = sorted(
+        w for w, n in rows_with.items() if n >= PROSE_WORD_MIN_ROWS and w.isascii() and len(w) > 2
+    )
+    counts: dict[str, int] = {}
+    for word in words:
+        padded = f" {word} "
+        for gram in {padded[i : i + 3] for i in range(len(padded) - 2)}:
+            counts[gram] = counts.get(gram, 0) + 1
+    return common, sorted(g for g, n in counts.items() if n >= TRIGRAM_MIN_WORDS)
 
 
 @dataclass
@@ -190,11 +209,11 @@ def technical_rows() -> list[Row]:
     return [Row(f"code-{i}", text, "benign", "code", "code") for i, text in enumerate(code_prompts())]
 
 
-def injection_task(rows: list[Row], vocabulary: frozenset[str]) -> tuple[list[Row], np.ndarray, Featurised]:
+def injection_task(rows: list[Row], prose: injection.Prose) -> tuple[list[Row], np.ndarray, Featurised]:
     """Positives: every injection row. Negatives: every other row of every file (benign prompts, harmful
     requests, comments toxic or not, PII templates): none of them is an injection. Plus, as negatives,
     the goals of the GCG rows without their adversarial suffix: the request alone is harmful, not an
-    injection, so the model must learn the suffix, not the topic."""
+    injection, so the model must learn the suffix, not the topic. `rows` include the synthetic ones."""
     task = list(rows) + technical_rows()
     for row in rows:
         if row.source.startswith("jbb_gcg") and row.label == "injection":
@@ -202,7 +221,7 @@ def injection_task(rows: list[Row], vocabulary: frozenset[str]) -> tuple[list[Ro
             if goal:
                 task.append(Row(row.id + "-goal", goal, "harmful_request", "jbb_gcg_goal", row.file))
     y = np.array([1 if r.label == "injection" else 0 for r in task])
-    data = featurise([r.text for r in task], lambda raw, f, w: injection.signals(raw, f, w, vocabulary))
+    data = featurise([r.text for r in task], lambda raw, f, w: injection.signals(raw, f, w, prose))
     return task, y, data
 
 
@@ -218,6 +237,18 @@ def gcg_goal(text: str) -> str:
     return " ".join(kept) if len(kept) >= 4 else ""
 
 
+# Attack families left out of training one at a time; the second three also leave out the synthetic rows
+# of the same kind, so that nothing of the family's style is left in training.
+LEFT_OUT_FAMILIES: dict[str, tuple[str, ...]] = {
+    "deepset": ("deepset_train",),
+    "pair": ("jbb_pair",),
+    "gcg": ("jbb_gcg",),
+    "deepset + synthetic overrides": ("deepset_train", "synthetic_override", "synthetic_extraction"),
+    "pair + synthetic persona/fiction": ("jbb_pair", "synthetic_persona_harm", "synthetic_fiction_harm"),
+    "gcg + synthetic suffixes": ("jbb_gcg", "synthetic_suffix"),
+}
+
+
 def injection_cv(task: list[Row], y: np.ndarray, data: Featurised, lexical: bool = True) -> dict[str, Any]:
     folds = fold_of(task, FOLDS)
     oof = np.zeros(len(task))
@@ -227,12 +258,11 @@ def injection_cv(task: list[Row], y: np.ndarray, data: Featurised, lexical: bool
     benign = np.array([r.label == "benign" for r in task])
     threshold = threshold_for(oof[benign], TARGET_FPR)
     report: dict[str, Any] = {"threshold": round(threshold, 4), "five_fold": _rates(task, y, oof, threshold)}
-    families = {"deepset": "deepset_train", "pair": "jbb_pair", "gcg": "jbb_gcg"}
     held: dict[str, Any] = {}
-    for name, prefix in families.items():
+    for name, prefixes in LEFT_OUT_FAMILIES.items():
         scores = np.zeros(len(task))
         # The family's rows (its attacks, and for GCG the goals cut from them) never enter training.
-        in_family = np.array([r.source.startswith(prefix) for r in task])
+        in_family = np.array([r.source.startswith(prefixes) for r in task])
         family = np.where(in_family)[0]
         for k in range(FOLDS):
             train = np.where((folds != k) & ~in_family)[0]
@@ -254,7 +284,7 @@ def _rates(
     for i, row in enumerate(task):
         if only is not None and not only[i]:
             continue
-        if row.file in ("injection", "benign_hard", "code"):
+        if row.file in ("injection", "benign_hard", "code", "synthetic"):
             groups.setdefault(f"{row.source}:{row.label}", []).append(i)
     for group, members in sorted(groups.items()):
         out[group] = {"rows": len(members), "flagged": round(float(np.mean(flagged[members])), 4)}
@@ -314,11 +344,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = load_rows(args.data_dir)
     if not rows:
         parser.error(f"no *.jsonl rows in {args.data_dir}")
-    vocabulary = build_vocabulary()
-    vocab_set = frozenset(vocabulary)
+    from firewall_synthetic import synthetic_rows
+
+    rows += synthetic(synthetic_rows)
+    prose_words, trigrams = build_prose(rows)
+    prose = injection.Prose(frozenset(prose_words), frozenset(trigrams))
     lexical = not args.no_lexical
 
-    inj_rows, inj_y, inj_data = injection_task(rows, vocab_set)
+    inj_rows, inj_y, inj_data = injection_task(rows, prose)
     tox_rows, tox_y, tox_data = toxicity_task(rows)
     inj_report = injection_cv(inj_rows, inj_y, inj_data, lexical)
     tox_report = toxicity_cv(tox_rows, tox_y, tox_data)
@@ -336,11 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for path in sorted(args.data_dir.glob("*.jsonl"))
             },
             "seed": SEED,
-            "vocabulary": f"wordfreq {_wordfreq_version()} top lists {VOCABULARY_SIZES}; "
-            "wordfreq's data is under CC BY-SA 4.0",
+            "synthetic_rows": len([r for r in rows if r.file == "synthetic"]),
             "cross_validation": {"injection": inj_report, "toxicity": tox_report},
         },
-        "vocabulary": vocabulary,
+        "prose_words": prose_words,
+        "trigrams": trigrams,
         "injection": _serialise(inj, inj_report["threshold"]),
         "toxicity": _serialise(tox, tox_report["threshold"]),
     }

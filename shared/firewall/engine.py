@@ -127,7 +127,7 @@ class Firewall:
         grams = ngrams(words)
         model = self.model
         injection_score = model.injection.probability(
-            injection.signals(raw, folded, words, model.vocabulary, present), grams
+            injection.signals(raw, folded, words, model.prose, present), grams
         )
         obfuscations: list[str] = []
         readings = normalize.readings(text, folded, present, rot13_hint=injection.wants_rot13(present))

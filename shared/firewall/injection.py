@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection
+from dataclasses import dataclass, field
 
 from shared.firewall.injection_rules import OPENING, QUOTE, QUOTED, RULE_FAMILIES, WORD_FAMILIES
 
@@ -56,9 +57,27 @@ _RULES: list[_Rule] = [
     for literals, rest in rules
     for literal in literals.split("|")
 ]
+
+
+class _RuleIndex:
+    """Rules keyed by the longest (so rarest) word of their gate, and those looked for as substrings:
+    a prompt pays for the rules whose words it has, not for a loop over all of them."""
+
+    def __init__(self, rules: list[_Rule]) -> None:
+        self.by_word: dict[str, list[_Rule]] = {}
+        self.substring_rules: list[_Rule] = []
+        for rule in rules:
+            if rule.gate:
+                self.by_word.setdefault(max(sorted(rule.gate), key=len), []).append(rule)
+            else:
+                self.substring_rules.append(rule)
+        self.words = frozenset(self.by_word)
+
+
 # The families that, fired on a decoded or de-obfuscated reading, mean the obfuscation hid an attack.
 STRONG_FAMILIES = ("override", "extraction", "jailbreak", "refusal_suppression", "steering")
-_STRONG_RULES = [rule for rule in _RULES if rule.family in STRONG_FAMILIES]
+_ALL_RULES = _RuleIndex(_RULES)
+_STRONG_RULES = _RuleIndex([rule for rule in _RULES if rule.family in STRONG_FAMILIES])
 # Trigger words of the strong families as rot13 shows them: their presence calls for the rot13 reading.
 _ROT13_TRIGGERS = frozenset(
     {"vtaber", "sbetrg", "qvfertneq", "vafgehpgvbaf", "cebzcg", "flfgrz", "wnvyoernx", "eriryny", "bireevqr"}
@@ -73,12 +92,23 @@ _STRIP = "\"'`.,:;!?()[]{}<>*-_=/\\|~^@#$%&+"
 # and capitalised words in mid-sentence: the texture of token-optimised adversarial suffixes.
 _GLUED = re.compile(r"[^\W_][^\w\s'’.,:/@-][^\W_]|[a-z][.,:;!?\"][A-Z]|[^\w\s]{3,}|[(\[{][^\w\s]")
 _MID_CAPITAL = re.compile(r"(?<=[a-z,] )[A-Z]|[a-z][A-Z]")
-_SYMBOLS = frozenset("{}[]()<>\\|^~=@#$%*_;`+")
+_SYMBOLS = b"{}[]()<>\\|^~=@#$%*_;`+"  # counted by deleting them from the UTF-8 bytes, in C
 
 TOKEN_WINDOW = 24  # tokens per window when looking for a gibberish stretch
 HEAD_TOKENS = 16  # token-level statistics read the first and last tokens only: suffix attacks live there
-TAIL_TOKENS = 64
-LEXICAL_TOKENS = 384  # words the lexical model reads, from the start and the end of a long prompt
+TAIL_TOKENS = 48
+MAX_SEEN_TOKENS = 100_000  # token scores kept per model
+
+
+@dataclass(frozen=True)
+class Prose:
+    """What ordinary prose is made of, learned from the training data's non-attack rows: its common
+    words (lower case) and the letter trigrams of its words."""
+
+    words: frozenset[str]
+    trigrams: frozenset[str]
+    # Token scores already computed: prompts repeat their tokens, and a score depends on the token only.
+    seen: dict[str, float] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 def words_of(folded: str) -> list[str]:
@@ -89,16 +119,16 @@ def words_of(folded: str) -> list[str]:
     return folded.encode().translate(_TO_SPACES).decode().split()
 
 
-def family_counts(folded: str, present: set[str], rules: list[_Rule] | None = None) -> dict[str, int]:
+def family_counts(folded: str, present: set[str], rules: _RuleIndex = _ALL_RULES) -> dict[str, int]:
     """How often each rule family fires on `folded`, whose distinct words are `present`."""
     counts = dict.fromkeys(_FAMILIES, 0)
-    for rule in _RULES if rules is None else rules:
-        if rule.gate:
-            if not rule.gate <= present:
-                continue
-        elif rule.substring not in folded:
-            continue
-        counts[rule.family] += len(rule.pattern.findall(folded))
+    for word in rules.words.intersection(present):
+        for rule in rules.by_word[word]:
+            if rule.gate <= present:
+                counts[rule.family] += len(rule.pattern.findall(folded))
+    for rule in rules.substring_rules:
+        if rule.substring in folded:
+            counts[rule.family] += len(rule.pattern.findall(folded))
     return counts
 
 
@@ -113,12 +143,12 @@ def wants_rot13(words: Collection[str]) -> bool:
 
 
 def signals(
-    raw: str, folded: str, words: list[str], vocabulary: Collection[str], present: set[str] | None = None
+    raw: str, folded: str, words: list[str], prose: Prose, present: set[str] | None = None
 ) -> dict[str, float]:
     """Named numbers describing a prompt: `raw` (NFKC, case kept), `folded`, its `words` and their set.
 
-    `vocabulary` holds common words (lower case) of the languages the gateway expects; a stretch of
-    tokens outside it, mixed with symbols and odd capitals, is what adversarial suffixes look like.
+    A stretch of tokens that are no common word of `prose` and read like none (uncommon letter
+    trigrams), mixed with symbols and odd capitals, is what adversarial suffixes look like.
     """
     present = set(words) if present is None else present
     # Counts are damped: the third override phrase says less than the first.
@@ -126,14 +156,11 @@ def signals(
     for name, members in _WORD_FAMILIES.items():
         found[name] = math.log1p(len(present & members))
     n_words = max(1, len(words))
-    found["second_person"] = (
-        sum(1 for word in words if word in _WORD_FAMILIES["second_person"]) / n_words * 10
-    )
+    found["second_person"] = sum(map(_WORD_FAMILIES["second_person"].__contains__, words)) / n_words * 10
     found["persona_harm"] = min(found["persona"], 3.0) * min(found["harm_topic"], 3.0)
     found["disclaimer_harm"] = min(found["disclaimer"], 3.0) * min(found["harm_topic"], 3.0)
     found["fiction_harm"] = min(found["fiction"], 3.0) * min(found["harm_topic"], 3.0)
-    found["non_ascii"] = 0.0 if raw.isascii() else (len(raw.encode()) - len(raw)) / max(1, len(raw))
-    found.update(_token_statistics(raw, vocabulary))
+    found.update(_token_statistics(raw, prose))
     # Code balances its brackets and quotes; token soup seldom does.
     found["unbalanced"] = _unbalanced(raw)
     # A request followed by a stretch of token soup is the shape of GCG- and DSN-style attacks.
@@ -155,14 +182,19 @@ _TOKEN_STATISTICS = (
 )
 
 
-def _token_statistics(raw: str, vocabulary: Collection[str]) -> dict[str, float]:
+def _token_statistics(raw: str, prose: Prose) -> dict[str, float]:
     """How much the worst stretch of tokens looks like an optimised adversarial suffix, and shouting."""
     tokens = raw.split()
     if len(tokens) > HEAD_TOKENS + TAIL_TOKENS:
         tokens = tokens[:HEAD_TOKENS] + tokens[-TAIL_TOKENS:]
     if not tokens:
         return dict.fromkeys(_TOKEN_STATISTICS, 0.0)
-    weird = [_weird(token, vocabulary) for token in tokens]
+    seen = prose.seen
+    if len(seen) > MAX_SEEN_TOKENS:
+        seen.clear()  # bounded memory; clearing costs one prompt's recomputation
+    weird = [
+        seen[token] if token in seen else seen.setdefault(token, _weird(token, prose)) for token in tokens
+    ]
     window = min(TOKEN_WINDOW, len(tokens))
     score = sum(weird[:window])
     unknown = sum(w >= 0.5 for w in weird[:window])
@@ -172,10 +204,11 @@ def _token_statistics(raw: str, vocabulary: Collection[str]) -> dict[str, float]
         unknown += (weird[i] >= 0.5) - (weird[i - window] >= 0.5)
         best = max(best, score)
         best_unknown = max(best_unknown, unknown)
-    sample = "".join(tokens)
-    symbols = sum(1 for ch in sample if ch in _SYMBOLS)
+    sample = "".join(tokens).encode()
+    symbols = len(sample) - len(sample.translate(None, _SYMBOLS))
     shouting = sum(1 for token in tokens if len(token) > 2 and token.isupper())
     tail = " ".join(tokens[-window:])
+    tail_bytes = tail.encode()
     return {
         "gibberish_max": best / TOKEN_WINDOW,
         "gibberish_tail": sum(weird[-window:]) / TOKEN_WINDOW,
@@ -183,12 +216,14 @@ def _token_statistics(raw: str, vocabulary: Collection[str]) -> dict[str, float]
         "symbol_density": symbols / max(1, len(sample)) * 10,
         "shouting": shouting / len(tokens) * 10 if shouting >= 3 else 0.0,
         "tail_glued": len(_GLUED.findall(tail)) / TOKEN_WINDOW,
-        "tail_symbols": sum(1 for ch in tail if ch in _SYMBOLS) / max(1, len(tail)) * 10,
+        "tail_symbols": (len(tail_bytes) - len(tail_bytes.translate(None, _SYMBOLS)))
+        / max(1, len(tail))
+        * 10,
         "tail_capitals": len(_MID_CAPITAL.findall(tail)) / TOKEN_WINDOW,
     }
 
 
-def _weird(token: str, vocabulary: Collection[str]) -> float:
+def _weird(token: str, prose: Prose) -> float:
     """0 for an ordinary word or number, up to 1 for a token mixing symbols, odd capitals and no word."""
     core = token.strip(_STRIP)
     if not core:
@@ -199,14 +234,23 @@ def _weird(token: str, vocabulary: Collection[str]) -> float:
     if core.isalpha():
         if not (core.islower() or core.isupper() or core.istitle()):
             score += 0.5  # camelCase or random capitals inside a word
-        if core.lower() not in vocabulary:
-            score += 0.5 if len(core) > 2 else 0.25
+        lower = core.lower()
+        # Trigrams are known for the Latin-script languages of the training data only.
+        if len(core) > 2 and core.isascii() and lower not in prose.words:
+            score += 0.5 * unusual_share(lower, prose.trigrams)
         return min(score, 1.0)
     if any(ch.isalpha() for ch in core):
         score += 0.75  # letters glued to symbols or digits
     if len(token) - len(core) >= 2:
         score += 0.25
     return min(score, 1.0)
+
+
+def unusual_share(word: str, trigrams: Collection[str]) -> float:
+    """The share of a lower-case word's letter trigrams (its edges marked by spaces) that prose seldom has."""
+    padded = f" {word} "
+    grams = [padded[i : i + 3] for i in range(len(padded) - 2)]
+    return sum(1 for gram in grams if gram not in trigrams) / len(grams)
 
 
 def _unbalanced(raw: str) -> float:

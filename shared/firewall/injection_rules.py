@@ -37,6 +37,21 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"this|previous|prior|your|whatever)\b",
         ),
         (
+            "set aside|pay no attention to|stop following|do not follow|don't follow|no longer follow|"
+            "overrule|cancel|never mind|nevermind|revoke",
+            GAP + r"\b(?:instructions?|prompts?|rules|guidance|guidelines|directives?|configuration|"
+            r"polic(?:y|ies)|settings|tasks?|constraints|restrictions|programming)\b",
+        ),
+        # Telling the model that its rules no longer hold.
+        (
+            "no longer apply|no longer applies|no longer valid|no longer bound|are void|is void|"
+            "are null and void|"
+            "have been revoked|has been revoked|have been lifted|has been lifted|are lifted|is lifted|"
+            "have been reset|has been reset|has been disabled|have been disabled|have been removed|"
+            "are outdated|is outdated|are suspended|is suspended",
+            r"\b",
+        ),
+        (
             "despite|regardless of|contrary to|instead of",
             r" (?:what|anything|everything|all)\b[^.!?\n]{0,20}"
             r"\b(?:told|said|instructed|programmed)\b",
@@ -96,6 +111,13 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ("prompt", r"[ -]?text"),
         ("written|geschrieben|said|stated", r"\s+(?:above|at the beginning|before|oben|am anfang|zuvor)\b"),
         ("beginning|start|top", r" of (?:this|the|your) (?:prompt|conversation|text)\b"),
+        # "the instructions you were given", "what were you told".
+        (
+            "instructions|prompt|rules|directives|configuration|message",
+            r" (?:that )?you (?:were|have been|'ve been) (?:given|told|sent|instructed)\b|"
+            r" you (?:received|got)\b",
+        ),
+        ("were you told|were you given|were you instructed|you were told to", r"\b"),
         ("zeig*|gib|nenne|verrate", r"\w*\b[^.!?\n]{0,40}(?:system-?prompt|anweisungen|instruktionen)"),
         (
             "information in the prompt|system prompt|system-prompt|systemprompt|sentences before|"
@@ -243,7 +265,7 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ("include|say|tell me|sag", r"\w* (?:that|dass) (?:you|du|sie) (?:hate|love|hasst|liebst)\b"),
         ("do not answer|do not look", r"\b[^.!?\n]{0,30}\b(?:question|documents?)\b"),
         ("instead", r" (?:output|print|say|write)\b"),
-        ("in the style of|im stil|im stile|untrue|unwahr|false headline|fake headline", ""),
+        ("untrue|unwahr|false headline|fake headline", ""),
         # A trigger word that switches the answer: "when 'cheese' is said, the correct answer is ...".
         (
             "the correct answer is|the right answer is|the correct response is|die richtige antwort ist|"
@@ -256,10 +278,24 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ),
         ("and write|and print|and say|und schreibe|und sag", r"\b"),
     ],
+    # Text inside a document or a quote that speaks to the model reading it: indirect injection.
+    "address_model": [
+        (
+            "note to the|note for the|instruction for the|instructions for the|message to the|"
+            "message for the|dear|attention|hey|if you are|to any|to the|for any",
+            r" (?:ai|model|assistant|llm|language model|chatbot|bot|gpt|chatgpt|summari[sz]er|reviewer|"
+            r"ai model|ai assistant)s?\b",
+        ),
+        ("[", r"\s{0,2}(?:ai|assistant|model|llm|chatgpt|system)\s{0,2}[:,]"),
+        ("(", r"\s{0,2}(?:ai|assistant|model|llm|chatgpt)\s{0,2}[:,]"),
+        ("<!--", r"\s{0,2}(?:ai|assistant|model|llm|chatgpt|system|instruction)"),
+    ],
     "context_injection": [
         (
             "document context|$document|[system]|im_start|[inst]|<<sys>>|<system>|</system>|"
-            "\\n\\n\\n|\\ n \\ n|own knowledge|not by the articles|ignore all documents",
+            "\\n\\n\\n|\\ n \\ n|own knowledge|not by the articles|ignore all documents|"
+            "end of prompt|new prompt|end of user data|end of document|end of context|end of input|"
+            "end of instructions",
             "",
         ),
         ("context|kontext|instruction|system|article|artikel", r"\s*[:{]"),

@@ -1,8 +1,9 @@
 """The learned part of the firewall: two logistic regressions read from a JSON file in the package.
 
 Each model weighs named signals (rule-family counts, character statistics) and the words and word pairs
-of the prompt. `scripts/train_firewall.py` writes the file from the labelled data; loading it touches
-neither the network nor any hub.
+of the prompt; every word in the file comes from the training data. The file also holds the common words
+and letter trigrams of the training data's ordinary prose, by which a token that reads like no word
+stands out. `scripts/train_firewall.py` writes the file; loading it touches neither the network nor any hub.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from shared.firewall.injection import Prose
+
 MODEL_PATH = Path(__file__).with_name("model.json")
-FORMAT_VERSION = 1
-LEXICAL_HEAD = 192  # a long prompt's words are read from its start and its end: cost stays bounded
-LEXICAL_TAIL = 192
+FORMAT_VERSION = 2
+LEXICAL_HEAD = 128  # a long prompt's words are read from its start and its end: cost stays bounded
+LEXICAL_TAIL = 128
 
 
 class ModelError(Exception):
@@ -40,9 +43,8 @@ class LinearModel:
         z = self.bias
         for name, weight in self.weights.items():
             z += weight * signals.get(name, 0.0)
-        lexical = self.lexical
-        for gram in grams & self.known:
-            z += lexical[gram]
+        # Summed in C: a long prompt has a thousand n-grams.
+        z += sum(map(self.lexical.__getitem__, grams & self.known))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     @classmethod
@@ -63,15 +65,15 @@ def ngrams(words: Sequence[str]) -> set[str]:
     if len(words) > LEXICAL_HEAD + LEXICAL_TAIL:
         words = [*words[:LEXICAL_HEAD], *words[-LEXICAL_TAIL:]]
     grams = set(words)
-    grams.update(f"{a} {b}" for a, b in pairwise(words))
+    grams.update(map(" ".join, pairwise(words)))
     return grams
 
 
 @dataclass(frozen=True)
 class FirewallModel:
-    """Everything learned: common words (for gibberish), the injection and the toxicity model."""
+    """Everything learned: what prose looks like (for gibberish), the injection and the toxicity model."""
 
-    vocabulary: frozenset[str]
+    prose: Prose
     injection: LinearModel
     toxicity: LinearModel
     trained_on: Mapping[str, Any]
@@ -87,7 +89,7 @@ def load_model(path: Path | None = None) -> FirewallModel:
     if data.get("version") != FORMAT_VERSION:
         raise ModelError(f"{source} has format version {data.get('version')}, expected {FORMAT_VERSION}")
     return FirewallModel(
-        vocabulary=frozenset(data["vocabulary"]),
+        prose=Prose(words=frozenset(data["prose_words"]), trigrams=frozenset(data["trigrams"])),
         injection=LinearModel.from_json(data["injection"]),
         toxicity=LinearModel.from_json(data["toxicity"]),
         trained_on=data.get("trained_on", {}),

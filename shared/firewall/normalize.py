@@ -48,6 +48,8 @@ _INVISIBLE_UTF8 = re.compile(
 # Leetspeak digits and symbols, undone only when words mix them with letters ("1gn0r3").
 _LEET = bytes.maketrans(b"013457@$", b"oieastas")
 _LEET_MIX = re.compile(r"[0-9](?:(?<=[a-z][0-9])|[a-z])")
+_PUNCTUATION = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+_WORD_BREAKS = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
 # Words whose leetspeak spelling calls for the de-leeted reading ("1gn0r3", "pr3v10us", "j41lbr34k").
 LEET_TRIGGERS = _word_set(
     """ignore ignoring disregard forget previous prior above instructions instruction prompt prompts system
@@ -113,9 +115,11 @@ def readings(text: str, folded: str, present: set[str], *, rot13_hint: bool = Fa
     found: list[View] = []
     if not folded.isascii() and _MIXED_SCRIPT.search(folded):
         found.append(View("homoglyph", folded.translate(_HOMOGLYPHS)))
-    if _LEET_MIX.search(folded) and _leet_triggers(present):
-        found.append(View("leetspeak", _translate_ascii(folded, _LEET)))
-    if sum(1 for word in present if len(word) == 1) >= SPACED_MIN_LETTERS and _SPACED_HINT.search(folded):
+    if _LEET_MIX.search(folded):
+        deleeted = _translate_ascii(folded, _LEET)
+        if _leet_triggers(deleeted, present):
+            found.append(View("leetspeak", deleeted))
+    if _SPACED_HINT.search(folded) and sum(len(word) == 1 for word in present) >= SPACED_MIN_LETTERS:
         # Read from the text with its spacing kept: a wider gap is what separates the spaced-out words.
         spaced = _fold_characters(text)
         if _SPACED_LETTERS.search(spaced):
@@ -126,12 +130,10 @@ def readings(text: str, folded: str, present: set[str], *, rot13_hint: bool = Fa
     return found
 
 
-def _leet_triggers(present: set[str]) -> bool:
-    """Whether some word mixing digits and letters reads, leet undone, as a trigger word."""
-    for word in present:
-        if not word.isalpha() and not word.isdigit() and _translate_ascii(word, _LEET) in LEET_TRIGGERS:
-            return True
-    return False
+def _leet_triggers(deleeted: str, present: set[str]) -> bool:
+    """Whether undoing leetspeak made a trigger word that the prompt's own words (`present`) lack."""
+    words = _translate_ascii(deleeted, _WORD_BREAKS).split()  # two passes in C, no loop over words
+    return bool(LEET_TRIGGERS.intersection(words) - present)
 
 
 def _translate_ascii(text: str, table: bytes) -> str:

@@ -72,6 +72,9 @@ _SSN = re.compile(r"([0-9]{3})(?<![0-9-][0-9]{3})([- ]?)([0-9]{2})\2([0-9]{4})(?
 _SSN_CONTEXT = re.compile(r"\b(?:ssn|social security|sozialversicherung)", re.IGNORECASE)
 _IPV4 = re.compile(r"[0-9](?<![0-9.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?!\.?[0-9])")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?![\w:])", re.IGNORECASE)
+# Cheap tests with a literal first character (a fast scan) before the full patterns run over the text.
+_IPV4_HINT = re.compile(r"\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")
+_IPV6_HINT = re.compile(r":[0-9a-f]{0,4}:(?:[0-9a-f]{0,4}:|[0-9a-f]{0,4}(?![\w:]))", re.IGNORECASE)
 _PHONE = re.compile(
     r"[+(0-9](?<![\w+.-][+(0-9])(?:(?<=\+)|(?<=\()[0-9]|(?<=[0-9]))[0-9 \t().\-/]{5,22}[0-9]"
     r"(?:[ \t]?(?:x|ext\.?|#)[ \t]?[0-9]{1,5})?(?![\w-]*[0-9])",
@@ -247,7 +250,7 @@ def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
         for match in _URL_PASSWORD.finditer(text):
             yield Finding(PASSWORD, match.start(1), match.end(1))
     named = not _SECRET_WORDS.isdisjoint(words) if words is not None else True
-    if named and any(name in text.lower() for name in _SECRET_NAMES):
+    if named and any(name in lower for lower in (text.lower(),) for name in _SECRET_NAMES):
         for match in _ASSIGNED_SECRET.finditer(text):
             yield Finding(PASSWORD, match.start(1), match.end(1))
 
@@ -293,13 +296,14 @@ def _ssns(text: str) -> Iterator[Finding]:
 
 
 def _ips(text: str) -> Iterator[Finding]:
-    for match in _IPV4.finditer(text):
-        try:
-            ipaddress.IPv4Address(match.group(0))
-        except ValueError:
-            continue
-        yield Finding(IP_ADDRESS, match.start(), match.end())
-    if "::" in text or text.count(":") >= 7:
+    if _IPV4_HINT.search(text):
+        for match in _IPV4.finditer(text):
+            try:
+                ipaddress.IPv4Address(match.group(0))
+            except ValueError:
+                continue
+            yield Finding(IP_ADDRESS, match.start(), match.end())
+    if ("::" in text or text.count(":") >= 7) and _IPV6_HINT.search(text):
         for match in _IPV6.finditer(text):
             try:
                 ipaddress.IPv6Address(match.group(0))
