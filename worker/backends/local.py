@@ -64,6 +64,7 @@ class LocalBackend:
             raise BackendUnavailable(
                 "llama-cpp-python is not installed (pip install 'secureai[local]')"
             ) from None
+        _route_llama_logs(llama_cpp)
         path = self.resolve_path(spec)
         if not path.is_file():
             raise BackendUnavailable(f"GGUF file not found for model {spec.name}")
@@ -158,3 +159,22 @@ class LocalBackend:
         for model in self._models.values():
             model.close()
         self._models.clear()
+
+
+_LLAMA_LOG_CALLBACK: Any = None
+_LLAMA_ERROR_LEVEL = 3  # GGML_LOG_LEVEL_ERROR (llama_cpp/_logger.py lists the levels)
+
+
+def _route_llama_logs(llama_cpp: Any) -> None:
+    """llama.cpp prints to stderr on its own; keep its chatter out of the JSON logs, pass errors on."""
+    global _LLAMA_LOG_CALLBACK
+    if _LLAMA_LOG_CALLBACK is not None:
+        return
+
+    def forward(level: int, text: bytes, user_data: Any) -> None:
+        if level == _LLAMA_ERROR_LEVEL and text:
+            logger.warning("llama.cpp: %s", text.decode("utf-8", "replace").strip())
+
+    # ctypes keeps only a weak hold on the callback: the module-level reference keeps it alive.
+    _LLAMA_LOG_CALLBACK = llama_cpp.llama_log_callback(forward)
+    llama_cpp.llama_log_set(_LLAMA_LOG_CALLBACK, None)

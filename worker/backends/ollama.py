@@ -47,7 +47,8 @@ class OllamaBackend:
                 )
                 async for part in chat:
                     yield _chunk(part.message.content or "", part)
-        except ConnectionError:
+        except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
+            # The client wraps refused connections in ConnectionError only for whole responses.
             raise BackendUnavailable(f"Ollama at {self.base_url} is not answering") from None
         except ollama.ResponseError as exc:
             raise BackendError(f"Ollama refused the request ({exc.status_code}): {exc.error[:200]}") from None
