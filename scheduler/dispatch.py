@@ -81,9 +81,9 @@ class Dispatcher:
             total += await self.dispatch(pool)
         return total
 
-    async def reap(self, pool: str) -> tuple[int, int]:
-        """Free the slots of ended jobs and requeue those of dead workers; returns (released, requeued)."""
-        released, requeued = await self.scripts.reap(
+    async def reap(self, pool: str) -> tuple[int, list[str]]:
+        """Free ended jobs' slots and requeue dead workers' jobs; returns (released, requeued ids)."""
+        released, _, *requeued = await self.scripts.reap(
             keys=[keys.inflight(pool), keys.arq_queue(pool), keys.worker_wake(pool), keys.stats(pool)],
             args=[
                 int(time.time() * 1000),
@@ -98,11 +98,11 @@ class Dispatcher:
                 ARQ_JOB_TTL_MS,
             ],
         )
-        return int(released), int(requeued)
+        return int(released), [str(job_id) for job_id in requeued]
 
-    async def reap_all(self) -> tuple[int, int]:
+    async def reap_all(self) -> tuple[int, list[str]]:
         """`reap` over every pool."""
-        released = requeued = 0
+        released, requeued = 0, []
         for pool in self.pools:
             freed, moved = await self.reap(pool)
             released += freed

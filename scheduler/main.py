@@ -44,8 +44,13 @@ async def serve(settings: Settings, catalog: Catalog, stop: asyncio.Event | None
                 if time.monotonic() - last_housekeeping > HOUSEKEEPING_S:
                     last_housekeeping = time.monotonic()
                     _, requeued = await dispatcher.reap_all()
-                    if requeued:
-                        logger.warning("jobs of lost workers requeued", extra={"jobs": requeued})
+                    for job_id in requeued:
+                        # The request id ties this line to the API's and the workers' lines for the job.
+                        request_id = await redis.hget(keys.job(job_id), "request_id")
+                        logger.warning(
+                            "job of a lost worker requeued",
+                            extra={"job_id": job_id, "request_id": request_id},
+                        )
                 if await dispatcher.dispatch_all():
                     continue
                 # Nothing movable: sleep until a submit or a finished job pushes a wake-up.

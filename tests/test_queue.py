@@ -328,14 +328,14 @@ async def test_reap_requeues_the_job_of_a_dead_worker(
     await store.claim(job_id, pool=POOL, worker_id="doomed", lease_s=0.05, job_try=1)  # ...started it...
     await redis.delete(keys.worker("doomed"))  # ...and its heartbeat stopped.
     await asyncio.sleep(0.1)
-    assert await dispatcher.reap(POOL) == (0, 1)
+    assert await dispatcher.reap(POOL) == (0, [job_id])
     job = await store.get(job_id)
     assert job is not None and job.status == QUEUED
     assert not await redis.exists(keys.ARQ_IN_PROGRESS_PREFIX + job_id)
     assert await redis.zscore(keys.arq_queue(POOL), job_id) is not None
     assert (await events(redis, job_id))[-1] == {"type": "retry", "attempt": 2, "reason": "worker lost"}
     # A fresh lease: nothing more to do on the next pass.
-    assert await dispatcher.reap(POOL) == (0, 0)
+    assert await dispatcher.reap(POOL) == (0, [])
 
 
 async def test_reap_leaves_live_workers_and_waiting_jobs_alone(
@@ -348,9 +348,9 @@ async def test_reap_leaves_live_workers_and_waiting_jobs_alone(
     await store.claim(running, pool=POOL, worker_id="slow", lease_s=0.05, job_try=1)
     await redis.zadd(keys.inflight(POOL), {waiting: 0})
     await asyncio.sleep(0.1)
-    assert await dispatcher.reap(POOL) == (0, 0)
+    assert await dispatcher.reap(POOL) == (0, [])
     assert (await store.get(running)).status == RUNNING  # type: ignore[union-attr]
     finished = await submit(store, "bob")
     await redis.zadd(keys.inflight(POOL), {finished: 0})
     await redis.hset(keys.job(finished), "status", SUCCEEDED)
-    assert await dispatcher.reap(POOL) == (1, 0)
+    assert await dispatcher.reap(POOL) == (1, [])

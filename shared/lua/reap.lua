@@ -4,10 +4,10 @@
 -- KEYS: inflight, arq_queue, worker_wake, stats
 -- ARGV: now_ms, lease_ms, max, job_prefix, worker_prefix, events_prefix, arq_in_progress_prefix,
 --       arq_job_prefix, arq_function, arq_job_ttl_ms
--- Returns {released, requeued}.
+-- Returns {released, requeued, then the requeued job ids}.
 local now, lease, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, max)
-local released, requeued = 0, 0
+local released, requeued, moved = 0, 0, {}
 for _, job_id in ipairs(expired) do
   local job = ARGV[4] .. job_id
   local info = redis.call('HMGET', job, 'status', 'worker', 'tries')
@@ -40,6 +40,7 @@ for _, job_id in ipairs(expired) do
     redis.call('LPUSH', KEYS[3], job_id)
     redis.call('HINCRBY', KEYS[4], 'requeued', 1)
     requeued = requeued + 1
+    moved[#moved + 1] = job_id
   end
 end
-return {released, requeued}
+return {released, requeued, unpack(moved)}
