@@ -98,7 +98,11 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
         limiter=RateLimiter(redis, scripts),
         quotas=Quotas(redis, scripts),
         audit=AuditLog(
-            redis, settings.require_audit_key(), writer=writer, sink=open_sink(settings.audit_sink, writer)
+            redis,
+            settings.require_audit_key(),
+            writer=writer,
+            sink=open_sink(settings.audit_sink, writer),
+            fsync_s=settings.audit_fsync_s,
         ),
         firewall=Firewall(settings.firewall_rules()),
         pools=PoolMonitor(redis),

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
 
     # Where audit records are written first: stdout, file:<directory> (one rotating file per process), none.
     audit_sink: str = "stdout"
+    # How often a file sink is fsynced: 0 = every batch, before its decisions take effect.
+    audit_fsync_s: float = Field(default=0.2, ge=0)
     # Browser origins allowed to call the API (CORS); none by default.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.

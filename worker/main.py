@@ -53,20 +53,39 @@ class PoolWorker(Worker):
         self._claim = self.pool.register_script(ARQ_CLAIM_LUA)
 
     async def _poll_iteration(self) -> None:
-        await self._wait_for_work()
-        await super()._poll_iteration()
+        job_id = await self._wait_for_work()
+        if job_id is None or not self.allow_pick_jobs:
+            # Idle, or woken without a job: arq's own poll of the queue (also its bookkeeping).
+            await super()._poll_iteration()
+            return
+        # The wake-up names the job: start it without reading the queue first.
+        await self.start_jobs([job_id.encode()])
+        self._forget_finished_tasks()
+        await self.heart_beat()
 
-    async def _wait_for_work(self) -> None:
+    def _forget_finished_tasks(self) -> None:
+        # What arq's poll does after starting jobs: drop finished tasks, surfacing their errors.
+        for job_id, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[job_id]
+                task.result()
+
+    async def _wait_for_work(self) -> str | None:
+        """The job id of a wake-up, or None after an idle wait or when every slot is busy."""
         if self.job_counter >= self.max_jobs:
             # Every slot is busy: nothing to take until one frees.
             self._slot_freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._slot_freed.wait(), IDLE_POLL_S)
-            return
+            return None
         try:
-            await self._wake_redis.blpop([self._wake_key], timeout=IDLE_POLL_S)  # type: ignore[arg-type]
+            woken = await self._wake_redis.blpop([self._wake_key], timeout=IDLE_POLL_S)  # type: ignore[arg-type]
         except (RedisError, OSError):
             await asyncio.sleep(IDLE_POLL_S)
+            return None
+        if not woken or len(woken[1]) != 32:
+            return None
+        return str(woken[1])
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         """arq's start_jobs, with the in-progress lock taken by one Lua call (see arq_claim.lua)."""
@@ -162,7 +181,11 @@ def build_worker(
             lease_s=settings.worker_heartbeat_s * 3,
             max_tries=settings.job_max_tries,
             audit=AuditLog(
-                redis, audit_key, writer=audit_writer, sink=open_sink(settings.audit_sink, audit_writer)
+                redis,
+                audit_key,
+                writer=audit_writer,
+                sink=open_sink(settings.audit_sink, audit_writer),
+                fsync_s=settings.audit_fsync_s,
             ),
         )
         ctx["state"] = state
