@@ -18,17 +18,10 @@ import httpx
 import orjson
 import redis
 
-from secureai.bench.harness import gateway, machine, percentile, rss_mib
+from secureai.bench.harness import echo_catalog, gateway, machine, percentile, rss_mib
 from shared import keys
 
-CATALOG = """
-[models."echo"]
-backend = "echo"
-upstream = "echo"
-pool = "bench"
-max_tokens = 64
-timeout_s = 30
-"""
+CATALOG = echo_catalog()
 
 
 def wait_for_end(peek: redis.Redis, job_id: str, timeout_s: float = 30) -> None:

@@ -16,19 +16,9 @@ from dataclasses import dataclass
 import orjson
 import redis
 
-from secureai.bench.harness import Gateway, gateway, machine, percentile
+from secureai.bench.harness import Gateway, echo_catalog, gateway, machine, percentile
 from secureai.bench.loadgen import RawConnection
 from shared import keys
-
-CATALOG = """
-[models."echo"]
-backend = "echo"
-upstream = "echo"
-pool = "bench"
-max_tokens = 64
-timeout_s = 60
-options = {{ service_s = {service_s} }}
-"""
 
 
 @dataclass
@@ -73,7 +63,7 @@ def _token(gw: Gateway, user: str, password: str, uses: int) -> str:
 def _run_policy(
     policy: str, *, heavy: int, light: int, service_s: float, slots: int, redis_url: str | None
 ) -> Outcome:
-    catalog = CATALOG.format(service_s=service_s)
+    catalog = echo_catalog(service_s=service_s, timeout_s=60)
     with gateway(catalog, {"bench": slots}, redis_url=redis_url, extra_env={"QUEUE_POLICY": policy}) as gw:
         light_password = gw.add_user("light")
         heavy_token = _token(gw, gw.username, gw.password, heavy + 10)

@@ -23,6 +23,17 @@ from shared.redis import connect
 from shared.users import ADMIN_SCOPES, ALL_MODELS, UserStore
 
 BENCH_DB = 13
+
+
+def echo_catalog(*, service_s: float = 0.0, timeout_s: float = 30) -> str:
+    """A catalog of one echo model, `echo`, on pool `bench` (a fixed `service_s` before each answer)."""
+    options = f"options = {{ service_s = {service_s} }}\n" if service_s else ""
+    return (
+        '[models."echo"]\nbackend = "echo"\nupstream = "echo"\npool = "bench"\nmax_tokens = 64\n'
+        f"timeout_s = {timeout_s}\n{options}"
+    )
+
+
 BENCH_PASSWORD_BYTES = 24
 
 

@@ -15,18 +15,11 @@ import time
 import httpx
 import orjson
 
-from secureai.bench.harness import Gateway, gateway, machine, percentile, rss_mib
+from secureai.bench.harness import Gateway, echo_catalog, gateway, machine, percentile, rss_mib
 from secureai.bench.loadgen import RawConnection
 from shared.config import Settings
 
-CATALOG = """
-[models."echo"]
-backend = "echo"
-upstream = "echo"
-pool = "bench"
-max_tokens = 64
-timeout_s = 30
-"""
+CATALOG = echo_catalog()
 
 
 def peak_rss_mib(pid: int) -> float:
