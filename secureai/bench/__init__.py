@@ -67,6 +67,9 @@ def add_commands(commands: Any) -> None:
     overhead.add_argument("--slots", type=_number(int, 1, 1024), default=64, help="worker concurrency")
     overhead.add_argument("--api-workers", type=_number(int, 1, 64), default=1, help="API processes")
     overhead.add_argument(
+        "--workers", type=_number(int, 1, 64), default=1, help="worker processes for the pool"
+    )
+    overhead.add_argument(
         "--redis-url",
         default=None,
         help="Redis for the run (default: REDIS_URL with database 13); the database is flushed",
@@ -109,6 +112,7 @@ def _overhead(args: argparse.Namespace) -> int:
         tokens=args.tokens,
         slots=args.slots,
         api_workers=args.api_workers,
+        worker_processes=args.workers,
         redis_url=args.redis_url,
     )
 

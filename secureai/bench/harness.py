@@ -160,10 +160,12 @@ def gateway(
     extra_env: dict[str, str] | None = None,
     api_workers: int = 1,
     hash_params: dict[str, int] | None = None,
+    worker_processes: int = 1,
 ) -> Iterator[Gateway]:
     """Start a gateway on a flushed benchmark database; stop it and flush again on exit.
 
-    The bench user's password is hashed with `hash_params` (cheap ones unless given).
+    The bench user's password is hashed with `hash_params` (cheap ones unless given). Each pool gets
+    `worker_processes` workers.
     """
     url = bench_redis_url(redis_url)
     password = secrets.token_urlsafe(BENCH_PASSWORD_BYTES)
@@ -196,6 +198,9 @@ def gateway(
             env=env, pools=pools, port=free_port(), api_workers=api_workers, log_dir=Path(tmp) / "logs"
         )
         stack.start()
+        for pool, slots in pools.items():
+            for index in range(2, worker_processes + 1):
+                stack.start_worker(pool, f"worker-{pool}-{index}", slots)
         try:
             stack.wait_ready(timeout=60)
             yield Gateway(stack=stack, redis_url=url, username="bench", password=password)

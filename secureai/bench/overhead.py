@@ -278,6 +278,7 @@ def run(
     tokens: int,
     slots: int,
     api_workers: int,
+    worker_processes: int,
     redis_url: str | None,
 ) -> int:
     load_before = os.getloadavg()
@@ -291,7 +292,12 @@ def run(
         }
         catalog = CATALOG.format(slots=slots)
         with gateway(
-            catalog, {"bench": slots}, redis_url=redis_url, extra_env=env, api_workers=api_workers
+            catalog,
+            {"bench": slots},
+            redis_url=redis_url,
+            extra_env=env,
+            api_workers=api_workers,
+            worker_processes=worker_processes,
         ) as gw:
             pids = {name: process.pid for name, process in gw.stack.processes.items()}
             pids["upstream"] = up.pid
@@ -322,7 +328,14 @@ def run(
                         )
                         pair.append(_run_async(run))
                     cells.append((pair[0], pair[1]))
-    report(cells, tokens=tokens, slots=slots, api_workers=api_workers, load=(load_before, os.getloadavg()))
+    report(
+        cells,
+        tokens=tokens,
+        slots=slots,
+        api_workers=api_workers,
+        worker_processes=worker_processes,
+        load=(load_before, os.getloadavg()),
+    )
     return 0 if all(d.errors == 0 and g.errors == 0 and g.latencies for d, g in cells) else 1
 
 
@@ -340,10 +353,12 @@ def report(
     tokens: int,
     slots: int,
     api_workers: int,
+    worker_processes: int,
     load: tuple[tuple[float, float, float], tuple[float, float, float]],
 ) -> None:
     print(f"overhead: chat completions of {tokens} tokens, directly against a loopback upstream and through")
-    print(f"  the gateway (gate, queue, scheduler, 1 worker x {slots} slots, {api_workers} API process(es))")
+    workers = f"{worker_processes} worker process(es) x {slots} slots"
+    print(f"  the gateway (gate, queue, scheduler, {workers}, {api_workers} API process(es))")
     print(f"  machine: {machine()}")
     before, after = load
     print(f"  load average before: {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}; after: {after[0]:.2f}")
