@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.schemas import GenerateBody
-from shared.errors import PayloadTooLarge
+from shared.errors import BadRequest, PayloadTooLarge
 from shared.jobs import GenerationRequest
 
 
@@ -14,13 +14,30 @@ def check_prompt_size(text: str, max_bytes: int) -> None:
         raise PayloadTooLarge(f"prompt over {max_bytes} bytes", code="prompt_too_large")
 
 
+def check_request(request: GenerationRequest, max_prompt_bytes: int) -> None:
+    """413 when the prompt is over the configured size; 400 when any of its text is not valid Unicode."""
+    text = request.text()
+    check_prompt_size(text, max_prompt_bytes)
+    for part in (text, *request.stop):
+        # JSON's \u escapes can carry a lone surrogate, which no UTF-8 text (nor Redis, nor a model) holds.
+        if not part.isascii():
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadRequest(
+                    "the request's text is not valid Unicode (it holds a lone surrogate)",
+                    code="invalid_unicode",
+                ) from None
+
+
 def generation_request(body: GenerateBody, max_prompt_bytes: int) -> GenerationRequest:
     """The request for a native generate/jobs body (max_tokens 0 = the token's budget)."""
-    check_prompt_size(body.prompt, max_prompt_bytes)
-    return GenerationRequest(
+    request = GenerationRequest(
         max_tokens=body.max_tokens or 0,
         prompt=body.prompt,
         temperature=body.temperature,
         top_p=body.top_p,
         stop=tuple(body.stop or ()),
     )
+    check_request(request, max_prompt_bytes)
+    return request

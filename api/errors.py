@@ -77,8 +77,11 @@ async def validation_error(request: Request, exc: Exception) -> JSONBody:
 
 async def http_error(request: Request, exc: Exception) -> JSONBody:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    codes = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot decode at all: invalid UTF-8, nesting too deep to parse.
+        message = "the request body is not valid JSON"
     headers = dict(exc.headers) if exc.headers else None
     return error_response(
         exc.status_code, codes.get(exc.status_code, "http_error"), message, headers, path=request.url.path

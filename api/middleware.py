@@ -15,6 +15,8 @@ from shared.logs import request_id_var
 
 REQUEST_ID_HEADER = b"x-request-id"
 SHED_DELAY_S = 0.1
+# A login body is a name and a password: anything bigger is refused before it is parsed.
+ADMISSION_MAX_BODY_BYTES = 8192
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -108,9 +110,10 @@ class ShedCounter:
 class AdmissionMiddleware:
     """Sheds requests to expensive paths beyond a concurrency bound, before any work is spent on them.
 
-    A login costs a password hash; under a flood the cheapest possible refusal (no body read, no Redis,
-    no routing) keeps the event loop free for everyone else. Sheds are counted, and the API writes one
-    audit summary per second for them rather than one record each.
+    A login costs a password hash; under a flood the cheapest possible refusal (no Redis, no routing)
+    keeps the event loop free for everyone else. The (small) body is read before a slot is taken, so a
+    client that sends it slowly holds only its own connection, never one of the few slots. Sheds are
+    counted, and the API writes one audit summary per second for them rather than one record each.
     """
 
     def __init__(self, app: ASGIApp, limits: dict[str, int], counter: ShedCounter) -> None:
@@ -125,17 +128,48 @@ class AdmissionMiddleware:
         if limit is None:
             await self.app(scope, receive, send)
             return
+        body = await _read_body(receive, ADMISSION_MAX_BODY_BYTES)
+        if body is None:
+            return  # the client left before its body was complete
+        if len(body) > ADMISSION_MAX_BODY_BYTES:
+            await _too_large(send, ADMISSION_MAX_BODY_BYTES)
+            return
         if self.inflight[path] >= limit:
             self.counter.add(path)
             # A short pause before the refusal caps how fast one connection can hammer the API.
             await asyncio.sleep(SHED_DELAY_S)
             await _send_json(send, 503, _BUSY_BODY, [(b"retry-after", b"1")])
             return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
         self.inflight[path] += 1
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, replay, send)
         finally:
             self.inflight[path] -= 1
+
+
+async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
+    """The whole body (stopping once past `max_bytes`), or None when the client disconnected."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        parts.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(parts)
 
 
 _BUSY_BODY = orjson.dumps(

@@ -86,6 +86,7 @@ def _up(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.http_protocol import BoundedHttpToolsProtocol
     from shared.config import get_settings
 
     settings = get_settings()
@@ -107,6 +108,8 @@ def _api(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
         # Connections beyond this get a 503 from uvicorn itself: a bound on memory under a connection flood.
         limit_concurrency=4096,
+        # Bounds on request heads and on how long a request may take to arrive (slowloris).
+        http=BoundedHttpToolsProtocol,
     )
     return 0
 

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     max_queued_per_user: int = Field(default=100, ge=1)
     max_queued_per_pool: int = Field(default=10_000, ge=1)
     max_prompt_bytes: int = Field(default=32 * 1024, ge=256)
+    # HTTP requests: the largest request head, and how long a head and then its body may take to arrive.
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
 
     # --- jobs ----------------------------------------------------------------------------------------
     result_ttl_s: int = Field(default=3_600, ge=10)

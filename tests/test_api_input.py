@@ -144,3 +144,31 @@ async def test_missing_and_garbage_tokens(client, make_user: UserFactory) -> Non
 async def test_unknown_route_and_method(client) -> None:
     assert_error(await client.get("/nope"), 404, "not_found")
     assert_error(await client.put("/auth/login"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/v1/chat/completions",
+            b'{"model": "echo", "messages": [{"role": "user", "content": "hi \\ud800"}]}',
+        ),
+        (
+            "/v1/chat/completions",
+            b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}], "stop": "\\udfff"}',
+        ),
+        ("/api/generate", b'{"model": "echo", "prompt": "\\udc00", "stream": false}'),
+        ("/api/chat", b'{"model": "echo", "messages": [{"role": "user", "content": "a\\ud83d"}]}'),
+    ],
+)
+async def test_a_lone_surrogate_in_a_compatible_api_is_a_400_not_a_500(
+    client, make_user: UserFactory, redis: Redis, path: str, body: bytes
+) -> None:
+    # Valid JSON (a \u escape), yet no UTF-8 text holds it: refused before the gate spends anything.
+    await make_user()
+    token = await scoped_token(client, await login(client), "echo", uses=5)
+    headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    response = await client.post(path, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert "not valid Unicode" in response.text and "Traceback" not in response.text
+    assert await nothing_queued(redis)

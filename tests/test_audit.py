@@ -156,3 +156,17 @@ async def test_admin_audit_endpoint_filters_and_pages(client, make_user: UserFac
     assert future == {"records": [], "next_cursor": None}
     bad = await client.get("/api/v1/admin/audit", params={"since": "yesterday"}, headers=auditor)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_query"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["inf", "-inf", "nan", "1e400", "-5", "1e30", "99999999999999999999", "0001-01-01T00:00:00+00:00"],
+)
+async def test_admin_audit_refuses_times_out_of_range(client, make_user: UserFactory, value: str) -> None:
+    # Each was a number no stream id can be: a 500 (inf) or a Redis error (negative, huge) before.
+    await make_user("auditor", scopes=("jobs:read", "admin:audit"))
+    auditor = {"Authorization": f"Bearer {await login(client, 'auditor')}"}
+    for name in ("since", "until"):
+        bad = await client.get("/api/v1/admin/audit", params={name: value}, headers=auditor)
+        assert bad.status_code == 400, (name, value, bad.text)
+        assert bad.json()["error"]["code"] == "invalid_query"

@@ -2,7 +2,8 @@
 
 Text that arrives within `FLUSH_INTERVAL_S` of the last write is held back and written as one `token`
 event: a slow model still streams token by token, a fast one in a few chunks instead of one entry (and
-one Redis command) per token.
+one Redis command) per token. While Redis is away the text is kept and written with the next batch
+that gets through, so a job goes on generating through a Redis restart.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import time
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from shared import keys
 
 FLUSH_INTERVAL_S = 0.02
 FLUSH_TOKENS = 64
+RETRY_AFTER_FAILURE_S = 1.0
 
 
 class TokenEvents:
@@ -26,19 +29,29 @@ class TokenEvents:
         self.key = keys.events(job_id)
         self._pending: list[str] = []
         self._last_flush = time.monotonic()
+        self._retry_at = 0.0
 
     async def add(self, text: str) -> None:
         """Queue one token; flushes when the batch is big or old enough."""
         if not text:
             return
         self._pending.append(text)
-        if len(self._pending) >= FLUSH_TOKENS or time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
-            await self.flush()
+        now = time.monotonic()
+        if now < self._retry_at:
+            return
+        if len(self._pending) >= FLUSH_TOKENS or now - self._last_flush >= FLUSH_INTERVAL_S:
+            try:
+                await self.flush()
+            except (RedisError, OSError):
+                # Kept for a later batch; pausing keeps a Redis outage from slowing every token down.
+                self._retry_at = time.monotonic() + RETRY_AFTER_FAILURE_S
 
     async def flush(self) -> None:
-        """Write the text held back as one event."""
+        """Write the text held back as one event; on failure the text stays held back."""
         self._last_flush = time.monotonic()
         if not self._pending:
             return
-        text, self._pending = "".join(self._pending), []
+        text = "".join(self._pending)
+        self._pending = [text]
         await self.redis.xadd(self.key, {"e": orjson.dumps({"type": "token", "text": text})})
+        self._pending = []

@@ -54,14 +54,19 @@ class PoolWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         job_id = await self._wait_for_work()
-        if job_id is None or not self.allow_pick_jobs:
-            # Idle, or woken without a job: arq's own poll of the queue (also its bookkeeping).
-            await super()._poll_iteration()
-            return
-        # The wake-up names the job: start it without reading the queue first.
-        await self.start_jobs([job_id.encode()])
-        self._forget_finished_tasks()
-        await self.heart_beat()
+        try:
+            if job_id is None or not self.allow_pick_jobs:
+                # Idle, or woken without a job: arq's own poll of the queue (also its bookkeeping).
+                await super()._poll_iteration()
+                return
+            # The wake-up names the job: start it without reading the queue first.
+            await self.start_jobs([job_id.encode()])
+            self._forget_finished_tasks()
+            await self.heart_beat()
+        except (RedisError, OSError):
+            # arq would end the worker here; Redis coming back must find the worker still serving.
+            logger.warning("Redis unavailable; the worker waits for it", exc_info=True)
+            await asyncio.sleep(IDLE_POLL_S)
 
     def _forget_finished_tasks(self) -> None:
         # What arq's poll does after starting jobs: drop finished tasks, surfacing their errors.
@@ -97,10 +102,15 @@ class PoolWorker(Worker):
                 return
             self.job_counter += 1
             job_id = raw_id.decode()
-            score = await self._claim(
-                keys=[in_progress_key_prefix + job_id, self.queue_name],
-                args=[job_id, timestamp_ms(), lock_ms],
-            )
+            try:
+                score = await self._claim(
+                    keys=[in_progress_key_prefix + job_id, self.queue_name],
+                    args=[job_id, timestamp_ms(), lock_ms],
+                )
+            except BaseException:
+                self.job_counter -= 1
+                self.sem.release()
+                raise
             if not score:
                 # Started elsewhere already, or finished and gone from the queue.
                 self.job_counter -= 1

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from arq.worker import Retry
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from shared.audit import AuditLog, AuditUnavailable
 from shared.catalog import Catalog
@@ -20,6 +24,9 @@ from worker.events import TokenEvents
 from worker.metering import GpuSource, Meter
 
 logger = logging.getLogger(__name__)
+
+# Pauses between attempts to record a job's end while Redis is away (the last one repeats).
+RECORD_RETRY_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 
 
 @dataclass
@@ -48,7 +55,8 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
     state: WorkerState = ctx["state"]
     job_try = int(ctx.get("job_try", 1))
     if job_try > state.max_tries:
-        await state.store.finish(
+        await finish(
+            state,
             job_id,
             pool=state.pool,
             status=FAILED,
@@ -57,9 +65,14 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
             error_message=f"the workers running this job stopped {state.max_tries} times; it was given up",
         )
         return
-    claimed = await state.store.claim(
-        job_id, pool=state.pool, worker_id=state.worker_id, lease_s=state.lease_s, job_try=job_try
-    )
+    try:
+        claimed = await state.store.claim(
+            job_id, pool=state.pool, worker_id=state.worker_id, lease_s=state.lease_s, job_try=job_try
+        )
+    except (RedisError, OSError):
+        # Whether the claim happened is unknown: arq runs the job again later (a retry may re-claim it).
+        logger.warning("Redis unavailable while claiming a job; retrying it", extra={"job_id": job_id})
+        raise Retry(defer=1.0) from None
     if claimed is None:
         return  # cancelled or already ended while it waited
     user, model_name, request, request_id = claimed
@@ -67,7 +80,8 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
     spec = state.catalog.get(model_name)
     backend = state.backends.get(spec.backend) if spec else None
     if spec is None or backend is None:
-        await state.store.finish(
+        await finish(
+            state,
             job_id,
             pool=state.pool,
             status=FAILED,
@@ -117,7 +131,7 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         state.cancelled.discard(job_id)
         measurement = await meter.stop()
 
-    await events.flush()
+    await until_recorded(events.flush)
     usage = Usage(
         prompt_tokens=prompt_tokens or 0,
         completion_tokens=completion_tokens if completion_tokens is not None else len(parts),
@@ -125,7 +139,8 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         gpu_seconds_measured=measurement.measured,
         energy_joules=measurement.energy_joules,
     )
-    await state.store.finish(
+    await finish(
+        state,
         job_id,
         pool=state.pool,
         status=status,
@@ -156,3 +171,24 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         # The outcome is already stored with the job; a lost audit line is logged, never fatal here.
         with contextlib.suppress(AuditUnavailable):
             await state.audit.write(record)
+
+
+async def finish(state: WorkerState, job_id: str, **outcome: Any) -> None:
+    """Record how the job ended (`JobStore.finish`), waiting for Redis if it is away."""
+    await until_recorded(lambda: state.store.finish(job_id, **outcome))
+
+
+async def until_recorded(write: Callable[[], Awaitable[Any]]) -> None:
+    """Run `write` (an idempotent write of a job's end) until Redis takes it.
+
+    A live worker owns its running jobs (the scheduler requeues only a dead worker's), so it must not
+    drop one whose end it could not write: it keeps the result and tries again until Redis is back.
+    """
+    for attempt in itertools.count():
+        try:
+            await write()
+            return
+        except (RedisError, OSError):
+            if attempt == 0:
+                logger.warning("Redis unavailable while recording a job's end; retrying", exc_info=True)
+            await asyncio.sleep(RECORD_RETRY_S[min(attempt, len(RECORD_RETRY_S) - 1)])

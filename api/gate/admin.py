@@ -19,6 +19,7 @@ from shared.errors import BadRequest, GatewayError
 AUDIT_SCOPE = "admin:audit"
 MAX_PAGE = 500
 SCAN_LIMIT = 20_000  # records examined per call at most; the cursor continues from there
+MAX_TIME_MS = 253_402_300_799_999  # the end of year 9999
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
@@ -34,14 +35,18 @@ class AuditQuery:
 
 
 def _to_ms(value: str, name: str) -> int:
+    milliseconds: float | None
     try:
-        return int(float(value) * 1000)
+        milliseconds = float(value) * 1000
     except ValueError:
-        pass
-    try:
-        return int(datetime.fromisoformat(value).timestamp() * 1000)
-    except ValueError:
-        raise BadRequest(f"{name} must be epoch seconds or an ISO 8601 time", code="invalid_query") from None
+        try:
+            milliseconds = datetime.fromisoformat(value).timestamp() * 1000
+        except (ValueError, OverflowError, OSError):
+            milliseconds = None
+    # Stream ids start at 0 and fit in 64 bits; inf, NaN and times before 1970 are no time to look at.
+    if milliseconds is None or not 0 <= milliseconds <= MAX_TIME_MS:
+        raise BadRequest(f"{name} must be epoch seconds or an ISO 8601 time", code="invalid_query")
+    return int(milliseconds)
 
 
 async def read_audit(

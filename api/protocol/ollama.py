@@ -16,7 +16,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.completions import Completion, Failed, Finished, Idle, StreamItem, Text, Usage
-from api.convert import check_prompt_size
+from api.convert import check_request
 from shared.catalog import MODEL_NAME_PATTERN, ModelSpec
 from shared.errors import BadRequest, GatewayError
 from shared.jobs import GenerationRequest, Message
@@ -121,7 +121,7 @@ def generate_request(body: GenerateRequest, max_prompt_bytes: int) -> Generation
         )
     else:
         request = _request(body, prompt=prompt, messages=())
-    check_prompt_size(request.text(), max_prompt_bytes)
+    check_request(request, max_prompt_bytes)
     return request
 
 
@@ -134,7 +134,7 @@ def chat_request(body: ChatRequest, max_prompt_bytes: int) -> GenerationRequest:
         _refuse_unsupported({"images": message.images, "tool_calls": message.tool_calls})
     messages = tuple(Message(m.role, m.content) for m in body.messages)
     request = _request(body, prompt=None, messages=messages)
-    check_prompt_size(request.text(), max_prompt_bytes)
+    check_request(request, max_prompt_bytes)
     return request
 
 

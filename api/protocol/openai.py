@@ -14,7 +14,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.completions import Completion, Failed, Finished, Idle, StreamItem, Text, Usage
-from api.convert import check_prompt_size
+from api.convert import check_request
 from shared.catalog import MODEL_NAME_PATTERN, ModelSpec
 from shared.errors import BadRequest, GatewayError
 from shared.jobs import GenerationRequest, Message
@@ -143,7 +143,7 @@ def generation_request(body: ChatCompletionRequest, max_prompt_bytes: int) -> Ge
         top_p=body.top_p,
         stop=_stops(body.stop),
     )
-    check_prompt_size(request.text(), max_prompt_bytes)
+    check_request(request, max_prompt_bytes)
     return request
 
 

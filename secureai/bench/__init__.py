@@ -76,6 +76,26 @@ def add_commands(commands: Any) -> None:
     )
     overhead.set_defaults(handler=_overhead)
 
+    soak = kinds.add_parser(
+        "soak", help="mixed traffic at a steady rate for a long while: lost jobs, latency, memory"
+    )
+    soak.add_argument("--duration", type=_number(float, 1.0), default=60.0, help="seconds of traffic")
+    soak.add_argument(
+        "--rps", type=_number(float, 0.1, 10_000), default=40.0, help="operations started a second"
+    )
+    soak.add_argument(
+        "--redis-url",
+        default=None,
+        help="Redis for the run (default: REDIS_URL with database 13); the database is flushed",
+    )
+    soak.set_defaults(handler=_soak)
+
+    adversarial = kinds.add_parser(
+        "adversarial", help="firewall and token-parser time on inputs built to be slow (32 KiB at most)"
+    )
+    adversarial.add_argument("--top", type=_number(int, 1), default=15, help="slowest inputs to list")
+    adversarial.set_defaults(handler=_adversarial)
+
 
 def _number(kind: Callable[[str], float], low: float, high: float = float("inf")) -> Callable[[str], Any]:
     """An argparse type: a number of `kind` within [low, high]."""
@@ -151,3 +171,15 @@ def _limits(args: argparse.Namespace) -> int:
     from secureai.bench.limits import run
 
     return run(calls=args.calls, redis_url=args.redis_url)
+
+
+def _adversarial(args: argparse.Namespace) -> int:
+    from secureai.bench.adversarial import run
+
+    return run(top=args.top)
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from secureai.bench.soak import run
+
+    return run(duration=args.duration, rps=args.rps, redis_url=args.redis_url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +19,9 @@ import orjson
 MODEL = "bench"
 WORDS = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit")
 PROMPT_TOKENS = 8
+FAULT_PREFIX = "fault-"
+FAULTS = ("status-429", "status-500", "garbage", "malformed", "cut", "no-done", "stall")
+STALL_S = 120.0
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -50,7 +54,12 @@ class Upstream:
                 body += message.get("body", b"")
                 if not message.get("more_body"):
                     break
-            await self.complete(orjson.loads(body), send)
+            request = orjson.loads(body)
+            model = str(request.get("model", ""))
+            if model.startswith(FAULT_PREFIX):
+                await self.fault(model.removeprefix(FAULT_PREFIX), request, receive, send)
+            else:
+                await self.complete(request, send)
         else:
             await _respond(send, 404, b"application/json", b'{"error":{"message":"not found"}}')
 
@@ -105,6 +114,43 @@ class Upstream:
         if (request.get("stream_options") or {}).get("include_usage"):
             tail += b"data: " + orjson.dumps({**chunk, "choices": [], "usage": usage}) + b"\n\n"
         await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n"})
+
+    async def fault(self, kind: str, request: dict[str, Any], receive: Receive, send: Send) -> None:
+        """Answer the way a broken, overloaded or cut-off server would."""
+        if kind.startswith("status-") and kind.removeprefix("status-").isdigit():
+            status = int(kind.removeprefix("status-"))
+            error = {"message": f"upstream says {status}", "type": "server_error", "code": str(status)}
+            await _respond(send, status, b"application/json", orjson.dumps({"error": error}))
+            return
+        if kind == "garbage":
+            await _respond(send, 200, b"text/html", b"<html><body><h1>It works!</h1></body></html>\n")
+            return
+        if kind not in FAULTS:
+            await _respond(send, 400, b"application/json", b'{"error":{"message":"unknown fault"}}')
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        words = answer_words(self.tokens)
+        half = words[: max(1, len(words) // 2)]
+        head = {"id": "chatcmpl-fault", "object": "chat.completion.chunk", "created": 0, "model": MODEL}
+        for word in half if kind in ("cut", "no-done") else half[:1]:
+            choice = {"index": 0, "delta": {"content": word}, "finish_reason": None}
+            event = b"data: " + orjson.dumps({**head, "choices": [choice]}) + b"\n\n"
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+        if kind == "malformed":
+            await send({"type": "http.response.body", "body": b'data: {"choices": [\n\n'})
+        elif kind == "no-done":
+            await send({"type": "http.response.body", "body": b""})
+        elif kind == "stall":
+            # Nothing more until the client gives up and disconnects.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(receive(), STALL_S)
+        # "cut" (and a stall that ends) returns with the response unfinished: uvicorn drops the connection.
 
 
 async def _respond(send: Send, status: int, content_type: bytes, body: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -11,6 +12,20 @@ import orjson
 from shared.catalog import ModelSpec
 from shared.jobs import GenerationRequest
 from worker.backends.base import BackendError, BackendUnavailable, Chunk
+
+
+def _http_package() -> Any:
+    """The HTTP package the openai client is built on (httpx, or httpx2 in later releases)."""
+    base = next(c for c in openai.DefaultAsyncHttpxClient.__mro__ if not c.__module__.startswith("openai"))
+    return importlib.import_module(base.__module__.partition(".")[0])
+
+
+# Errors of a response already under way (a cut connection, a read timeout) are the HTTP package's own:
+# the client wraps only those raised before the response begins.
+_HTTP = _http_package()
+STREAM_BROKE = "the connection to the OpenAI-compatible backend broke mid-answer"
+STREAM_INCOMPLETE = "the OpenAI-compatible backend's stream ended before the answer was complete"
+NOT_A_STREAM = "the OpenAI-compatible backend answered with something other than an event stream"
 
 
 class OpenAIBackend:
@@ -50,10 +65,22 @@ class OpenAIBackend:
                 top_p=openai.omit if request.top_p is None else request.top_p,
                 stop=list(request.stop) if request.stop else openai.omit,
             ) as response:
+                if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                    raise BackendError(NOT_A_STREAM)
+                complete = False
                 async for line in response.iter_lines():
                     chunk = _event(line)
                     if chunk is not None:
                         yield chunk
+                    elif line.startswith("data:") and line[5:].strip() == "[DONE]":
+                        complete = True
+                # The protocol ends every stream with [DONE]: without it, the answer was cut short.
+                if not complete:
+                    raise BackendError(STREAM_INCOMPLETE)
+        except _HTTP.TimeoutException:
+            raise TimeoutError("the OpenAI-compatible backend timed out") from None
+        except _HTTP.HTTPError:
+            raise BackendError(STREAM_BROKE) from None
         except openai.APITimeoutError:
             raise TimeoutError("the OpenAI-compatible backend timed out") from None
         except openai.APIConnectionError:
