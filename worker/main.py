@@ -1,7 +1,7 @@
 """`secureai worker --pool NAME`: an arq worker for one pool, woken the moment a job is dispatched.
 
 arq polls its queue every `poll_delay`; here the scheduler pushes a wake-up token per dispatched job and
-the worker blocks on it (BLPOP), so a job starts within a Redis round trip of its dispatch while an idle
+the worker blocks on it (BRPOP, oldest first), so a job starts within a Redis round trip of its dispatch while an idle
 worker costs nothing. The worker also heartbeats (the scheduler sizes the pool from heartbeats), keeps the
 leases of its running jobs fresh, probes its backends, and stops a running job when its owner cancels.
 """
@@ -84,7 +84,8 @@ class PoolWorker(Worker):
                 await asyncio.wait_for(self._slot_freed.wait(), IDLE_POLL_S)
             return None
         try:
-            woken = await self._wake_redis.blpop([self._wake_key], timeout=IDLE_POLL_S)  # type: ignore[arg-type]
+            # Wake-ups are LPUSHed: pop the other end, so the oldest dispatched job starts first.
+            woken = await self._wake_redis.brpop([self._wake_key], timeout=IDLE_POLL_S)  # type: ignore[arg-type]
         except (RedisError, OSError):
             await asyncio.sleep(IDLE_POLL_S)
             return None
