@@ -125,6 +125,13 @@ def gateway_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, s
     return child_env(**values)
 
 
+def assert_no_tracebacks(log_dir: Path) -> None:
+    """No process of a test gateway logged a traceback."""
+    for log in sorted(log_dir.glob("*.log")):
+        text = log.read_text(errors="replace")
+        assert "Traceback" not in text, f"{log.name}:\n{text[-4000:]}"
+
+
 @contextlib.contextmanager
 def running_stack(
     env: dict[str, str], pools: dict[str, int | None], log_dir: Path, *, timeout: float = 60

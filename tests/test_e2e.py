@@ -14,6 +14,7 @@ from secureai.bench.harness import free_port
 from secureai.stack import Stack, child_env
 from shared import keys
 from tests.conftest import CATALOG_PATH, PASSWORD, REDIS_URL, UserFactory
+from tests.processes import assert_no_tracebacks, gateway_env, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -25,27 +26,10 @@ async def alice(make_user: UserFactory) -> None:
 
 @pytest.fixture
 def stack(redis: Any, tmp_path: Path) -> Iterator[Stack]:
-    env = child_env(
-        SECRET_KEY=secrets.token_urlsafe(48),
-        AUDIT_KEY=secrets.token_urlsafe(48),
-        AUDIT_SINK=f"file:{tmp_path / 'audit'}",
-        REDIS_URL=REDIS_URL,
-        SECUREAI_MODELS=str(CATALOG_PATH),
-        SECUREAI_DATA_DIR=str(tmp_path / "data"),
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_COST="8192",
-        LOG_LEVEL="WARNING",
-    )
-    running = Stack(env=env, pools={"echo": None, "cpu": None}, port=free_port(), log_dir=tmp_path / "logs")
-    running.start()
-    try:
-        running.wait_ready(timeout=90)
+    env = gateway_env(tmp_path, REDIS_URL)
+    with running_stack(env, {"echo": None, "cpu": None}, tmp_path / "logs", timeout=90) as running:
         yield running
-    finally:
-        running.stop()
-        for log in sorted((tmp_path / "logs").glob("*.log")):
-            text = log.read_text(errors="replace")
-            assert "Traceback" not in text, f"{log.name}:\n{text[-4000:]}"
+    assert_no_tracebacks(tmp_path / "logs")
 
 
 def login(http: httpx.Client) -> dict[str, str]:

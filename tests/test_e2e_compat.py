@@ -6,7 +6,6 @@ request crosses client -> gateway -> queue -> worker -> OpenAI-compatible server
 from __future__ import annotations
 
 import contextlib
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,8 +23,9 @@ from websockets.exceptions import ConnectionClosed
 from secureai.bench.harness import free_port
 from secureai.bench.overhead import upstream
 from secureai.bench.upstream import answer_words
-from secureai.stack import Stack, child_env
+from secureai.stack import Stack
 from tests.conftest import CATALOG_PATH, PASSWORD, REDIS_URL, UserFactory
+from tests.processes import assert_no_tracebacks, gateway_env, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -45,44 +45,25 @@ async def alice(make_user: UserFactory) -> None:
     await make_user(max_tokens=64, max_uses=100)
 
 
-def _check_logs(log_dir: Path) -> None:
-    for log in sorted(log_dir.glob("*.log")):
-        text = log.read_text(errors="replace")
-        assert "Traceback" not in text, f"{log.name}:\n{text[-4000:]}"
-
-
 @pytest.fixture
 def env(redis: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
     with upstream(UPSTREAM_WORDS) as server:
         catalog = tmp_path / "models.toml"
         catalog.write_text(CATALOG_PATH.read_text() + REMOTE_MODEL)
-        yield child_env(
-            SECRET_KEY=secrets.token_urlsafe(48),
-            AUDIT_KEY=secrets.token_urlsafe(48),
-            AUDIT_SINK=f"file:{tmp_path / 'audit'}",
-            REDIS_URL=REDIS_URL,
+        yield gateway_env(
+            tmp_path,
+            REDIS_URL,
             SECUREAI_MODELS=str(catalog),
-            SECUREAI_DATA_DIR=str(tmp_path / "data"),
             OPENAI_BASE_URL=f"http://127.0.0.1:{server.port}/v1",  # type: ignore[attr-defined]
             OPENAI_API_KEY="e2e-upstream",  # the loopback upstream checks no key
-            ARGON2_TIME_COST="1",
-            ARGON2_MEMORY_COST="8192",
-            LOG_LEVEL="WARNING",
         )
 
 
 @pytest.fixture
 def stack(env: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
-    running = Stack(
-        env=env, pools={"echo": None, "remote": None}, port=free_port(), log_dir=tmp_path / "logs"
-    )
-    running.start()
-    try:
-        running.wait_ready(timeout=90)
+    with running_stack(env, {"echo": None, "remote": None}, tmp_path / "logs", timeout=90) as running:
         yield running
-    finally:
-        running.stop()
-        _check_logs(tmp_path / "logs")
+    assert_no_tracebacks(tmp_path / "logs")
 
 
 @pytest.fixture
@@ -95,7 +76,7 @@ def replica(env: dict[str, str], stack: Stack, tmp_path: Path) -> Iterator[Stack
         yield second
     finally:
         second.stop()
-        _check_logs(tmp_path / "logs-replica")
+        assert_no_tracebacks(tmp_path / "logs-replica")
 
 
 def llm_token(base_url: str, model: str, *, uses: int = 10) -> str:

@@ -1,6 +1,5 @@
 """Crashes of real processes: a worker or the scheduler killed with SIGKILL loses and duplicates nothing."""
 
-import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -12,10 +11,10 @@ import orjson
 import pytest
 import redis as sync_redis
 
-from secureai.bench.harness import free_port
-from secureai.stack import Stack, child_env
+from secureai.stack import Stack
 from shared import keys
-from tests.conftest import CATALOG_PATH, PASSWORD, REDIS_URL, UserFactory
+from tests.conftest import PASSWORD, REDIS_URL, UserFactory
+from tests.processes import gateway_env, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -27,29 +26,9 @@ async def alice(make_user: UserFactory) -> None:
 
 @pytest.fixture
 def stack(redis: Any, tmp_path: Path) -> Iterator[Stack]:
-    env = child_env(
-        SECRET_KEY=secrets.token_urlsafe(48),
-        AUDIT_KEY=secrets.token_urlsafe(48),
-        AUDIT_SINK=f"file:{tmp_path / 'audit'}",
-        REDIS_URL=REDIS_URL,
-        SECUREAI_MODELS=str(CATALOG_PATH),
-        SECUREAI_DATA_DIR=str(tmp_path / "data"),
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_COST="8192",
-        RATE_LIMIT_REQUESTS="100000",
-        WORKER_HEARTBEAT_S="0.5",
-        MAX_TOKEN_USES="1000",
-        MAX_QUEUED_PER_USER="1000",
-        MAX_JOBS_IN_FLIGHT="1000",
-        LOG_LEVEL="WARNING",
-    )
-    running = Stack(env=env, pools={"echo": None}, port=free_port(), log_dir=tmp_path / "logs")
-    running.start()
-    try:
-        running.wait_ready(timeout=60)
+    env = gateway_env(tmp_path, REDIS_URL)
+    with running_stack(env, {"echo": None}, tmp_path / "logs") as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
