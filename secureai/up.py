@@ -86,6 +86,8 @@ def start_private_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             f"dir {redis_dir}",
             "appendonly yes",
             'save ""',
+            # Each job keeps a small event stream; Redis sizes a stream's first node at this (4096 by default).
+            "stream-node-max-bytes 1024",
             "daemonize no",
             "loglevel warning",
             f"logfile {redis_dir / 'redis.log'}",
