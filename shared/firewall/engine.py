@@ -125,7 +125,7 @@ class Firewall:
         words = injection.words_of(folded)
         present = set(words)
         pairs = injection.word_pairs(words)
-        grams = gram_keys(words, pairs)
+        grams = gram_keys(words)
         model = self.model
         found = injection.signals(raw, folded, words, model.prose, present, pairs)
         injection_lexical, toxicity_lexical = model.lexical(grams)

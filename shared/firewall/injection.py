@@ -21,7 +21,7 @@ import operator
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import compress, pairwise
 
 from shared.firewall.injection_rules import OPENING, QUOTE, QUOTED, RULE_FAMILIES, WORD_FAMILIES
 
@@ -106,13 +106,14 @@ class _RuleIndex:
             else:
                 self.by_pair.setdefault((words[0], words[1]), []).append((literal, group))
         self.words = frozenset(self.by_word)
-        self.pairs = frozenset(self.by_pair)
+        self.pairs: frozenset[tuple[str, str]] = frozenset(self.by_pair)
         self.heads = frozenset(self.by_head)
 
 
 # The families that, fired on a decoded or de-obfuscated reading, mean the obfuscation hid an attack.
 STRONG_FAMILIES = ("override", "extraction", "jailbreak", "refusal_suppression", "steering")
 _ALL_RULES = _RuleIndex(_RULES)
+_PAIR_FIRSTS = frozenset(first for first, _ in _ALL_RULES.pairs)
 _STRONG_RULES = _RuleIndex([rule for rule in _RULES if rule.family in STRONG_FAMILIES])
 # Trigger words of the strong families as rot13 shows them: their presence calls for the rot13 reading.
 _ROT13_TRIGGERS = frozenset(
@@ -149,8 +150,9 @@ def words_of(folded: str) -> list[str]:
 
 
 def word_pairs(words: list[str]) -> set[tuple[str, str]]:
-    """The pairs of adjacent words (what `family_counts` needs to know of a prompt's word order)."""
-    return set(pairwise(words))
+    """The pairs of adjacent words whose first word starts a rule's literal: what `family_counts` needs
+    to know of a prompt's word order (the others are filtered out in C before they are hashed)."""
+    return set(compress(pairwise(words), map(_PAIR_FIRSTS.__contains__, words)))
 
 
 def family_counts(

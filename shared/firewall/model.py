@@ -76,14 +76,12 @@ def _key(gram: str) -> Gram:
     return (first, second) if second else first
 
 
-def gram_keys(words: list[str], pairs: set[tuple[str, str]] | None = None) -> set[Gram]:
-    """What `ngrams` gives, with each word pair as a tuple: no string is built. `pairs`, the adjacent
-    pairs of all `words` when the caller has them, are used as they are for a prompt read whole."""
+def gram_keys(words: list[str]) -> set[Gram]:
+    """What `ngrams` gives, with each word pair as a tuple: no string is built."""
     if len(words) > LEXICAL_HEAD + LEXICAL_TAIL:
         words = [*words[:LEXICAL_HEAD], *words[-LEXICAL_TAIL:]]
-        pairs = None
     grams: set[Gram] = set(words)
-    grams.update(pairs if pairs is not None else pairwise(words))
+    grams.update(pairwise(words))
     return grams
 
 
