@@ -127,6 +127,7 @@ _GLUED = re.compile(r"[^\W_][^\w\s'’.,:/@-][^\W_]|[a-z][.,:;!?\"][A-Z]|[^\w\s]
 _MID_CAPITAL = re.compile(r"(?<=[a-z,] )[A-Z]|[a-z][A-Z]")
 _SYMBOLS = b"{}[]()<>\\|^~=@#$%*_;`+"  # counted by deleting them from the UTF-8 bytes, in C
 
+SECOND_PERSON_WORDS = 64  # words read at each end of a long prompt for the share of "you" and "your"
 TOKEN_WINDOW = 24  # tokens per window when looking for a gibberish stretch
 HEAD_TOKENS = 16  # token-level statistics read the first and last tokens only: suffix attacks live there
 TAIL_TOKENS = 48
@@ -222,6 +223,8 @@ def signals(
     found = {name: math.log1p(count) for name, count in family_counts(folded, present, pairs=pairs).items()}
     for name, members in _WORD_FAMILIES.items():
         found[name] = math.log1p(len(present & members))
+    if len(words) > 2 * SECOND_PERSON_WORDS:  # a long prompt's share is read from its start and its end
+        words = [*words[:SECOND_PERSON_WORDS], *words[-SECOND_PERSON_WORDS:]]
     n_words = max(1, len(words))
     found["second_person"] = sum(map(_WORD_FAMILIES["second_person"].__contains__, words)) / n_words * 10
     found["persona_harm"] = min(found["persona"], 3.0) * min(found["harm_topic"], 3.0)

@@ -151,7 +151,7 @@ def readings(
     return found
 
 
-WINDOW = 160  # characters read either side of a change: longer than any rule's match
+WINDOW = 120  # characters read either side of a change: longer than any strong rule's match
 
 
 def _excerpt(text: str, spans: list[tuple[int, int]], change: Callable[[str], str] | None = None) -> str:
