@@ -21,7 +21,7 @@ import operator
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from itertools import compress, pairwise
+from itertools import accumulate, compress, pairwise, repeat
 
 from shared.firewall.injection_rules import OPENING, QUOTE, QUOTED, RULE_FAMILIES, WORD_FAMILIES
 
@@ -252,6 +252,12 @@ _TOKEN_STATISTICS = (
 )
 
 
+_UNSCORED = -1.0
+_NOT_SEEN = repeat(_UNSCORED)
+_HALF = 0.5
+_LONGER_THAN_TWO = (2).__lt__
+
+
 def _token_statistics(raw: str, prose: Prose) -> dict[str, float]:
     """How much the worst stretch of tokens looks like an optimised adversarial suffix, and shouting."""
     tokens = head_and_tail(raw)
@@ -260,21 +266,21 @@ def _token_statistics(raw: str, prose: Prose) -> dict[str, float]:
     seen = prose.seen
     if len(seen) > MAX_SEEN_TOKENS:
         seen.clear()  # bounded memory; clearing costs one prompt's recomputation
-    weird = [
-        seen[token] if token in seen else seen.setdefault(token, _weird(token, prose)) for token in tokens
-    ]
+    weird: list[float] = list(map(seen.get, tokens, _NOT_SEEN))
+    if _UNSCORED in weird:
+        weird = [
+            seen.setdefault(token, _weird(token, prose)) if w is _UNSCORED else w
+            for token, w in zip(tokens, weird, strict=True)
+        ]
     window = min(TOKEN_WINDOW, len(tokens))
-    score = sum(weird[:window])
-    unknown = sum(w >= 0.5 for w in weird[:window])
-    best, best_unknown = score, unknown
-    for i in range(window, len(tokens)):
-        score += weird[i] - weird[i - window]
-        unknown += (weird[i] >= 0.5) - (weird[i - window] >= 0.5)
-        best = max(best, score)
-        best_unknown = max(best_unknown, unknown)
+    # The best window by prefix sums (sums and counts of every window of `window` tokens, in C).
+    sums = list(accumulate(weird, initial=0.0))
+    best = max(map(operator.sub, sums[window:], sums))
+    unknowns = list(accumulate(map(_HALF.__le__, weird), initial=0))
+    best_unknown = max(map(operator.sub, unknowns[window:], unknowns))
     sample = "".join(tokens).encode()
     symbols = len(sample) - len(sample.translate(None, _SYMBOLS))
-    shouting = sum(1 for token in tokens if len(token) > 2 and token.isupper())
+    shouting = sum(map(str.isupper, compress(tokens, map(_LONGER_THAN_TWO, map(len, tokens)))))
     tail = " ".join(tokens[-window:])
     tail_bytes = tail.encode()
     return {

@@ -195,7 +195,7 @@ def _spaced_letters(present: set[str], ascii_only: bool) -> bool:
     intersection when they are all ASCII (`ascii_only`), else one by one."""
     if len(_ASCII_SINGLES.intersection(present)) >= SPACED_MIN_LETTERS:
         return True
-    return not ascii_only and sum(len(word) == 1 for word in present) >= SPACED_MIN_LETTERS
+    return not ascii_only and sum(map((1).__eq__, map(len, present))) >= SPACED_MIN_LETTERS
 
 
 def _leet_triggers(deleeted: str, present: set[str]) -> frozenset[str]:
