@@ -137,6 +137,7 @@ class Firewall:
             present,
             rot13_hint=injection.wants_rot13(present),
             rot13_words=injection.rot13_words(present),
+            words=words,
         )
         for reading in readings:
             if injection.strong_hits(reading.text):

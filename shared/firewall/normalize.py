@@ -115,11 +115,13 @@ def readings(
     *,
     rot13_hint: bool = False,
     rot13_words: Collection[str] = (),
+    words: list[str] | None = None,
 ) -> list[View]:
     """The readings of a prompt, beyond `folded`, that undo a trick the prompt shows signs of.
 
     `present` holds the distinct words of `folded`; `rot13_hint` asks for the rot13 reading (the caller
-    saw a trigger word written in rot13: `rot13_words`, when given, are those words). A reading covers
+    saw a trigger word written in rot13: `rot13_words`, when given, are those words); `words`, the words
+    of `folded` in order when the caller has them, rule the spaced reading out cheaply. A reading covers
     the parts of the prompt around the characters it changes (`WINDOW` characters either side, whole
     words), joined by sentence breaks: a phrase that the trick hid overlaps a change, and the rest of
     the prompt was read plainly already.
@@ -135,7 +137,7 @@ def readings(
         if hidden:
             spans = sorted((at, at + len(word)) for word in hidden for at in _places(deleeted, word))
             found.append(View("leetspeak", _excerpt(deleeted, spans)))
-    if _spaced_letters(present, folded.isascii()):
+    if _spaced_letters(present, folded.isascii()) and (words is None or _four_single_letters(words)):
         # Read from the text with its spacing kept: a wider gap is what separates the spaced-out words.
         spaced = _fold_characters(text)
         spans = _spaced_runs(spaced)
@@ -188,6 +190,15 @@ def _places(text: str, word: str) -> list[int]:
 
 
 _ASCII_SINGLES = frozenset(map(chr, range(128)))
+
+
+_FOUR_SINGLES = b"\x01\x01\x01\x01"
+
+
+def _four_single_letters(words: list[str]) -> bool:
+    """Whether four one-character words follow each other (what letters spaced apart become when split
+    at spaces and punctuation): one map over the word lengths in C."""
+    return _FOUR_SINGLES in bytes(map((1).__eq__, map(len, words)))
 
 
 def _spaced_letters(present: set[str], ascii_only: bool) -> bool:
