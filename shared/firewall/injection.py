@@ -220,7 +220,8 @@ def signals(
     """
     present = set(words) if present is None else present
     # Counts are damped: the third override phrase says less than the first.
-    found = {name: math.log1p(count) for name, count in family_counts(folded, present, pairs=pairs).items()}
+    counts = family_counts(folded, present, pairs=pairs)
+    found = dict(zip(counts, map(math.log1p, counts.values()), strict=True))
     for name, members in _WORD_FAMILIES.items():
         found[name] = math.log1p(len(present & members))
     if len(words) > 2 * SECOND_PERSON_WORDS:  # a long prompt's share is read from its start and its end
@@ -273,11 +274,13 @@ def _token_statistics(raw: str, prose: Prose) -> dict[str, float]:
             for token, w in zip(tokens, weird, strict=True)
         ]
     window = min(TOKEN_WINDOW, len(tokens))
-    # The best window by prefix sums (sums and counts of every window of `window` tokens, in C).
-    sums = list(accumulate(weird, initial=0.0))
-    best = max(map(operator.sub, sums[window:], sums))
-    unknowns = list(accumulate(map(_HALF.__le__, weird), initial=0))
-    best_unknown = max(map(operator.sub, unknowns[window:], unknowns))
+    if window == len(tokens):  # one window: the whole prompt
+        best, best_unknown = sum(weird), sum(map(_HALF.__le__, weird))
+    else:  # the best window by prefix sums (sums and counts of every window, in C)
+        sums = list(accumulate(weird, initial=0.0))
+        best = max(map(operator.sub, sums[window:], sums))
+        unknowns = list(accumulate(map(_HALF.__le__, weird), initial=0))
+        best_unknown = max(map(operator.sub, unknowns[window:], unknowns))
     sample = "".join(tokens).encode()
     symbols = len(sample) - len(sample.translate(None, _SYMBOLS))
     shouting = sum(map(str.isupper, compress(tokens, map(_LONGER_THAN_TWO, map(len, tokens)))))
