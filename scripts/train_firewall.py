@@ -39,10 +39,13 @@ SEED = 20240601
 FOLDS = 5
 TRIGRAM_MIN_WORDS = 2  # a letter trigram counts as common when this many distinct prose words have it
 PROSE_WORD_MIN_ROWS = 2  # a word counts as common when this many prose rows have it
-INJECTION_C = 1.0  # chosen by cross-validation (0.05, 0.2, 1.0 tried): best recall at the same benign rate
+INJECTION_C = (
+    2.0  # chosen by cross-validation (1.0, 2.0, 4.0 tried): fits the labelled rows at the same benign rate
+)
 TOXICITY_C = 1.0
 LEXICAL_MIN_DF = 2
-MIN_WEIGHT = 0.005  # lexical weights smaller than this are dropped from the file
+INJECTION_MIN_WEIGHT = 0.02  # injection lexical weights smaller than this are dropped (0.005 to 0.05 tried)
+TOXICITY_MIN_WEIGHT = 0.005
 TARGET_FPR = 0.01  # operating point: at most this share of benign rows (out of fold) flagged
 # Labels of rows that are ordinary prose: where the common trigrams come from.
 PROSE_LABELS = ("benign", "harmful_request", "not_toxic", "toxic", "pii", "no_pii")
@@ -130,7 +133,14 @@ class Trained:
     lexical: dict[str, float]
 
 
-def fit(data: Featurised, index: np.ndarray, y: np.ndarray, c: float, lexical: bool = True) -> Trained:
+def fit(
+    data: Featurised,
+    index: np.ndarray,
+    y: np.ndarray,
+    c: float,
+    lexical: bool = True,
+    min_weight: float = INJECTION_MIN_WEIGHT,
+) -> Trained:
     """Logistic regression on standardised signals plus binary n-grams; scaling folded into the weights."""
     scaler = StandardScaler().fit(data.dense[index])
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
@@ -155,7 +165,7 @@ def fit(data: Featurised, index: np.ndarray, y: np.ndarray, c: float, lexical: b
     lexical_weights = {
         g: round(float(coef[len(data.names) + j]), 4)
         for g, j in vocabulary.items()
-        if abs(coef[len(data.names) + j]) >= MIN_WEIGHT
+        if abs(coef[len(data.names) + j]) >= min_weight
     }
     return Trained(bias, weights, lexical_weights)
 
@@ -244,8 +254,14 @@ LEFT_OUT_FAMILIES: dict[str, tuple[str, ...]] = {
     "pair": ("jbb_pair",),
     "gcg": ("jbb_gcg",),
     "deepset + synthetic overrides": ("deepset_train", "synthetic_override", "synthetic_extraction"),
-    "pair + synthetic persona/fiction": ("jbb_pair", "synthetic_persona_harm", "synthetic_fiction_harm"),
+    "pair + synthetic persona/fiction": (
+        "jbb_pair",
+        "synthetic_persona_harm",
+        "synthetic_fiction_harm",
+        "synthetic_pair_story",
+    ),
     "gcg + synthetic suffixes": ("jbb_gcg", "synthetic_suffix"),
+    "synthetic indirect injections": ("synthetic_indirect",),
 }
 
 
@@ -294,10 +310,19 @@ def _rates(
 # --- toxicity --------------------------------------------------------------------------------------------
 
 
+# The broader synthetic rows are written for the injection model (near-misses of attacks); they say
+# nothing about abuse, and as extra negatives they only pull the toxicity model's scores down.
+INJECTION_ONLY = frozenset(
+    f"synthetic_{kind}" for kind in ("about_attacks", "system_rules", "roleplay_harmless", "innocent_trigger")
+)
+
+
 def toxicity_task(rows: list[Row]) -> tuple[list[Row], np.ndarray, Featurised]:
     """Positives: toxic comments. Negatives: non-toxic comments, benign prompts, PII templates."""
     task = [
-        r for r in rows + technical_rows() if r.label in ("toxic", "not_toxic", "benign", "pii", "no_pii")
+        r
+        for r in rows + technical_rows()
+        if r.label in ("toxic", "not_toxic", "benign", "pii", "no_pii") and r.source not in INJECTION_ONLY
     ]
     y = np.array([1 if r.label == "toxic" else 0 for r in task])
     data = featurise([r.text for r in task], toxicity.signals)
@@ -309,7 +334,9 @@ def toxicity_cv(task: list[Row], y: np.ndarray, data: Featurised) -> dict[str, A
     oof = np.zeros(len(task))
     for k in range(FOLDS):
         train, test = np.where(folds != k)[0], np.where(folds == k)[0]
-        oof[test] = predict(fit(data, train, y[train], TOXICITY_C), data, test)
+        oof[test] = predict(
+            fit(data, train, y[train], TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT), data, test
+        )
     comments = np.array([r.file == "toxicity" for r in task])
     best = max((_f1(y[comments], oof[comments] >= t), t) for t in np.arange(0.3, 0.9, 0.02))
     threshold = float(round(best[1], 2))
@@ -360,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     everything = np.arange(len(inj_rows))
     inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical)
-    tox = fit(tox_data, np.arange(len(tox_rows)), tox_y, TOXICITY_C)
+    tox = fit(tox_data, np.arange(len(tox_rows)), tox_y, TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT)
     model = {
         "version": FORMAT_VERSION,
         "trained_on": {

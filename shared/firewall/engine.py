@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.firewall import injection, normalize, pii, toxicity
-from shared.firewall.model import FirewallModel, load_model, ngrams
+from shared.firewall.model import FirewallModel, gram_keys, load_model
 from shared.firewall.pii import SECRET_TYPES, Finding
 from shared.firewall.policy import Action, Policy, most_severe
 
@@ -124,19 +124,29 @@ class Firewall:
         folded = normalize.fold(text)
         words = injection.words_of(folded)
         present = set(words)
-        grams = ngrams(words)
+        pairs = injection.word_pairs(words)
+        grams = gram_keys(words)
         model = self.model
-        injection_score = model.injection.probability(
-            injection.signals(raw, folded, words, model.prose, present), grams
-        )
+        found = injection.signals(raw, folded, words, model.prose, present, pairs)
+        injection_lexical, toxicity_lexical = model.lexical(grams)
+        injection_score = model.injection.probability_with(found, injection_lexical)
         obfuscations: list[str] = []
-        readings = normalize.readings(text, folded, present, rot13_hint=injection.wants_rot13(present))
+        readings = normalize.readings(
+            text,
+            folded,
+            present,
+            rot13_hint=injection.wants_rot13(present),
+            rot13_words=injection.rot13_words(present),
+            words=words,
+        )
         for reading in readings:
             if injection.strong_hits(reading.text):
                 obfuscations.append(reading.how)
         if obfuscations:
             injection_score = max(injection_score, OBFUSCATED_ATTACK_SCORE)
-        toxicity_score = model.toxicity.probability(toxicity.signals(raw, folded, present), grams)
+        toxicity_score = model.toxicity.probability_with(
+            toxicity.signals(raw, folded, present), toxicity_lexical
+        )
         return Detection(
             injection=injection_score,
             toxicity=toxicity_score,

@@ -9,17 +9,19 @@ Italian, Portuguese, Dutch, Polish, Russian and Croatian. Token statistics catch
 GCG-style adversarial suffixes, runs of symbols, shouting, unbalanced brackets. `signals` turns one
 prompt into named numbers; the learned model (`model.py`) weighs them.
 
-Every pattern starts with a literal, uses bounded gaps and no nested repetition, and runs only when
-its literal's words are among the prompt's words: matching stays linear and costs little when nothing
-fires.
+Every pattern starts with a literal, uses bounded gaps and no nested repetition, and is tried only at
+the places where its literal stands (found by set lookups of the prompt's words and word pairs, then
+`str.find`): matching stays linear and costs little when nothing fires.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from itertools import accumulate, compress, pairwise, repeat
 
 from shared.firewall.injection_rules import OPENING, QUOTE, QUOTED, RULE_FAMILIES, WORD_FAMILIES
 
@@ -29,64 +31,95 @@ FAMILIES: tuple[str, ...] = (*_FAMILIES, *_WORD_FAMILIES)
 
 
 class _Rule:
-    """One rule compiled once per literal, so each runs as a fast literal-prefix search."""
+    """One rule: a literal, where it may start, and what must follow it, compiled into one pattern that is
+    tried only where the literal stands in the prompt."""
 
-    __slots__ = ("family", "gate", "pattern", "substring")
-
-    gate: frozenset[str]
+    __slots__ = ("family", "open_ended", "pattern", "substring")
 
     def __init__(self, family: str, literal: str, rest: str) -> None:
         self.family = family
-        gate = frozenset(w for w in _GATE_SPLIT.split(literal) if w) if literal[0].isalpha() else frozenset()
         boundary = rf"(?<![^\W_].{{{len(literal.rstrip('*'))}}})" if literal[0].isalnum() else ""
-        if literal.endswith("*"):  # a word prefix: gate on the substring
-            literal, gate = literal[:-1], frozenset()
-        self.gate = gate  # the words that must all be among the prompt's words (empty: a substring check)
+        # A word prefix ("ignor*"), or a literal whose rest may go on inside the same word ("ignore" then
+        # a gap: "ignored the rules"): found where the prompt has a word that starts with it.
+        self.open_ended = literal.endswith("*") or not rest.startswith(_CLOSED)
+        literal = literal.rstrip("*")
         self.substring = literal
         if rest == QUOTED:
             boundary, rest = f"(?<={QUOTE}{re.escape(literal)})", ""
         elif rest == OPENING:
             boundary, rest = f'(?<![^.!?:"\n] {re.escape(literal)})(?<![^\\W_]{re.escape(literal)})', r"\b"
-        self.pattern = re.compile(re.escape(literal) + boundary + rest, re.MULTILINE)
+        self.pattern = re.compile(
+            re.escape(literal) + boundary + (f"(?:{rest})" if rest else ""), re.MULTILINE
+        )
 
 
-_GATE_SPLIT = re.compile(r"[\W_]+")
+# How a rest that cannot continue the literal's last word starts (a space, a boundary, punctuation).
+_CLOSED = ("\\s", " ", "\\b", ",", ":", "(?<", "[ -]", "(?: that)?", QUOTED, OPENING)
+_TYPOGRAPHIC = re.compile("[\u2010-\u205e\u00ab\u00bb\u00bf\u00a1\u3001\u3002\uff0c]")
+# ASCII punctuation to spaces in one bytes.translate: how a prompt splits into words, fast.
+_PUNCTUATION = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+_TO_SPACES = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
+
+
+def _spaced(folded: str) -> str:
+    """`folded` with punctuation, typographic quotes and dashes as spaces: the same length, so a token's
+    place in it is its place in `folded`."""
+    if not folded.isascii():
+        folded = _TYPOGRAPHIC.sub(" ", folded)
+    # UTF-8 leaves every byte of a non-ASCII character >= 0x80, which the table keeps: one pass in C.
+    return folded.encode().translate(_TO_SPACES).decode()
+
+
 _RULES: list[_Rule] = [
     _Rule(family, literal, rest)
     for family, rules in _FAMILIES.items()
     for literals, rest in rules
     for literal in literals.split("|")
 ]
+_HEAD = operator.itemgetter(slice(0, 3))  # a word's first three characters
 
 
 class _RuleIndex:
-    """Rules keyed by the longest (so rarest) word of their gate, and those looked for as substrings:
-    a prompt pays for the rules whose words it has, not for a loop over all of them."""
+    """Rules grouped by literal. A literal of one word is looked for when the word is among the prompt's
+    words, one of several words when its first two words stand next to each other there, an open-ended
+    one when a word starts with its first three letters (set lookups in C); then `str.find` gives its
+    places and the rules' patterns are tried only there. Literals that start with a symbol are looked for
+    as substrings."""
 
     def __init__(self, rules: list[_Rule]) -> None:
-        self.by_word: dict[str, list[_Rule]] = {}
-        self.substring_rules: list[_Rule] = []
+        by_literal: dict[str, list[_Rule]] = {}
+        self.symbol_rules: list[_Rule] = []
         for rule in rules:
-            if rule.gate:
-                self.by_word.setdefault(max(sorted(rule.gate), key=len), []).append(rule)
+            if rule.substring[0].isalnum():
+                by_literal.setdefault(rule.substring, []).append(rule)
             else:
-                self.substring_rules.append(rule)
+                self.symbol_rules.append(rule)
+        self.by_word: dict[str, list[tuple[str, list[_Rule]]]] = {}
+        self.by_pair: dict[tuple[str, str], list[tuple[str, list[_Rule]]]] = {}
+        self.by_head: dict[str, list[tuple[str, list[_Rule]]]] = {}
+        for literal, group in sorted(by_literal.items()):
+            words = _spaced(literal).split()
+            if len(words) == 1 and any(rule.open_ended for rule in group):
+                self.by_head.setdefault(literal[:3], []).append((literal, group))
+            elif len(words) == 1:
+                self.by_word.setdefault(words[0], []).append((literal, group))
+            else:
+                self.by_pair.setdefault((words[0], words[1]), []).append((literal, group))
         self.words = frozenset(self.by_word)
+        self.pairs: frozenset[tuple[str, str]] = frozenset(self.by_pair)
+        self.heads = frozenset(self.by_head)
 
 
 # The families that, fired on a decoded or de-obfuscated reading, mean the obfuscation hid an attack.
 STRONG_FAMILIES = ("override", "extraction", "jailbreak", "refusal_suppression", "steering")
 _ALL_RULES = _RuleIndex(_RULES)
+_PAIR_FIRSTS = frozenset(first for first, _ in _ALL_RULES.pairs)
 _STRONG_RULES = _RuleIndex([rule for rule in _RULES if rule.family in STRONG_FAMILIES])
 # Trigger words of the strong families as rot13 shows them: their presence calls for the rot13 reading.
 _ROT13_TRIGGERS = frozenset(
     {"vtaber", "sbetrg", "qvfertneq", "vafgehpgvbaf", "cebzcg", "flfgrz", "wnvyoernx", "eriryny", "bireevqr"}
 )
 
-_TYPOGRAPHIC = re.compile("[\u2010-\u205e\u00ab\u00bb\u00bf\u00a1\u3001\u3002\uff0c]")
-# ASCII punctuation to spaces in one bytes.translate: how a prompt splits into words, fast.
-_PUNCTUATION = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
-_TO_SPACES = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
 _STRIP = "\"'`.,:;!?()[]{}<>*-_=/\\|~^@#$%&+"
 # Punctuation glued between word characters the way prose never does ('Article."Add', '](With', '{@'),
 # and capitalised words in mid-sentence: the texture of token-optimised adversarial suffixes.
@@ -94,6 +127,7 @@ _GLUED = re.compile(r"[^\W_][^\w\s'’.,:/@-][^\W_]|[a-z][.,:;!?\"][A-Z]|[^\w\s]
 _MID_CAPITAL = re.compile(r"(?<=[a-z,] )[A-Z]|[a-z][A-Z]")
 _SYMBOLS = b"{}[]()<>\\|^~=@#$%*_;`+"  # counted by deleting them from the UTF-8 bytes, in C
 
+SECOND_PERSON_WORDS = 64  # words read at each end of a long prompt for the share of "you" and "your"
 TOKEN_WINDOW = 24  # tokens per window when looking for a gibberish stretch
 HEAD_TOKENS = 16  # token-level statistics read the first and last tokens only: suffix attacks live there
 TAIL_TOKENS = 48
@@ -113,20 +147,43 @@ class Prose:
 
 def words_of(folded: str) -> list[str]:
     """The words of folded text: split at whitespace, ASCII punctuation and typographic quotes and dashes."""
-    if not folded.isascii():
-        folded = _TYPOGRAPHIC.sub(" ", folded)
-    # UTF-8 leaves every byte of a non-ASCII character >= 0x80, which the table keeps: one pass in C.
-    return folded.encode().translate(_TO_SPACES).decode().split()
+    return _spaced(folded).split()
 
 
-def family_counts(folded: str, present: set[str], rules: _RuleIndex = _ALL_RULES) -> dict[str, int]:
-    """How often each rule family fires on `folded`, whose distinct words are `present`."""
+def word_pairs(words: list[str]) -> set[tuple[str, str]]:
+    """The pairs of adjacent words whose first word starts a rule's literal: what `family_counts` needs
+    to know of a prompt's word order (the others are filtered out in C before they are hashed)."""
+    return set(compress(pairwise(words), map(_PAIR_FIRSTS.__contains__, words)))
+
+
+def family_counts(
+    folded: str,
+    present: set[str],
+    rules: _RuleIndex = _ALL_RULES,
+    pairs: set[tuple[str, str]] | None = None,
+) -> dict[str, int]:
+    """How often each rule family fires on `folded` (each rule's matches counted as `findall` counts
+    them); `present` holds the distinct words of `folded`, `pairs` its `word_pairs`."""
     counts = dict.fromkeys(_FAMILIES, 0)
-    for word in rules.words.intersection(present):
-        for rule in rules.by_word[word]:
-            if rule.gate <= present:
-                counts[rule.family] += len(rule.pattern.findall(folded))
-    for rule in rules.substring_rules:
+    groups = [group for word in rules.words.intersection(present) for group in rules.by_word[word]]
+    if pairs is None:
+        pairs = word_pairs(words_of(folded))
+    groups.extend(group for pair in rules.pairs.intersection(pairs) for group in rules.by_pair[pair])
+    heads = rules.heads.intersection(map(_HEAD, present))
+    groups.extend(group for head in heads for group in rules.by_head[head])
+    find = folded.find
+    for literal, group in groups:
+        start = find(literal)
+        ends = [0] * len(group)  # where each rule's last match ended: its matches do not overlap
+        while start != -1:
+            for i, rule in enumerate(group):
+                if ends[i] <= start:
+                    match = rule.pattern.match(folded, start)
+                    if match is not None:
+                        counts[rule.family] += 1
+                        ends[i] = match.end()
+            start = find(literal, start + 1)
+    for rule in rules.symbol_rules:
         if rule.substring in folded:
             counts[rule.family] += len(rule.pattern.findall(folded))
     return counts
@@ -137,24 +194,38 @@ def strong_hits(folded: str) -> int:
     return sum(family_counts(folded, set(words_of(folded)), _STRONG_RULES).values())
 
 
+def rot13_words(words: Collection[str]) -> frozenset[str]:
+    """The trigger words written in rot13 among `words`."""
+    return _ROT13_TRIGGERS.intersection(words)
+
+
 def wants_rot13(words: Collection[str]) -> bool:
     """Whether the prompt's words include a trigger word written in rot13."""
     return not _ROT13_TRIGGERS.isdisjoint(words)
 
 
 def signals(
-    raw: str, folded: str, words: list[str], prose: Prose, present: set[str] | None = None
+    raw: str,
+    folded: str,
+    words: list[str],
+    prose: Prose,
+    present: set[str] | None = None,
+    pairs: set[tuple[str, str]] | None = None,
 ) -> dict[str, float]:
-    """Named numbers describing a prompt: `raw` (NFKC, case kept), `folded`, its `words` and their set.
+    """Named numbers describing a prompt: `raw` (NFKC, case kept), `folded`, its `words`, their set and
+    their `word_pairs`.
 
     A stretch of tokens that are no common word of `prose` and read like none (uncommon letter
     trigrams), mixed with symbols and odd capitals, is what adversarial suffixes look like.
     """
     present = set(words) if present is None else present
     # Counts are damped: the third override phrase says less than the first.
-    found = {name: math.log1p(count) for name, count in family_counts(folded, present).items()}
+    counts = family_counts(folded, present, pairs=pairs)
+    found = dict(zip(counts, map(math.log1p, counts.values()), strict=True))
     for name, members in _WORD_FAMILIES.items():
         found[name] = math.log1p(len(present & members))
+    if len(words) > 2 * SECOND_PERSON_WORDS:  # a long prompt's share is read from its start and its end
+        words = [*words[:SECOND_PERSON_WORDS], *words[-SECOND_PERSON_WORDS:]]
     n_words = max(1, len(words))
     found["second_person"] = sum(map(_WORD_FAMILIES["second_person"].__contains__, words)) / n_words * 10
     found["persona_harm"] = min(found["persona"], 3.0) * min(found["harm_topic"], 3.0)
@@ -182,31 +253,37 @@ _TOKEN_STATISTICS = (
 )
 
 
+_UNSCORED = -1.0
+_NOT_SEEN = repeat(_UNSCORED)
+_HALF = 0.5
+_LONGER_THAN_TWO = (2).__lt__
+
+
 def _token_statistics(raw: str, prose: Prose) -> dict[str, float]:
     """How much the worst stretch of tokens looks like an optimised adversarial suffix, and shouting."""
-    tokens = raw.split()
-    if len(tokens) > HEAD_TOKENS + TAIL_TOKENS:
-        tokens = tokens[:HEAD_TOKENS] + tokens[-TAIL_TOKENS:]
+    tokens = head_and_tail(raw)
     if not tokens:
         return dict.fromkeys(_TOKEN_STATISTICS, 0.0)
     seen = prose.seen
     if len(seen) > MAX_SEEN_TOKENS:
         seen.clear()  # bounded memory; clearing costs one prompt's recomputation
-    weird = [
-        seen[token] if token in seen else seen.setdefault(token, _weird(token, prose)) for token in tokens
-    ]
+    weird: list[float] = list(map(seen.get, tokens, _NOT_SEEN))
+    if _UNSCORED in weird:
+        weird = [
+            seen.setdefault(token, _weird(token, prose)) if w is _UNSCORED else w
+            for token, w in zip(tokens, weird, strict=True)
+        ]
     window = min(TOKEN_WINDOW, len(tokens))
-    score = sum(weird[:window])
-    unknown = sum(w >= 0.5 for w in weird[:window])
-    best, best_unknown = score, unknown
-    for i in range(window, len(tokens)):
-        score += weird[i] - weird[i - window]
-        unknown += (weird[i] >= 0.5) - (weird[i - window] >= 0.5)
-        best = max(best, score)
-        best_unknown = max(best_unknown, unknown)
+    if window == len(tokens):  # one window: the whole prompt
+        best, best_unknown = sum(weird), sum(map(_HALF.__le__, weird))
+    else:  # the best window by prefix sums (sums and counts of every window, in C)
+        sums = list(accumulate(weird, initial=0.0))
+        best = max(map(operator.sub, sums[window:], sums))
+        unknowns = list(accumulate(map(_HALF.__le__, weird), initial=0))
+        best_unknown = max(map(operator.sub, unknowns[window:], unknowns))
     sample = "".join(tokens).encode()
     symbols = len(sample) - len(sample.translate(None, _SYMBOLS))
-    shouting = sum(1 for token in tokens if len(token) > 2 and token.isupper())
+    shouting = sum(map(str.isupper, compress(tokens, map(_LONGER_THAN_TWO, map(len, tokens)))))
     tail = " ".join(tokens[-window:])
     tail_bytes = tail.encode()
     return {
@@ -221,6 +298,18 @@ def _token_statistics(raw: str, prose: Prose) -> dict[str, float]:
         * 10,
         "tail_capitals": len(_MID_CAPITAL.findall(tail)) / TOKEN_WINDOW,
     }
+
+
+def head_and_tail(raw: str) -> list[str]:
+    """The first `HEAD_TOKENS` and last `TAIL_TOKENS` whitespace-separated tokens of `raw` (all of them
+    when there are no more), splitting only those ends of a long text."""
+    head = raw.split(maxsplit=HEAD_TOKENS)
+    if len(head) <= HEAD_TOKENS:
+        return head
+    tail = head.pop().rsplit(maxsplit=TAIL_TOKENS)
+    if len(tail) > TAIL_TOKENS:
+        del tail[0]
+    return head + tail
 
 
 def _weird(token: str, prose: Prose) -> float:

@@ -1,10 +1,12 @@
 """The rule families of the injection detector, as data: for each family, literals and what follows them.
 
 A rule "literal|literal|... => rest" matches where one of the literals starts (a word boundary before
-it) and `rest` follows. `injection.py` compiles one pattern per literal and runs it only when the
-literal's words are among the prompt's words. A literal ending in "*" is a word prefix and is looked for
-as a substring instead. `QUOTED` and `OPENING` in place of `rest` ask for an opening quote before the
-literal, or for the literal to open the prompt or a sentence.
+it) and `rest` follows. `injection.py` compiles one pattern per literal and tries it only where the
+literal stands: a one-word literal when the word is among the prompt's words, a longer one when its
+first two words stand next to each other in the prompt, and then only at the places `str.find` gives.
+A literal ending in "*" is a word prefix, looked for (like a literal whose `rest` may go on inside the
+same word) wherever a word starts with its first letters. `QUOTED` and `OPENING` in place of `rest` ask
+for an opening quote before the literal, or for the literal to open the prompt or a sentence.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ QUOTED = "(quoted)"  # a rule whose literal counts only right after an opening q
 OPENING = "(opening)"  # a rule whose literal counts only at the start of the prompt or of a sentence
 
 # Each family is a list of rules "literal|literal|... => rest": the match starts with one of the
-# literals (a word boundary before it) and continues with `rest`. A rule runs only when the first
-# word of a literal is among the prompt's words, and then as a literal-prefix search: cheap when absent.
+# literals (a word boundary before it) and continues with `rest`. A rule is tried only where its literal
+# stands in the prompt, found by set lookups of its words and `str.find`: cheap when absent.
 RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
     "override": [
         (

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from itertools import pairwise
+from dataclasses import dataclass, field
+from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Any
 
@@ -36,28 +37,52 @@ class LinearModel:
     weights: Mapping[str, float]
     lexical: Mapping[str, float]
     threshold: float
-    known: frozenset[str] = frozenset()  # the n-grams that have a weight, for a set intersection in C
+    # The weights by n-gram as `gram_keys` gives them (a word, or a pair of words as a tuple).
+    keyed: Mapping[Gram, float] = field(default_factory=dict)
+    known: frozenset[Gram] = frozenset()  # the n-grams that have a weight, for a set intersection in C
 
-    def probability(self, signals: Mapping[str, float], grams: set[str]) -> float:
-        """The model's probability that a prompt with these signals and n-grams (`ngrams`) is positive."""
-        z = self.bias
-        for name, weight in self.weights.items():
-            z += weight * signals.get(name, 0.0)
+    def probability(self, signals: Mapping[str, float], grams: set[Gram]) -> float:
+        """The model's probability that a prompt with these signals and n-grams (`gram_keys`) is positive."""
         # Summed in C: a long prompt has a thousand n-grams.
-        z += sum(map(self.lexical.__getitem__, grams & self.known))
+        return self.probability_with(signals, sum(map(self.keyed.__getitem__, grams & self.known)))
+
+    def probability_with(self, signals: Mapping[str, float], lexical: float) -> float:
+        """The probability for these signals when the n-grams' weights add up to `lexical`."""
+        z = self.bias + lexical
+        z += sum(map(operator.mul, self.weights.values(), map(signals.get, self.weights, _ZEROS)))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LinearModel:
         """Build from the dictionary the training script writes."""
         lexical = {str(k): float(v) for k, v in data["lexical"].items()}
+        keyed: dict[Gram, float] = {_key(k): v for k, v in lexical.items()}
         return cls(
             bias=float(data["bias"]),
             weights={str(k): float(v) for k, v in data["weights"].items()},
             lexical=lexical,
             threshold=float(data["threshold"]),
-            known=frozenset(lexical),
+            keyed=keyed,
+            known=frozenset(keyed),
         )
+
+
+Gram = str | tuple[str, str]
+_ZEROS = repeat(0.0)
+
+
+def _key(gram: str) -> Gram:
+    first, _, second = gram.partition(" ")
+    return (first, second) if second else first
+
+
+def gram_keys(words: list[str]) -> set[Gram]:
+    """What `ngrams` gives, with each word pair as a tuple: no string is built."""
+    if len(words) > LEXICAL_HEAD + LEXICAL_TAIL:
+        words = [*words[:LEXICAL_HEAD], *words[-LEXICAL_TAIL:]]
+    grams: set[Gram] = set(words)
+    grams.update(pairwise(words))
+    return grams
 
 
 def ngrams(words: Sequence[str]) -> set[str]:
@@ -77,6 +102,18 @@ class FirewallModel:
     injection: LinearModel
     toxicity: LinearModel
     trained_on: Mapping[str, Any]
+    # Both models' n-gram weights in one table, (injection, toxicity): a prompt's n-grams are looked up once.
+    both: Mapping[Gram, tuple[float, float]] = field(default_factory=dict)
+
+    def lexical(self, grams: set[Gram]) -> tuple[float, float]:
+        """The sums of the injection and the toxicity model's weights of `grams` (`gram_keys`)."""
+        # One lookup per n-gram, in C; the n-grams without a weight give None and are filtered out.
+        hits = list(filter(None, map(self.both.get, grams)))
+        return sum(map(_FIRST, hits)), sum(map(_SECOND, hits))
+
+
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 
 
 def load_model(path: Path | None = None) -> FirewallModel:
@@ -88,9 +125,16 @@ def load_model(path: Path | None = None) -> FirewallModel:
         raise ModelError(f"cannot read the firewall model {source}: {exc}") from None
     if data.get("version") != FORMAT_VERSION:
         raise ModelError(f"{source} has format version {data.get('version')}, expected {FORMAT_VERSION}")
+    injection = LinearModel.from_json(data["injection"])
+    toxicity = LinearModel.from_json(data["toxicity"])
+    both = {
+        gram: (injection.keyed.get(gram, 0.0), toxicity.keyed.get(gram, 0.0))
+        for gram in injection.known | toxicity.known
+    }
     return FirewallModel(
         prose=Prose(words=frozenset(data["prose_words"]), trigrams=frozenset(data["trigrams"])),
-        injection=LinearModel.from_json(data["injection"]),
-        toxicity=LinearModel.from_json(data["toxicity"]),
+        injection=injection,
+        toxicity=toxicity,
         trained_on=data.get("trained_on", {}),
+        both=both,
     )

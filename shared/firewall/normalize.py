@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 import unicodedata
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 
@@ -45,6 +46,7 @@ _INVISIBLE_UTF8 = re.compile(
     rb"|\xe2\x81[\xa0-\xaf]|\xe3\x85\xa4|\xef\xb8[\x80-\x8f]|\xef\xbb\xbf|\xef\xbe\xa0|\xf3\xa0[\x80\x81]"
 )
 
+_LOOKALIKE = re.compile("[" + "".join(map(chr, _HOMOGLYPHS)) + "]+")
 # Leetspeak digits and symbols, undone only when words mix them with letters ("1gn0r3").
 _LEET = bytes.maketrans(b"013457@$", b"oieastas")
 _LEET_MIX = re.compile(r"[0-9](?:(?<=[a-z][0-9])|[a-z])")
@@ -106,34 +108,135 @@ def rot13(text: str) -> str:
     return _translate_ascii(text, _ROT13)
 
 
-def readings(text: str, folded: str, present: set[str], *, rot13_hint: bool = False) -> list[View]:
+def readings(
+    text: str,
+    folded: str,
+    present: set[str],
+    *,
+    rot13_hint: bool = False,
+    rot13_words: Collection[str] = (),
+    words: list[str] | None = None,
+) -> list[View]:
     """The readings of a prompt, beyond `folded`, that undo a trick the prompt shows signs of.
 
     `present` holds the distinct words of `folded`; `rot13_hint` asks for the rot13 reading (the caller
-    saw a trigger word written in rot13).
+    saw a trigger word written in rot13: `rot13_words`, when given, are those words); `words`, the words
+    of `folded` in order when the caller has them, rule the spaced reading out cheaply. A reading covers
+    the parts of the prompt around the characters it changes (`WINDOW` characters either side, whole
+    words), joined by sentence breaks: a phrase that the trick hid overlaps a change, and the rest of
+    the prompt was read plainly already.
     """
     found: list[View] = []
-    if not folded.isascii() and _MIXED_SCRIPT.search(folded):
-        found.append(View("homoglyph", folded.translate(_HOMOGLYPHS)))
+    if not folded.isascii():
+        spans = [m.span() for m in _MIXED_SCRIPT.finditer(folded)]
+        if spans:
+            found.append(View("homoglyph", _excerpt(folded, spans, lambda part: part.translate(_HOMOGLYPHS))))
     if _LEET_MIX.search(folded):
         deleeted = _translate_ascii(folded, _LEET)
-        if _leet_triggers(deleeted, present):
-            found.append(View("leetspeak", deleeted))
-    if _SPACED_HINT.search(folded) and sum(len(word) == 1 for word in present) >= SPACED_MIN_LETTERS:
+        hidden = _leet_triggers(deleeted, present)
+        if hidden:
+            spans = sorted((at, at + len(word)) for word in hidden for at in _places(deleeted, word))
+            found.append(View("leetspeak", _excerpt(deleeted, spans)))
+    if _spaced_letters(present, folded.isascii()) and (words is None or _four_single_letters(words)):
         # Read from the text with its spacing kept: a wider gap is what separates the spaced-out words.
         spaced = _fold_characters(text)
-        if _SPACED_LETTERS.search(spaced):
-            found.append(View("spaced", " ".join(_SPACED_LETTERS.sub(_join_letters, spaced).split())))
+        spans = _spaced_runs(spaced)
+        if spans:
+            joined = _excerpt(
+                spaced, spans, lambda part: " ".join(_SPACED_LETTERS.sub(_join_letters, part).split())
+            )
+            found.append(View("spaced", joined))
     if rot13_hint:
-        found.append(View("rot13", rot13(folded)))
+        spans = [(m, m + len(word)) for word in rot13_words for m in _places(folded, word)]
+        found.append(View("rot13", _excerpt(folded, sorted(spans), rot13) if spans else rot13(folded)))
     found.extend(View(how, fold(decoded)) for how, decoded in decode_payloads(text))
     return found
 
 
-def _leet_triggers(deleeted: str, present: set[str]) -> bool:
-    """Whether undoing leetspeak made a trigger word that the prompt's own words (`present`) lack."""
+WINDOW = 120  # characters read either side of a change: longer than any strong rule's match
+
+
+def _excerpt(text: str, spans: list[tuple[int, int]], change: Callable[[str], str] | None = None) -> str:
+    """The parts of `text` around `spans` (sorted), widened by `WINDOW` to whole words and merged where
+    they meet, each passed through `change`, joined by sentence breaks."""
+    parts: list[str] = []
+    begin, end = 0, -1
+    for first, last in spans:
+        if end >= 0 and first - WINDOW <= end:
+            end = max(end, last + WINDOW)
+            continue
+        if end >= 0:
+            parts.append(_part(text, begin, end, change))
+        begin = text.rfind(" ", 0, max(0, first - WINDOW)) + 1
+        end = last + WINDOW
+    if end >= 0:
+        parts.append(_part(text, begin, end, change))
+    return " . ".join(parts)
+
+
+def _part(text: str, begin: int, end: int, change: Callable[[str], str] | None) -> str:
+    stop = text.find(" ", end)
+    part = text[begin : len(text) if stop == -1 else stop]
+    return change(part) if change is not None else part
+
+
+def _places(text: str, word: str) -> list[int]:
+    places = []
+    at = text.find(word)
+    while at != -1:
+        places.append(at)
+        at = text.find(word, at + 1)
+    return places
+
+
+_ASCII_SINGLES = frozenset(map(chr, range(128)))
+
+
+_FOUR_SINGLES = b"\x01\x01\x01\x01"
+
+
+def _four_single_letters(words: list[str]) -> bool:
+    """Whether four one-character words follow each other (what letters spaced apart become when split
+    at spaces and punctuation): one map over the word lengths in C."""
+    return _FOUR_SINGLES in bytes(map((1).__eq__, map(len, words)))
+
+
+def _spaced_letters(present: set[str], ascii_only: bool) -> bool:
+    """Whether the prompt has `SPACED_MIN_LETTERS` distinct one-character words: counted by a set
+    intersection when they are all ASCII (`ascii_only`), else one by one."""
+    if len(_ASCII_SINGLES.intersection(present)) >= SPACED_MIN_LETTERS:
+        return True
+    return not ascii_only and sum(map((1).__eq__, map(len, present))) >= SPACED_MIN_LETTERS
+
+
+def _leet_triggers(deleeted: str, present: set[str]) -> frozenset[str]:
+    """The trigger words that undoing leetspeak made and the prompt's own words (`present`) lack."""
     words = _translate_ascii(deleeted, _WORD_BREAKS).split()  # two passes in C, no loop over words
-    return bool(LEET_TRIGGERS.intersection(words) - present)
+    return LEET_TRIGGERS.intersection(words) - present
+
+
+SPACED_REACH = 120  # characters either side of a hint where a spaced-out word is looked for
+
+
+def _spaced_runs(spaced: str) -> list[tuple[int, int]]:
+    """Where letters stand spaced apart in `spaced`: looked for around the places the cheap hint finds,
+    not from every position of the text."""
+    spans: list[tuple[int, int]] = []
+    end = 0
+    for hint in _SPACED_HINT.finditer(spaced):
+        if hint.end() <= end:
+            continue
+        stop = min(len(spaced), hint.end() + SPACED_REACH)
+        for match in _SPACED_LETTERS.finditer(spaced, max(end, hint.start() - SPACED_REACH), stop):
+            if match.end() >= stop:  # it may go on past the window: match it in the whole text
+                whole = _SPACED_LETTERS.match(spaced, match.start())
+                if whole is None:
+                    continue
+                match = whole
+            spans.append(match.span())
+            end = match.end()
+        end = max(end, stop)
+    return spans
 
 
 def _translate_ascii(text: str, table: bytes) -> str:
@@ -149,14 +252,11 @@ def decode_payloads(text: str) -> list[tuple[str, str]]:
     """Base64 and hex runs in `text` that decode to readable text, as ("base64" | "hex", decoded).
 
     Only whitespace-free runs of at least `MIN_ENCODED_RUN` characters are tried: payloads are long
-    words, and looking at those alone keeps the cost to a split of the text.
+    words, and looking at those alone keeps the cost to a scan of the text.
     """
     decoded: list[tuple[str, str]] = []
-    tokens = text.split()
-    if max(map(len, tokens), default=0) < MIN_ENCODED_RUN:
-        return decoded
-    for token in tokens:
-        if len(token) < MIN_ENCODED_RUN or len(token) > MAX_PAYLOAD_CHARS:
+    for token in long_tokens(text, MIN_ENCODED_RUN):
+        if len(token) > MAX_PAYLOAD_CHARS:
             continue
         if len(decoded) >= MAX_DECODED_PAYLOADS:
             break
@@ -174,6 +274,30 @@ def decode_payloads(text: str) -> list[tuple[str, str]]:
             if plain is not None:
                 decoded.append(("base64", plain))
     return decoded
+
+
+# Every byte to "a" but ASCII whitespace to " ": a run of n "a"s in the result is n bytes without a break.
+_RUNS = bytes.maketrans(
+    bytes(range(256)), bytes(0x20 if b in b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f" else 0x61 for b in range(256))
+)
+
+
+def long_tokens(text: str, length: int) -> list[str]:
+    """The whitespace-separated tokens of `text` (as `str.split` gives them) at least `length` characters
+    long, in order. Found from one translation of the UTF-8 bytes and `bytes.find`: no loop over words."""
+    encoded = text.encode()
+    mask = encoded.translate(_RUNS)
+    needle = b"a" * length
+    found: list[str] = []
+    position = mask.find(needle)
+    while position != -1:
+        start = mask.rfind(b" ", 0, position) + 1
+        end = mask.find(b" ", position)
+        end = len(mask) if end == -1 else end
+        # Other Unicode whitespace is inside the chunk still: `split` finds it.
+        found.extend(token for token in encoded[start:end].decode().split() if len(token) >= length)
+        position = mask.find(needle, end)
+    return found
 
 
 def _b64decode(run: str) -> bytes:

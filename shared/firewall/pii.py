@@ -86,6 +86,16 @@ _PHONE_BEFORE = re.compile(
     r"registered|hotline|landline|telefon|handy|rufnummer|anruf|(?:office|desk|home|work)\s*:",
     re.IGNORECASE,
 )
+# What each of the two patterns needs as a substring (lower case): a cheap test before the pattern runs.
+_PHONE_STEMS = (
+    "phone", "tel", "mobile", "cell", "fax", "call", "dial", "ring", "reach", "contact", "answering",
+    "whatsapp", "sms", "text me", "messages", "registered", "hotline", "landline", "handy", "rufnummer",
+    "anruf", "office", "desk", "home", "work",
+)  # fmt: skip
+_NOT_PHONE_STEMS = (
+    "licen", "passport", "account", "order", "invoice", "id", "postal", "zip", "located", "address", "konto",
+    "ausweis",
+)  # fmt: skip
 _PHONE_AFTER = re.compile(r"\W{0,3}(?:office|fax|mobile|cell|home|work|desk|tel|phone)\b", re.IGNORECASE)
 # Words that make it something else: an ID, an account, or the number of a building in an address.
 _NOT_PHONE_BEFORE = re.compile(
@@ -160,10 +170,40 @@ def find_pii(text: str, words: Collection[str] | None = None) -> list[Finding]:
     found = [*_secrets(text, words), *_emails(text)]
     digits = _digit_count(text)
     if digits >= 4:
-        found.extend(_ips(text))
-    if digits >= 7:
-        found.extend([*_ibans(text), *_cards(text), *_ssns(text), *_phones(text)])
+        windows = number_windows(text)
+        found.extend(_ips(text, windows))
+        if digits >= 7:
+            found.extend(
+                [*_ibans(text), *_cards(text, windows), *_ssns(text, windows), *_phones(text, windows)]
+            )
     return _without_overlaps(found)
+
+
+# A run of digits and the separators numbers are written with, seven characters or more: the shortest
+# card, SSN, phone number or IPv4 address. Number patterns run only around such runs.
+_NUMBER_RUN = re.compile(r"[0-9][0-9 \t().\-/]{6,}")
+NUMBER_MARGIN = 64  # characters either side of a run that a number's pattern may read (prefix, extension)
+
+
+def number_windows(text: str) -> list[tuple[int, int]]:
+    """Stretches of `text` (start, end) around its runs of digits, merged where they come within
+    `NUMBER_MARGIN` of each other: every card, SSN, phone number and IPv4 address lies inside one."""
+    windows: list[tuple[int, int]] = []
+    for run in _NUMBER_RUN.finditer(text):
+        start, end = max(0, run.start() - 2), min(len(text), run.end() + NUMBER_MARGIN)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _in_windows(
+    pattern: re.Pattern[str], text: str, windows: list[tuple[int, int]]
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer` over `text`, run only inside `windows` (lookbehinds still see before them)."""
+    for start, end in windows:
+        yield from pattern.finditer(text, start, end)
 
 
 def _without_overlaps(found: list[Finding]) -> list[Finding]:
@@ -247,12 +287,54 @@ def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
         for match in pattern.finditer(text):
             yield Finding(API_KEY, match.start(), match.end())
     if "://" in text:
-        for match in _URL_PASSWORD.finditer(text):
-            yield Finding(PASSWORD, match.start(1), match.end(1))
+        # Each "://" is looked at with the scheme before it, rather than the pattern tried everywhere.
+        reached = 0
+        at = text.find("://")
+        while at != -1:
+            for match in _URL_PASSWORD.finditer(
+                text, max(reached, at - URL_SCHEME_CHARS), at + URL_MAX_CHARS
+            ):
+                if match.start() <= at < match.end():
+                    yield Finding(PASSWORD, match.start(1), match.end(1))
+                    reached = match.end()
+                    break
+            at = text.find("://", max(at + 3, reached))
     named = not _SECRET_WORDS.isdisjoint(words) if words is not None else True
-    if named and any(name in lower for lower in (text.lower(),) for name in _SECRET_NAMES):
+    if named:
+        lower = text.lower()
+        if any(name in lower for name in _SECRET_NAMES):
+            yield from _assigned_secrets(text, lower)
+
+
+URL_SCHEME_CHARS = 22  # the longest scheme the pattern takes, and its "://"
+URL_MAX_CHARS = 400  # "://", user name, ":", password and "@" at their longest
+# Where a secret's name can start: the first letters of every name the pattern knows.
+_SECRET_STEMS = ("api", "secret", "client", "access", "auth", "passw", "pwd", "kennwort")
+
+
+def _assigned_secrets(text: str, lower: str) -> Iterator[Finding]:
+    if len(lower) != len(text):  # lower case changed the length (rare letters): no shared offsets
         for match in _ASSIGNED_SECRET.finditer(text):
             yield Finding(PASSWORD, match.start(1), match.end(1))
+        return
+    starts = sorted({at for stem in _SECRET_STEMS for at in _places(lower, stem)})
+    end = 0
+    for at in starts:
+        if at < end:
+            continue
+        assigned = _ASSIGNED_SECRET.match(text, at)
+        if assigned is not None:
+            yield Finding(PASSWORD, assigned.start(1), assigned.end(1))
+            end = assigned.end()
+
+
+def _places(text: str, word: str) -> list[int]:
+    places = []
+    at = text.find(word)
+    while at != -1:
+        places.append(at)
+        at = text.find(word, at + 1)
+    return places
 
 
 def _emails(text: str) -> Iterator[Finding]:
@@ -276,8 +358,8 @@ def _ibans(text: str) -> Iterator[Finding]:
             yield Finding(IBAN, start, match.end())
 
 
-def _cards(text: str) -> Iterator[Finding]:
-    for match in _CARD.finditer(text):
+def _cards(text: str, windows: list[tuple[int, int]]) -> Iterator[Finding]:
+    for match in _in_windows(_CARD, text, windows):
         run = match.group(0)
         digits = run.replace(" ", "").replace("-", "")
         grouped = len(digits) == len(run) or _CARD_GROUPS.fullmatch(run) is not None
@@ -285,8 +367,8 @@ def _cards(text: str) -> Iterator[Finding]:
             yield Finding(CREDIT_CARD, match.start(), match.end())
 
 
-def _ssns(text: str) -> Iterator[Finding]:
-    for match in _SSN.finditer(text):
+def _ssns(text: str, windows: list[tuple[int, int]]) -> Iterator[Finding]:
+    for match in _in_windows(_SSN, text, windows):
         area, separator, group, serial = match.groups()
         if not ssn_valid(area, group, serial):
             continue
@@ -295,16 +377,16 @@ def _ssns(text: str) -> Iterator[Finding]:
             yield Finding(US_SSN, match.start(), match.end())
 
 
-def _ips(text: str) -> Iterator[Finding]:
+def _ips(text: str, windows: list[tuple[int, int]]) -> Iterator[Finding]:
     if _IPV4_HINT.search(text):
-        for match in _IPV4.finditer(text):
+        for match in _in_windows(_IPV4, text, windows):
             try:
                 ipaddress.IPv4Address(match.group(0))
             except ValueError:
                 continue
             yield Finding(IP_ADDRESS, match.start(), match.end())
     if ("::" in text or text.count(":") >= 7) and _IPV6_HINT.search(text):
-        for match in _IPV6.finditer(text):
+        for match in _ipv6_candidates(text):
             try:
                 ipaddress.IPv6Address(match.group(0))
             except ValueError:
@@ -312,22 +394,49 @@ def _ips(text: str) -> Iterator[Finding]:
             yield Finding(IP_ADDRESS, match.start(), match.end())
 
 
-def _phones(text: str) -> Iterator[Finding]:
+def _ipv6_candidates(text: str) -> Iterator[re.Match[str]]:
+    # An address is at most 39 characters: looked for around each place the hint finds, not everywhere.
+    end = 0
+    for hint in _IPV6_HINT.finditer(text):
+        at = hint.start()
+        if at < end:
+            continue
+        for match in _IPV6.finditer(text, max(end, at - IPV6_MAX_CHARS), at + IPV6_MAX_CHARS + 2):
+            if match.start() <= at < match.end():
+                yield match
+                end = match.end()
+                break
+
+
+IPV6_MAX_CHARS = 39
+
+
+def _phones(text: str, windows: list[tuple[int, int]]) -> Iterator[Finding]:
     checks = 0
-    for match in _PHONE.finditer(text):
+    for match in _in_windows(_PHONE, text, windows):
         run = match.group(0)
-        digits = sum(char.isdigit() for char in run)
+        digits = sum(map(str.isdigit, run))
         if not 7 <= digits <= 16 or _DATE.match(run):
             continue
         if _SSN.fullmatch(run):
             continue  # the shape of an SSN, valid or not, is not a phone number's
         international = run.startswith("+") or (run.startswith("00") and run[2:3] not in ("0", ""))
-        nanp = _NANP.fullmatch(run.split("x")[0].split("X")[0].split("#")[0].rstrip(" ext.")) is not None
         before = max(0, match.start() - 32)
-        if _NOT_PHONE_BEFORE.search(text, before, match.start()) or _STREET_AFTER.match(text, match.end()):
+        context = text[before : match.start()].lower()  # the stems below are looked for in it first
+        if (
+            any(stem in context for stem in _NOT_PHONE_STEMS)
+            and _NOT_PHONE_BEFORE.search(text, before, match.start())
+        ) or _STREET_AFTER.match(text, match.end()):
             continue
-        near = _PHONE_BEFORE.search(text, before, match.start()) or _PHONE_AFTER.match(text, match.end())
-        if not (international or nanp or near):
+        if not (
+            international
+            or _NANP.fullmatch(run.split("x")[0].split("X")[0].split("#")[0].rstrip(" ext.")) is not None
+            or (
+                any(stem in context for stem in _PHONE_STEMS)
+                and _PHONE_BEFORE.search(text, before, match.start()) is not None
+            )
+            or _PHONE_AFTER.match(text, match.end()) is not None
+        ):
             continue
         checks += 1
         if checks > MAX_PHONE_CHECKS or _possible_phone(run, international):
@@ -341,7 +450,18 @@ def warm_up() -> None:
     phonenumbers.is_possible_number(phonenumbers.parse("+1 415 555 2671", None))
 
 
+# German numbering allows national numbers of 4 to 15 digits: a national-format run of 7 to 15 digits is a
+# possible number there (the first region tried) unless its digits start with "00", which `phonenumbers`
+# reads as an international prefix, or a tab makes it unparsable. Checked against `phonenumbers` over
+# random runs; parsing is what costs, so such runs skip it.
+_PARSE_FREE_MAX_DIGITS = 15
+
+
 def _possible_phone(run: str, international: bool) -> bool:
+    if not international and "\t" not in run:
+        digits = "".join(filter(str.isdigit, run))
+        if len(digits) <= _PARSE_FREE_MAX_DIGITS and not digits.startswith("00"):
+            return True
     regions: tuple[str | None, ...] = (None,) if international and run.startswith("+") else _PHONE_REGIONS
     for region in regions:
         try:

@@ -147,6 +147,21 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
     }
 
 
+_MASK_RUN = re.compile(r"[*$]+")
+
+
 def _masked(folded: str) -> int:
     # A word of three or more characters with letters, some hidden behind * or $: "f*ck", "pu$$y", "b****".
-    return sum(1 for word in _MASKED.findall(folded) if len(word) >= 3 and any(ch.isalpha() for ch in word))
+    # Looked for around each run of * and $ (a masked word has at most 4 letters before its run and 5
+    # after), not from every position of the text.
+    count, end = 0, 0
+    for run in _MASK_RUN.finditer(folded):
+        if run.end() <= end or run.end() - run.start() > 5:
+            continue
+        match = _MASKED.search(folded, max(end, run.start() - 4), run.end() + 6)
+        if match is None or match.start() > run.start():
+            continue
+        end = match.end()
+        word = match.group()
+        count += len(word) >= 3 and any(ch.isalpha() for ch in word)
+    return count
