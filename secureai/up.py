@@ -86,7 +86,7 @@ def start_private_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             f"dir {redis_dir}",
             "appendonly yes",
             'save ""',
-            # Each job keeps a small event stream; Redis sizes a stream's first node at this (4096 by default).
+            # Every job keeps a small event stream, whose first node is allocated at this size (default 4096).
             "stream-node-max-bytes 1024",
             "daemonize no",
             "loglevel warning",

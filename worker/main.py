@@ -1,9 +1,10 @@
 """`secureai worker --pool NAME`: an arq worker for one pool, woken the moment a job is dispatched.
 
-arq polls its queue every `poll_delay`; here the scheduler pushes a wake-up token per dispatched job and
-the worker blocks on it (BRPOP, oldest first), so a job starts within a Redis round trip of its dispatch while an idle
-worker costs nothing. The worker also heartbeats (the scheduler sizes the pool from heartbeats), keeps the
-leases of its running jobs fresh, probes its backends, and stops a running job when its owner cancels.
+arq polls its queue every `poll_delay`; here every script that puts a job into arq's queue pushes a wake-up
+naming it and the worker blocks on that list (BRPOP, oldest first), so a job starts within a Redis round trip
+of its dispatch while an idle worker costs nothing. The worker also heartbeats (the scheduler sizes the pool
+from heartbeats), keeps the leases of its running jobs fresh, probes its backends, and stops a running job
+when its owner cancels.
 """
 
 from __future__ import annotations
