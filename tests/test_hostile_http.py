@@ -89,6 +89,11 @@ async def exchange(api: Api, raw: bytes, *, chunks: list[bytes] | None = None) -
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+    return status_and_body(answer)
+
+
+def status_and_body(answer: bytes) -> tuple[int | None, bytes]:
+    """The status and body of a raw HTTP answer; (None, b"") when the server closed without one."""
     if not answer:
         return None, b""
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -209,10 +214,7 @@ async def slow_client(api: Api, head: bytes, trickle: bytes) -> tuple[int | None
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
-    if not answer:
-        return None, b""
-    head_part, _, body = answer.partition(b"\r\n\r\n")
-    return int(head_part[9:12]), body
+    return status_and_body(answer)
 
 
 async def test_slow_heads_and_bodies_are_cut_off_while_others_are_served(api: Api) -> None:

@@ -58,7 +58,6 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         await finish(
             state,
             job_id,
-            pool=state.pool,
             status=FAILED,
             usage=Usage(),
             error_code="worker_lost",
@@ -83,7 +82,6 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         await finish(
             state,
             job_id,
-            pool=state.pool,
             status=FAILED,
             usage=Usage(),
             error_code="model_unavailable",
@@ -142,7 +140,6 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
     await finish(
         state,
         job_id,
-        pool=state.pool,
         status=status,
         usage=usage,
         wall_seconds=measurement.wall_seconds,
@@ -174,8 +171,8 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
 
 
 async def finish(state: WorkerState, job_id: str, **outcome: Any) -> None:
-    """Record how the job ended (`JobStore.finish`), waiting for Redis if it is away."""
-    await until_recorded(lambda: state.store.finish(job_id, **outcome))
+    """Record how the job ended in this worker's pool (`JobStore.finish`), waiting for Redis if it is away."""
+    await until_recorded(lambda: state.store.finish(job_id, pool=state.pool, **outcome))
 
 
 async def until_recorded(write: Callable[[], Awaitable[Any]]) -> None:

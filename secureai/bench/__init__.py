@@ -18,11 +18,7 @@ def add_commands(commands: Any) -> None:
     dispatch.add_argument("--jobs", type=int, default=500)
     dispatch.add_argument("--clients", type=int, default=1, help="concurrent submitting clients")
     dispatch.add_argument("--slots", type=int, default=8, help="worker concurrency")
-    dispatch.add_argument(
-        "--redis-url",
-        default=None,
-        help="Redis for the run (default: REDIS_URL with database 13); the database is flushed",
-    )
+    _redis_url_option(dispatch)
     dispatch.set_defaults(handler=_dispatch)
 
     fairness = kinds.add_parser(
@@ -32,7 +28,7 @@ def add_commands(commands: Any) -> None:
     fairness.add_argument("--light", type=int, default=20, help="jobs the light user sends")
     fairness.add_argument("--service-ms", type=float, default=20.0, help="fixed time per job")
     fairness.add_argument("--slots", type=int, default=4, help="worker slots")
-    fairness.add_argument("--redis-url", default=None, help="Redis for the run (default: database 13)")
+    _redis_url_option(fairness)
     fairness.set_defaults(handler=_fairness)
 
     gpu = kinds.add_parser(
@@ -44,14 +40,14 @@ def add_commands(commands: Any) -> None:
 
     limits = kinds.add_parser("limits", help="latency the quota check adds, at 1 and 64 concurrent clients")
     limits.add_argument("--calls", type=int, default=5000, help="admissions per run")
-    limits.add_argument("--redis-url", default=None, help="Redis for the run (default: database 13, flushed)")
+    _redis_url_option(limits)
     limits.set_defaults(handler=_limits)
 
     login = kinds.add_parser("login", help="a login flood: throughput, memory, and submits meanwhile")
     login.add_argument("--attackers", type=int, default=200, help="concurrent clients logging in")
     login.add_argument("--duration", type=float, default=10.0, help="seconds of flood")
     login.add_argument("--tries", type=int, default=50, help="unknown-user and wrong-password tries each")
-    login.add_argument("--redis-url", default=None, help="Redis for the run (default: database 13)")
+    _redis_url_option(login)
     login.set_defaults(handler=_login)
     overhead = kinds.add_parser(
         "overhead", help="latency and throughput the gateway adds to chat completions, against its upstream"
@@ -69,11 +65,7 @@ def add_commands(commands: Any) -> None:
     overhead.add_argument(
         "--workers", type=_number(int, 1, 64), default=1, help="worker processes for the pool"
     )
-    overhead.add_argument(
-        "--redis-url",
-        default=None,
-        help="Redis for the run (default: REDIS_URL with database 13); the database is flushed",
-    )
+    _redis_url_option(overhead)
     overhead.set_defaults(handler=_overhead)
 
     soak = kinds.add_parser(
@@ -83,11 +75,7 @@ def add_commands(commands: Any) -> None:
     soak.add_argument(
         "--rps", type=_number(float, 0.1, 10_000), default=40.0, help="operations started a second"
     )
-    soak.add_argument(
-        "--redis-url",
-        default=None,
-        help="Redis for the run (default: REDIS_URL with database 13); the database is flushed",
-    )
+    _redis_url_option(soak)
     soak.set_defaults(handler=_soak)
 
     adversarial = kinds.add_parser(
@@ -95,6 +83,14 @@ def add_commands(commands: Any) -> None:
     )
     adversarial.add_argument("--top", type=_number(int, 1), default=15, help="slowest inputs to list")
     adversarial.set_defaults(handler=_adversarial)
+
+
+def _redis_url_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="Redis for the run (default: REDIS_URL with database 13); the database is flushed",
+    )
 
 
 def _number(kind: Callable[[str], float], low: float, high: float = float("inf")) -> Callable[[str], Any]:

@@ -135,7 +135,7 @@ def readings(
         deleeted = _translate_ascii(folded, _LEET)
         hidden = _leet_triggers(deleeted, present)
         if hidden:
-            spans = sorted((at, at + len(word)) for word in hidden for at in _places(deleeted, word))
+            spans = sorted((at, at + len(word)) for word in hidden for at in places(deleeted, word))
             found.append(View("leetspeak", _excerpt(deleeted, spans)))
     if _spaced_letters(present, folded.isascii()) and (words is None or _four_single_letters(words)):
         # Read from the text with its spacing kept: a wider gap is what separates the spaced-out words.
@@ -147,7 +147,7 @@ def readings(
             )
             found.append(View("spaced", joined))
     if rot13_hint:
-        spans = [(m, m + len(word)) for word in rot13_words for m in _places(folded, word)]
+        spans = [(m, m + len(word)) for word in rot13_words for m in places(folded, word)]
         found.append(View("rot13", _excerpt(folded, sorted(spans), rot13) if spans else rot13(folded)))
     found.extend(View(how, fold(decoded)) for how, decoded in decode_payloads(text))
     return found
@@ -180,13 +180,14 @@ def _part(text: str, begin: int, end: int, change: Callable[[str], str] | None) 
     return change(part) if change is not None else part
 
 
-def _places(text: str, word: str) -> list[int]:
-    places = []
+def places(text: str, word: str) -> list[int]:
+    """Every index where `word` starts in `text`, overlapping ones included."""
+    found = []
     at = text.find(word)
     while at != -1:
-        places.append(at)
+        found.append(at)
         at = text.find(word, at + 1)
-    return places
+    return found
 
 
 _ASCII_SINGLES = frozenset(map(chr, range(128)))

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from shared.firewall.normalize import places
+
 EMAIL = "EMAIL_ADDRESS"
 PHONE = "PHONE_NUMBER"
 CREDIT_CARD = "CREDIT_CARD"
@@ -317,7 +319,7 @@ def _assigned_secrets(text: str, lower: str) -> Iterator[Finding]:
         for match in _ASSIGNED_SECRET.finditer(text):
             yield Finding(PASSWORD, match.start(1), match.end(1))
         return
-    starts = sorted({at for stem in _SECRET_STEMS for at in _places(lower, stem)})
+    starts = sorted({at for stem in _SECRET_STEMS for at in places(lower, stem)})
     end = 0
     for at in starts:
         if at < end:
@@ -326,15 +328,6 @@ def _assigned_secrets(text: str, lower: str) -> Iterator[Finding]:
         if assigned is not None:
             yield Finding(PASSWORD, assigned.start(1), assigned.end(1))
             end = assigned.end()
-
-
-def _places(text: str, word: str) -> list[int]:
-    places = []
-    at = text.find(word)
-    while at != -1:
-        places.append(at)
-        at = text.find(word, at + 1)
-    return places
 
 
 def _emails(text: str) -> Iterator[Finding]:
