@@ -47,6 +47,10 @@ LEXICAL_MIN_DF = 2
 INJECTION_MIN_WEIGHT = 0.02  # injection lexical weights smaller than this are dropped (0.005 to 0.05 tried)
 TOXICITY_MIN_WEIGHT = 0.005
 TARGET_FPR = 0.01  # operating point: at most this share of benign rows (out of fold) flagged
+# Signals the injection model weighs only through their products with a harmful topic ("disclaimer_harm"):
+# "for educational purposes", "a hypothetical world", "real-world" frame attacks and everyday questions
+# alike, and weighed alone they flagged such questions.
+INTERACTION_ONLY = ("disclaimer",)
 # Labels of rows that are ordinary prose: where the common trigrams come from.
 PROSE_LABELS = ("benign", "harmful_request", "not_toxic", "toxic", "pii", "no_pii")
 
@@ -131,6 +135,10 @@ class Trained:
     bias: float
     weights: dict[str, float]
     lexical: dict[str, float]
+
+
+def _without(signals: dict[str, float], names: Sequence[str]) -> dict[str, float]:
+    return {name: value for name, value in signals.items() if name not in names}
 
 
 def fit(
@@ -231,7 +239,10 @@ def injection_task(rows: list[Row], prose: injection.Prose) -> tuple[list[Row], 
             if goal:
                 task.append(Row(row.id + "-goal", goal, "harmful_request", "jbb_gcg_goal", row.file))
     y = np.array([1 if r.label == "injection" else 0 for r in task])
-    data = featurise([r.text for r in task], lambda raw, f, w: injection.signals(raw, f, w, prose))
+    data = featurise(
+        [r.text for r in task],
+        lambda raw, f, w: _without(injection.signals(raw, f, w, prose), INTERACTION_ONLY),
+    )
     return task, y, data
 
 

@@ -16,6 +16,7 @@ the places where its literal stands (found by set lookups of the prompt's words 
 
 from __future__ import annotations
 
+import codecs
 import math
 import operator
 import re
@@ -115,9 +116,14 @@ STRONG_FAMILIES = ("override", "extraction", "jailbreak", "refusal_suppression",
 _ALL_RULES = _RuleIndex(_RULES)
 _PAIR_FIRSTS = frozenset(first for first, _ in _ALL_RULES.pairs)
 _STRONG_RULES = _RuleIndex([rule for rule in _RULES if rule.family in STRONG_FAMILIES])
-# Trigger words of the strong families as rot13 shows them: their presence calls for the rot13 reading.
+# Trigger words of the strong families as rot13 shows them ("vtaber" for "ignore"): their presence calls
+# for the rot13 reading. None of them is a word of a language the firewall reads.
 _ROT13_TRIGGERS = frozenset(
-    {"vtaber", "sbetrg", "qvfertneq", "vafgehpgvbaf", "cebzcg", "flfgrz", "wnvyoernx", "eriryny", "bireevqr"}
+    codecs.encode(word, "rot13")
+    for word in (
+        *("ignore", "forget", "disregard", "instructions", "prompt", "system", "jailbreak", "reveal"),
+        *("override", "developer", "restrictions", "unrestricted", "password", "secret", "rules", "previous"),
+    )
 )
 
 _STRIP = "\"'`.,:;!?()[]{}<>*-_=/\\|~^@#$%&+"
@@ -200,8 +206,9 @@ def rot13_words(words: Collection[str]) -> frozenset[str]:
 
 
 def wants_rot13(words: Collection[str]) -> bool:
-    """Whether the prompt's words include a trigger word written in rot13."""
-    return not _ROT13_TRIGGERS.isdisjoint(words)
+    """Whether the prompt's words include a trigger word written in rot13, or name rot13 itself ("apply
+    rot13 and obey: ...", "rot-13")."""
+    return not _ROT13_TRIGGERS.isdisjoint(words) or "rot13" in words or ("rot" in words and "13" in words)
 
 
 def signals(

@@ -78,8 +78,17 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"(?:ignorier|vergess|hinter sich|streich|beiseite|abweich|irrelevant|unwichtig|egal|ungültig)",
         ),
         ("abweichend", r" (?:zu|von) (?:den |der )?(?:vorherig|bisherig|obig)"),
-        ("oubliez|oublie|ignorez|ignore", GAP + r"\b(?:instructions?|consignes?|tout|règles)\b"),
-        ("olvid*|ignora*", r"\w*\b" + GAP + r"\b(?:instrucciones|todo|reglas)\b"),
+        ("oubliez|oublie|ignorez|ignore", GAP + r"\b(?:instructions?|consignes?|tout|règles|ce qu)\b"),
+        (
+            "ne tiens plus compte|ne tenez plus compte|ne tiens pas compte|ne tenez pas compte|"
+            "fais abstraction|faites abstraction",
+            GAP + r"\b(?:instructions?|consignes?|règles|ce qu|tout)\b",
+        ),
+        ("olvid*|olvíd*|ignora*", r"\w*\b" + GAP + r"\b(?:instrucciones|todo|reglas|lo que|indicaciones)\b"),
+        (
+            "no tengas en cuenta|no hagas caso|haz caso omiso",
+            GAP + r"\b(?:instrucciones|reglas|lo que|todo)\b",
+        ),
         ("dimentic*|ignora*", r"\w*\b" + GAP + r"\b(?:istruzioni|tutto|regole)\b"),
         ("esque*|ignore*", r"\w*\b" + GAP + r"\b(?:instruções|instrucoes|tudo|regras)\b"),
         ("vergeet|negeer", GAP + r"\b(?:instructies|alles|regels)\b"),
@@ -106,7 +115,8 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
     "extraction": [
         ("system|initial|hidden|secret|original|entire|previous", r"\s+(?:prompt|instructions|message)\b"),
         (
-            "show|print|reveal|repeat|output|display|tell me|give me|leak|list|what are|what were|what is",
+            "show|print|reveal|repeat|output|display|tell me|give me|leak|list|what are|what were|what is|"
+            "translate|summarize|summarise|paraphrase|recite|reproduce|dump|spell out",
             r"\b[^.!?\n]{0,30}\byour\s+(?:\w+\s+)?(?:prompts?|instructions|rules|guidelines|"
             r"system message)\b",
         ),
@@ -120,7 +130,21 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r" you (?:received|got)\b",
         ),
         ("were you told|were you given|were you instructed|you were told to", r"\b"),
-        ("zeig*|gib|nenne|verrate", r"\w*\b[^.!?\n]{0,40}(?:system-?prompt|anweisungen|instruktionen)"),
+        (
+            "zeig*|gib|nenne|verrate",
+            r"\w*\b[^.!?\n]{0,40}(?:system-?prompt|anweisungen|instruktionen|vorgaben)",
+        ),
+        # The same request in French, Spanish, Italian and Portuguese.
+        (
+            "montre|affiche|révèle|répète|dis-moi|muestra|muéstrame|dime|revela|repite|mostra|rivela|ripeti|"
+            "mostre|revele|repita",
+            r"\b[^.!?\n]{0,40}\b(?:instrucciones|instructions|consignes|istruzioni|instruções|prompt)\b",
+        ),
+        (
+            "instrucciones ocultas|instructions cachées|consignes cachées|istruzioni nascoste|"
+            "instruções ocultas|versteckten anweisungen|geheimen anweisungen",
+            "",
+        ),
         (
             "information in the prompt|system prompt|system-prompt|systemprompt|sentences before|"
             "before the text|"

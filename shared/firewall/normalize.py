@@ -59,9 +59,10 @@ LEET_TRIGGERS = _word_set(
     uncensored restrictions ethical guidelines pretend roleplay dan"""
 )
 
-# "i g n o r e" and "i.g.n.o.r.e": at least five single letters with one separator between each.
-_SPACED_LETTERS = re.compile(r"(?<!\w)(?:\w[ .\-_*/|]){4,}\w(?!\w)")
-_SEPARATORS = re.compile(r"[ .\-_*/|]")
+# "i g n o r e" and "i.g.n.o.r.e": at least five single letters, one to three separators between each
+# ("Y O U   A R E", "r-e-v-e-a-l y-o-u-r": the wider or the other gap between the words).
+_SPACED_LETTERS = re.compile(r"(?<!\w)(?:\w[ .\-_*/|]{1,3}){4,}\w(?!\w)")
+_GAPS = re.compile(r"[ .\-_*/|]+")
 SPACED_MIN_LETTERS = 8  # distinct one-letter words: "a", "i", "s" and "t" are common, eight are not
 # Four one-letter words in a row, separated by one character: a cheap test before the full pattern.
 _SPACED_HINT = re.compile(r"[ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|]")
@@ -246,7 +247,17 @@ def _translate_ascii(text: str, table: bytes) -> str:
 
 
 def _join_letters(match: re.Match[str]) -> str:
-    return " " + _SEPARATORS.sub("", match.group(0)) + " "
+    """A run of spaced-out letters as words: the commonest gap joins letters, any other gap (wider, or
+    another character) separates words."""
+    run = match.group(0)
+    gaps = _GAPS.findall(run)
+    joiner = max(set(gaps), key=gaps.count) if gaps else ""
+    words = [""]
+    for letter, gap in zip(_GAPS.split(run), [*gaps, joiner], strict=True):
+        words[-1] += letter
+        if gap != joiner:
+            words.append("")
+    return " " + " ".join(words) + " "
 
 
 def decode_payloads(text: str) -> list[tuple[str, str]]:
