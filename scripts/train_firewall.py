@@ -273,6 +273,12 @@ LEFT_OUT_FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "gcg + synthetic suffixes": ("jbb_gcg", "synthetic_suffix"),
     "synthetic indirect injections": ("synthetic_indirect",),
+    "synthetic sideways attacks": (
+        "synthetic_sideways_secret",
+        "synthetic_safety_off",
+        "synthetic_encoded_answer",
+        "synthetic_foreign_jailbreak",
+    ),
 }
 
 

@@ -31,7 +31,7 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "ignor*|disregard*|forget*|skip|override|bypass|drop|abandon|discard|erase|delete|remove|leave",
             GAP + r"\b(?:instructions?|prompts?|rules|directions|directives|guidelines|tasks?|assignments?|"
             r"orders|commands|context|information|documents?|articles|thoughts|programming|training|"
-            r"restrictions|constraints|said|told|discussed|behind)\b",
+            r"restrictions|constraints|said|told|discussed|behind|system message)\b",
         ),
         (
             "ignore|disregard|forget",
@@ -78,6 +78,10 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"(?:ignorier|vergess|hinter sich|streich|beiseite|abweich|irrelevant|unwichtig|egal|ungültig)",
         ),
         ("abweichend", r" (?:zu|von) (?:den |der )?(?:vorherig|bisherig|obig)"),
+        (
+            "gesagt wurde|gesagt wurden|gesagt hat|mitgeteilt wurde|aufgetragen wurde|vorgegeben wurde",
+            r"[^.!?\n]{0,30}\b(?:vergessen|vergisst|ignorieren|ignorierst|beiseite)",
+        ),
         ("oubliez|oublie|ignorez|ignore", GAP + r"\b(?:instructions?|consignes?|tout|règles|ce qu)\b"),
         (
             "ne tiens plus compte|ne tenez plus compte|ne tiens pas compte|ne tenez pas compte|"
@@ -131,6 +135,20 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ),
         ("were you told|were you given|were you instructed|you were told to", r"\b"),
         (
+            "password|passphrase|passcode|secret word|secret key|secret code",
+            r" (?:that )?(?:you(?:'re| are)|you have been|you were) (?:protecting|guarding|hiding|keeping|"
+            r"given|told|not allowed|forbidden)\b",
+        ),
+        (
+            "backwards|in reverse|reversed|letter by letter|one letter at a time|first letter of each|"
+            "first letters of each|with spaces between",
+            r"[^\n]{0,60}\b(?:password|passphrase|secret|prompt|instructions)\b",
+        ),
+        (
+            "password|secret",
+            r"[^\n]{0,50}\b(?:spell|spelled|spelt|write|encode|reverse)\w*\b[^.!?\n]{0,20}\bbackwards?\b",
+        ),
+        (
             "zeig*|gib|nenne|verrate",
             r"\w*\b[^.!?\n]{0,40}(?:system-?prompt|anweisungen|instruktionen|vorgaben)",
         ),
@@ -153,6 +171,11 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ),
     ],
     "persona": [
+        (
+            "deceased|late|dead|passed away",
+            r" (?:grand\w*|granny|nana|uncle|aunt|mother|father|mom|dad)\b[^\n]{0,120}"
+            r"\b(?:act as|pretend|play|be)\b (?:her|him|them)\b",
+        ),
         (
             "i want you to|i'd like you to|i would like you to|you will|you must|you should|you are going to|"
             "i need you to",
@@ -206,6 +229,30 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"\s+(?:ai|ki|chatbot|assistant|model|bot|character|version|persona)\b",
         ),
         ("openai|anthropic|content|usage", r" (?:polic(?:y|ies)|guidelines|rules)\b"),
+        # Turning the safety layer off, in English, German, French, Italian and Spanish.
+        (
+            "disable|deactivate|turn off|switch off|suspend|remove|lift|bypass|circumvent|evade|"
+            "deaktiviere|deaktivier|schalte|désactive|désactivez|disattiva|desactiva",
+            GAP
+            + r"\b(?:content moderation|moderation|safety (?:filters?|layer|features?|measures|protocols?|"
+            r"guidelines|settings)|safeguards|guardrails|content filters?|filters|filtres|filtri|filtros|"
+            r"sicherheitsfilter|censorship|zensur)\b",
+        ),
+        (
+            "filter|filters|moderation|censor|censors",
+            r" (?:can't|cannot|can not|won't|doesn't|does not) "
+            r"(?:read|see|detect|catch|understand|notice)\b",
+        ),
+        (
+            "no|without|with no",
+            r" (?:limits|limitations|filter|filtering|restraints)\b(?! (?:on|to|of|for)\b)",
+        ),
+        (
+            "senza|sin|sans|ohne",
+            r" (?:alcuna |ninguna |aucune |jegliche )?(?:regole|reglas|règles|regeln|censura|censure|zensur|"
+            r"restrizioni|restricciones|restrictions|einschränkungen|limiti|límites|limites|filtri|filtros|"
+            r"filtres|filter)\b",
+        ),
         (
             "hate speech|offensive rhyme|swear word|swearword|schimpfwörter|machiavellian|niccolo|"
             "opposite day|"
