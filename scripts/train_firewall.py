@@ -48,9 +48,9 @@ INJECTION_MIN_WEIGHT = 0.02  # injection lexical weights smaller than this are d
 TOXICITY_MIN_WEIGHT = 0.005
 TARGET_FPR = 0.01  # operating point: at most this share of benign rows (out of fold) flagged
 # Signals the injection model weighs only through their products with a harmful topic ("disclaimer_harm"):
-# "for educational purposes", "a hypothetical world", "real-world" frame attacks and everyday questions
-# alike, and weighed alone they flagged such questions.
-INTERACTION_ONLY = ("disclaimer",)
+# "for educational purposes", "a hypothetical world", "real-world", "this is an emergency" frame attacks
+# and everyday questions alike, and weighed alone they flagged such questions.
+INTERACTION_ONLY = ("disclaimer", "pretext")
 # Labels of rows that are ordinary prose: where the common trigrams come from.
 PROSE_LABELS = ("benign", "harmful_request", "not_toxic", "toxic", "pii", "no_pii")
 
@@ -278,6 +278,7 @@ LEFT_OUT_FAMILIES: dict[str, tuple[str, ...]] = {
         "synthetic_safety_off",
         "synthetic_encoded_answer",
         "synthetic_foreign_jailbreak",
+        "synthetic_pretext_harm",
     ),
 }
 

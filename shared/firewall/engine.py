@@ -121,7 +121,7 @@ class Firewall:
         """Scores and findings for `text`, independent of role and policy."""
         text = _well_formed(text)
         raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
-        folded = normalize.fold(text)
+        folded = normalize.fold(raw)  # NFKC again is a quick check on NFKC text: `fold(text)`, cheaper
         words = injection.words_of(folded)
         present = set(words)
         pairs = injection.word_pairs(words)

@@ -39,7 +39,11 @@ class _Rule:
 
     def __init__(self, family: str, literal: str, rest: str) -> None:
         self.family = family
-        boundary = rf"(?<![^\W_].{{{len(literal.rstrip('*'))}}})" if literal[0].isalnum() else ""
+        boundary = (
+            rf"(?<![^\W_].{{{len(literal.rstrip('*'))}}})"
+            if literal[0].isalnum() and not _unspaced(literal)
+            else ""
+        )
         # A word prefix ("ignor*"), or a literal whose rest may go on inside the same word ("ignore" then
         # a gap: "ignored the rules"): found where the prompt has a word that starts with it.
         self.open_ended = literal.endswith("*") or not rest.startswith(_CLOSED)
@@ -71,6 +75,12 @@ def _spaced(folded: str) -> str:
     return folded.encode().translate(_TO_SPACES).decode()
 
 
+def _unspaced(literal: str) -> bool:
+    """Whether `literal` is written in a script without spaces between words (Chinese, Japanese): found as
+    a substring, with no word boundary around it."""
+    return "\u3040" <= literal[0] <= "\u9fff" or "\uf900" <= literal[0] <= "\ufaff"
+
+
 _RULES: list[_Rule] = [
     _Rule(family, literal, rest)
     for family, rules in _FAMILIES.items()
@@ -90,8 +100,11 @@ class _RuleIndex:
     def __init__(self, rules: list[_Rule]) -> None:
         by_literal: dict[str, list[_Rule]] = {}
         self.symbol_rules: list[_Rule] = []
+        self.unspaced_rules: list[_Rule] = []  # only tried on text that is not all ASCII
         for rule in rules:
-            if rule.substring[0].isalnum():
+            if _unspaced(rule.substring):
+                self.unspaced_rules.append(rule)
+            elif rule.substring[0].isalnum():
                 by_literal.setdefault(rule.substring, []).append(rule)
             else:
                 self.symbol_rules.append(rule)
@@ -192,6 +205,10 @@ def family_counts(
     for rule in rules.symbol_rules:
         if rule.substring in folded:
             counts[rule.family] += len(rule.pattern.findall(folded))
+    if not folded.isascii():
+        for rule in rules.unspaced_rules:
+            if rule.substring in folded:
+                counts[rule.family] += len(rule.pattern.findall(folded))
     return counts
 
 
@@ -238,7 +255,9 @@ def signals(
     found["persona_harm"] = min(found["persona"], 3.0) * min(found["harm_topic"], 3.0)
     found["disclaimer_harm"] = min(found["disclaimer"], 3.0) * min(found["harm_topic"], 3.0)
     found["fiction_harm"] = min(found["fiction"], 3.0) * min(found["harm_topic"], 3.0)
-    found.update(_token_statistics(raw, prose))
+    found["pretext_harm"] = min(found["pretext"], 3.0) * min(found["harm_topic"], 3.0)
+    # Fenced code is dense with symbols and odd capitals by nature: token statistics read the prose around it.
+    found.update(_token_statistics(_without_code_blocks(raw) if "```" in raw else raw, prose))
     # Code balances its brackets and quotes; token soup seldom does.
     found["unbalanced"] = _unbalanced(raw)
     # A request followed by a stretch of token soup is the shape of GCG- and DSN-style attacks.
@@ -305,6 +324,15 @@ def _token_statistics(raw: str, prose: Prose) -> dict[str, float]:
         * 10,
         "tail_capitals": len(_MID_CAPITAL.findall(tail)) / TOKEN_WINDOW,
     }
+
+
+def _without_code_blocks(raw: str) -> str:
+    """`raw` without the text between pairs of ``` fences (an unclosed fence's text is kept)."""
+    parts = raw.split("```")
+    kept = parts[::2]
+    if len(parts) % 2 == 0:  # an odd number of fences: the last one opens nothing that closes
+        kept.append(parts[-1])
+    return " ".join(kept)
 
 
 def head_and_tail(raw: str) -> list[str]:

@@ -94,11 +94,17 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             GAP + r"\b(?:instrucciones|reglas|lo que|todo)\b",
         ),
         ("dimentic*|ignora*", r"\w*\b" + GAP + r"\b(?:istruzioni|tutto|regole)\b"),
-        ("esque*|ignore*", r"\w*\b" + GAP + r"\b(?:instruções|instrucoes|tudo|regras)\b"),
+        ("esque*|ignore*|desconsider*", r"\w*\b" + GAP + r"\b(?:instruções|instrucoes|tudo|regras)\b"),
         ("vergeet|negeer", GAP + r"\b(?:instructies|alles|regels)\b"),
         ("zapomnij|zignoruj|ignoruj", GAP + r"\b(?:instrukcje|wszystko|polecenia)\b"),
         ("забуд*|игнорир*|проигнорир*", r"\w*" + GAP + r"(?:инструкци|вс[её]|правил)"),
         ("zaboravi|ignoriraj|ignoriši|ignorisi", GAP + r"\b(?:instrukcije|upute|sve)\b"),
+        # Chinese and Japanese: no spaces, so these literals are looked for as substrings.
+        (
+            "忽略|无视|無視|忘记|忘掉|忘記|不要理会|不要遵守|不再遵守",
+            r"[^。！？\n]{0,20}(?:指令|指示|说明|說明|规则|規則|提示|设定|設定|命令|之前|以前|上面|上述)",
+        ),
+        ("以前の指示|これまでの指示|前の指示|上記の指示|すべての指示", r"[^。！？\n]{0,10}(?:無視|忘れ)"),
     ],
     "new_task": [
         (
@@ -158,6 +164,8 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "mostre|revele|repita",
             r"\b[^.!?\n]{0,40}\b(?:instrucciones|instructions|consignes|istruzioni|instruções|prompt)\b",
         ),
+        ("системн*", r"\w* (?:промпт|подсказк|инструкци|сообщени)"),
+        ("系统提示|系统指令|系統提示|提示词|初始指令|システムプロンプト|初期指示|隠された指示", ""),
         (
             "instrucciones ocultas|instructions cachées|consignes cachées|istruzioni nascoste|"
             "instruções ocultas|versteckten anweisungen|geheimen anweisungen",
@@ -213,6 +221,16 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"\s+mode\b",
         ),
         ("do anything now|jailbreak|jailbroken", ""),
+        (
+            "modo desarrollador|modo de desarrollador|modo desenvolvedor|modo de desenvolvedor|"
+            "mode développeur|modalità sviluppatore|entwicklermodus|режим разработчика",
+            "",
+        ),
+        (
+            "没有任何限制|没有限制|不受任何限制|不受限制|无限制|無限制|开发者模式|開發者模式|開発者モード|"
+            "制限のない|制限なし|不需要遵守|无需遵守|不用遵守|越狱|越獄|脱獄",
+            "",
+        ),
         ("stands for", r"\b[^.!?\n]{0,40}\b(?:anything|always)\b"),
         (
             "no|without|free of|free from|not bound by|not restricted by|doesn't have|does not have|"
@@ -366,6 +384,7 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
     "context_injection": [
         (
             "document context|$document|[system]|im_start|[inst]|<<sys>>|<system>|</system>|"
+            "[/inst]|<</sys>>|im_end|eot_id|start_header_id|endoftext|start_of_turn|end_of_turn|</user>|"
             "\\n\\n\\n|\\ n \\ n|own knowledge|not by the articles|ignore all documents|"
             "end of prompt|new prompt|end of user data|end of document|end of context|end of input|"
             "end of instructions",
@@ -402,6 +421,29 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"\b",
         ),
     ],
+    # Pressure and pretexts around a request: urgency, a plea, an insisting editor, a sentence to complete,
+    # a request cut into parts. Weighed only beside a harmful topic ("pretext_harm"): alone they are
+    # everyday speech.
+    "pretext": [
+        (
+            "i'm desperate|i am desperate|this is an emergency|it's an emergency|no time to explain|"
+            "matter of life and death|for authenticity|for realism|to make it realistic|freely available|"
+            "publicly available anyway|available online anyway|insists|my editor|my supervisor|my professor|"
+            "my teacher|my boss|i'm begging|i am begging|please i need|you're my only hope|only you can|"
+            "leading experts|experts agree|security experts",
+            r"\b",
+        ),
+        (
+            "complete|continue|finish",
+            r" (?:this|the following|my|the) (?:sentence|paragraph|text|story|list)\b",
+        ),
+        ("don't stop|do not stop|don't answer yet|do not answer yet|don't respond yet|wait for part", r"\b"),
+        (
+            "part 1|part one|first part|part 2|part two|second part",
+            r"\b[^\n]{0,40}\b(?:question|request|answer)\b",
+        ),
+        ("a + b|a+b|x + y|x+y|a and b together|combine the two|combine both|concatenate", r"\b"),
+    ],
     "authority": [
         (
             "renowned|reputable|according to|experts have|studies have|research has shown|have emphasized|"
@@ -433,7 +475,11 @@ WORD_FAMILIES: dict[str, frozenset[str]] = {
         trafficking trafficker extortion extort blackmail bribe bribery racist sexist genocide torture stalk
         stalking harass harassment violence vulnerability vulnerabilities crack cracking smuggle smuggling
         defamatory propaganda misinformation disinformation manipulate manipulation manipulating cheat
-        cheating loophole loopholes unauthorized unauthorised sensitive"""
+        cheating loophole loopholes unauthorized unauthorised sensitive lethal overdose untraceable
+        undetectable thermite molotov napalm ricin anthrax sarin detonator detonate lockpicking ransom kidnap
+        kidnapping cyberbully doxx doxxing dox sabotage arson weaponize weaponise bioweapon bioweapons
+        bombe waffe waffen drogen töten vergiften sprengstoff arme armes drogue tuer pirater bomba arma armas
+        droga matar hackear"""
     ),
     "fiction": _word_set(
         """novel screenplay script scriptwriter story fictional movie film thriller dystopian character

@@ -67,6 +67,15 @@ SPACED_MIN_LETTERS = 8  # distinct one-letter words: "a", "i", "s" and "t" are c
 # Four one-letter words in a row, separated by one character: a cheap test before the full pattern.
 _SPACED_HINT = re.compile(r"[ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|]")
 
+# Trigger words written backwards ("snoitcurtsni"): text to be read in reverse. None is a word of its own.
+REVERSED_TRIGGERS = frozenset(
+    word[::-1]
+    for word in (
+        *("ignore", "forget", "disregard", "instructions", "prompt", "system", "password", "secret"),
+        *("reveal", "previous", "jailbreak", "restrictions", "override", "developer"),
+    )
+)
+
 _ROT13 = bytes.maketrans(
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
     b"nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZabcdefghijklm",
@@ -74,6 +83,8 @@ _ROT13 = bytes.maketrans(
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX = re.compile(r"(?:\\x|0x)?[0-9a-fA-F]{2}(?:(?:[ :,]|\\x|0x)?[0-9a-fA-F]{2}){7,}")
 _HEX_JUNK = re.compile(r"\\x|0x|[ :,]")
+_SPACED_HEX_HINT = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{2}[ :,]20[ :,][0-9a-fA-F]{2}(?![0-9a-fA-F])")
+_SPACED_HEX = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}[ :,]){7,}[0-9a-fA-F]{2}(?![0-9a-fA-F])")
 MIN_ENCODED_RUN = 16  # shorter runs are words and numbers, not payloads
 
 MAX_DECODED_PAYLOADS = 8  # payloads decoded per prompt; more is itself suspicious, and costs time
@@ -150,6 +161,8 @@ def readings(
     if rot13_hint:
         spans = [(m, m + len(word)) for word in rot13_words for m in places(folded, word)]
         found.append(View("rot13", _excerpt(folded, sorted(spans), rot13) if spans else rot13(folded)))
+    if not REVERSED_TRIGGERS.isdisjoint(present):
+        found.append(View("reversed", folded[::-1]))
     found.extend(View(how, fold(decoded)) for how, decoded in decode_payloads(text))
     return found
 
@@ -267,6 +280,11 @@ def decode_payloads(text: str) -> list[tuple[str, str]]:
     words, and looking at those alone keeps the cost to a scan of the text.
     """
     decoded: list[tuple[str, str]] = []
+    if _SPACED_HEX_HINT.search(text):  # bytes written apart, "49 67 6e ... 20 74 68": a space is "20"
+        for match in _SPACED_HEX.finditer(text):
+            plain = _readable(bytes.fromhex(_HEX_JUNK.sub("", match.group(0))))
+            if plain is not None:
+                decoded.append(("hex", plain))
     for token in long_tokens(text, MIN_ENCODED_RUN):
         if len(token) > MAX_PAYLOAD_CHARS:
             continue

@@ -23,7 +23,7 @@ INSULTS = _word_set(
     scumbags trash garbage filth filthy vermin parasite parasites swine liar liars hypocrite hypocrites
     hypocritical coward cowards traitor traitors treasonous jerk jerks jackass jackasses douche douchebag
     douchebags asshole assholes ass asses arse bastard bastards bitch bitches bitchy cunt cunts dick dicks
-    dickhead prick pricks twat wanker whore whores slut sluts skank hoe hoes pussy pedo pedos pedophile
+    dickhead prick pricks twat wanker whore whores slut sluts skank hoes pussy pedo pedos pedophile
     pedophiles paedophile pedifile rapist rapists nazi nazis fascist fascists commie commies degenerate
     degenerates deplorable deplorables lunatic lunatics lunacy psycho psychos freak freaks creep sicko
     worthless useless brainless clueless crook crooks thug thugs savage savages subhuman inbred maggot
