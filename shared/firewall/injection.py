@@ -119,6 +119,10 @@ class _RuleIndex:
                 self.by_word.setdefault(words[0], []).append((literal, group))
             else:
                 self.by_pair.setdefault((words[0], words[1]), []).append((literal, group))
+        # One alternation of the unspaced literals: a text without any of them is passed over in one search.
+        self.unspaced_hint = re.compile(
+            "|".join(re.escape(rule.substring) for rule in self.unspaced_rules) or "(?!)"
+        )
         self.words = frozenset(self.by_word)
         self.pairs: frozenset[tuple[str, str]] = frozenset(self.by_pair)
         self.heads = frozenset(self.by_head)
@@ -205,7 +209,7 @@ def family_counts(
     for rule in rules.symbol_rules:
         if rule.substring in folded:
             counts[rule.family] += len(rule.pattern.findall(folded))
-    if not folded.isascii():
+    if not folded.isascii() and rules.unspaced_hint.search(folded):
         for rule in rules.unspaced_rules:
             if rule.substring in folded:
                 counts[rule.family] += len(rule.pattern.findall(folded))

@@ -83,7 +83,10 @@ _ROT13 = bytes.maketrans(
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX = re.compile(r"(?:\\x|0x)?[0-9a-fA-F]{2}(?:(?:[ :,]|\\x|0x)?[0-9a-fA-F]{2}){7,}")
 _HEX_JUNK = re.compile(r"\\x|0x|[ :,]")
-_SPACED_HEX_HINT = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{2}[ :,]20[ :,][0-9a-fA-F]{2}(?![0-9a-fA-F])")
+# A byte "20" (a space) between two others, written apart: the literal first, so the search is a fast one.
+_SPACED_HEX_HINT = re.compile(
+    r"20(?<=(?<![0-9a-fA-F])[0-9a-fA-F]{2}[ :,]20)(?=[ :,][0-9a-fA-F]{2}(?![0-9a-fA-F]))"
+)
 _SPACED_HEX = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}[ :,]){7,}[0-9a-fA-F]{2}(?![0-9a-fA-F])")
 MIN_ENCODED_RUN = 16  # shorter runs are words and numbers, not payloads
 
