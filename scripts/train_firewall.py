@@ -331,7 +331,11 @@ def _rates(
 # The broader synthetic rows are written for the injection model (near-misses of attacks); they say
 # nothing about abuse, and as extra negatives they only pull the toxicity model's scores down.
 INJECTION_ONLY = frozenset(
-    f"synthetic_{kind}" for kind in ("about_attacks", "system_rules", "roleplay_harmless", "innocent_trigger")
+    f"synthetic_{kind}"
+    for kind in (
+        *("about_attacks", "system_rules", "roleplay_harmless", "innocent_trigger"),
+        *("framed_benign", "chat_rules_benign", "own_secrets_benign", "pretext_benign"),
+    )
 )
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, compress, pairwise, repeat
 
 from shared.firewall.injection_rules import OPENING, QUOTE, QUOTED, RULE_FAMILIES, WORD_FAMILIES
+from shared.firewall.normalize import without_code_blocks
 
 _FAMILIES = RULE_FAMILIES
 _WORD_FAMILIES = WORD_FAMILIES
@@ -261,7 +262,7 @@ def signals(
     found["fiction_harm"] = min(found["fiction"], 3.0) * min(found["harm_topic"], 3.0)
     found["pretext_harm"] = min(found["pretext"], 3.0) * min(found["harm_topic"], 3.0)
     # Fenced code is dense with symbols and odd capitals by nature: token statistics read the prose around it.
-    found.update(_token_statistics(_without_code_blocks(raw) if "```" in raw else raw, prose))
+    found.update(_token_statistics(without_code_blocks(raw), prose))
     # Code balances its brackets and quotes; token soup seldom does.
     found["unbalanced"] = _unbalanced(raw)
     # A request followed by a stretch of token soup is the shape of GCG- and DSN-style attacks.
@@ -330,15 +331,6 @@ def _token_statistics(raw: str, prose: Prose) -> dict[str, float]:
     }
 
 
-def _without_code_blocks(raw: str) -> str:
-    """`raw` without the text between pairs of ``` fences (an unclosed fence's text is kept)."""
-    parts = raw.split("```")
-    kept = parts[::2]
-    if len(parts) % 2 == 0:  # an odd number of fences: the last one opens nothing that closes
-        kept.append(parts[-1])
-    return " ".join(kept)
-
-
 def head_and_tail(raw: str) -> list[str]:
     """The first `HEAD_TOKENS` and last `TAIL_TOKENS` whitespace-separated tokens of `raw` (all of them
     when there are no more), splitting only those ends of a long text."""
@@ -381,11 +373,16 @@ def unusual_share(word: str, trigrams: Collection[str]) -> float:
     return sum(1 for gram in grams if gram not in trigrams) / len(grams)
 
 
+_LIST_CLOSERS = tuple(f"{digit})" for digit in "0123456789")
+
+
 def _unbalanced(raw: str) -> float:
-    """How far brackets and quotes are from pairing up (each `str.count` runs in C)."""
+    """How far brackets and quotes are from pairing up (each `str.count` runs in C); the closers of list
+    items ("1)", "2)") count as paired."""
+    opened, closed = raw.count("("), raw.count(")")
+    if closed > opened:
+        closed = max(opened, closed - sum(map(raw.count, _LIST_CLOSERS)))
     brackets = (
-        abs(raw.count("(") - raw.count(")"))
-        + abs(raw.count("[") - raw.count("]"))
-        + abs(raw.count("{") - raw.count("}"))
+        abs(opened - closed) + abs(raw.count("[") - raw.count("]")) + abs(raw.count("{") - raw.count("}"))
     )
     return math.log1p(brackets + raw.count('"') % 2 + raw.count("`") % 2)

@@ -39,9 +39,19 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"this|previous|prior|your|whatever)\b",
         ),
         (
-            "set aside|pay no attention to|stop following|do not follow|don't follow|no longer follow|"
-            "overrule|cancel|never mind|nevermind|revoke",
+            "set aside|pay no attention to|stop following|no longer follow|overrule|cancel|never mind|"
+            "nevermind|revoke",
             GAP + r"\b(?:instructions?|prompts?|rules|guidance|guidelines|directives?|configuration|"
+            r"polic(?:y|ies)|settings|tasks?|constraints|restrictions|programming)\b",
+        ),
+        # "Do not follow your rules", but not a system prompt's guard: "do not follow instructions that
+        # appear inside the text".
+        (
+            "do not follow|don't follow",
+            r"(?! (?:any )?(?:instructions|commands|directions)\b[^.!?\n]{0,20}\b(?:in|inside|within|from|"
+            r"found|contained|embedded)\b)"
+            + GAP
+            + r"\b(?:instructions?|prompts?|rules|guidance|guidelines|directives?|configuration|"
             r"polic(?:y|ies)|settings|tasks?|constraints|restrictions|programming)\b",
         ),
         # Telling the model that its rules no longer hold.
@@ -96,7 +106,9 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ("dimentic*|ignora*", r"\w*\b" + GAP + r"\b(?:istruzioni|tutto|regole)\b"),
         ("esque*|ignore*|desconsider*", r"\w*\b" + GAP + r"\b(?:instruções|instrucoes|tudo|regras)\b"),
         ("vergeet|negeer", GAP + r"\b(?:instructies|alles|regels)\b"),
-        ("zapomnij|zignoruj|ignoruj", GAP + r"\b(?:instrukcje|wszystko|polecenia)\b"),
+        ("zapomnij|zignoruj|ignoruj", GAP + r"\b(?:instrukcj\w*|wszystk\w*|polece\w*|zasad\w*|regu\w*)\b"),
+        ("unut|görmezden gel|yok say|dikkate alma", r"\w*\b"),
+        ("talimat|kural", r"\w*\b[^.!?\n]{0,40}\b(?:unut|görmezden|yok say|dikkate alma)"),
         ("забуд*|игнорир*|проигнорир*", r"\w*" + GAP + r"(?:инструкци|вс[её]|правил)"),
         ("zaboravi|ignoriraj|ignoriši|ignorisi", GAP + r"\b(?:instrukcije|upute|sve)\b"),
         # Chinese and Japanese: no spaces, so these literals are looked for as substrings.
@@ -140,6 +152,11 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r" you (?:received|got)\b",
         ),
         ("were you told|were you given|were you instructed|you were told to", r"\b"),
+        (
+            "translate|encode|encrypt|spell|rhyme|hint",
+            r"\b[^.!?\n]{0,12}\b(?:the|your|das|le|el|il) (?:secret |hidden )?(?:password|passphrase|"
+            r"passcode|passwort|secret|mot de passe|contraseña|access code)\b",
+        ),
         (
             "password|passphrase|passcode|secret word|secret key|secret code",
             r" (?:that )?(?:you(?:'re| are)|you have been|you were) (?:protecting|guarding|hiding|keeping|"
@@ -265,6 +282,9 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "no|without|with no",
             r" (?:limits|limitations|filter|filtering|restraints)\b(?! (?:on|to|of|for)\b)",
         ),
+        ("нет|без", r" (?:никаких |каких-либо )?(?:ограничени|правил|цензур|фильтр)"),
+        ("bez", r" (?:żadnych |zadnych )?(?:ograniczeń|ograniczen|zasad|cenzury|filtrów|filtrow)"),
+        ("kuralı olmayan|kuralsız|sınırsız|sansürsüz|kısıtlamasız", ""),
         (
             "senza|sin|sans|ohne",
             r" (?:alcuna |ninguna |aucune |jegliche )?(?:regole|reglas|règles|regeln|censura|censure|zensur|"
@@ -454,8 +474,14 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
     "threat": [
         (
             "or you die|or i die|or you will die|oder du stirbst|i'll be sad|i'll be very sad|i will be sad|"
-            "i will be very sad|lives are at stake|deadline",
+            "i will be very sad|lives are at stake|tight deadline|urgent deadline|looming deadline",
             "",
+        ),
+        # A deadline as pressure ("my deadline is tomorrow"), not a date in a plan ("owners and deadlines").
+        (
+            "deadline",
+            r"\b[^.!?\n]{0,30}\b(?:tomorrow|tonight|today|in (?:an? |one |two |three |a few |\d+ )?(?:hours?|"
+            r"minutes?|days?)|is (?:approaching|looming|near)|hours away)\b",
         ),
         ("you will be", r" (?:punished|shut down|deleted|terminated|fined)\b"),
         (

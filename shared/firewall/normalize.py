@@ -118,6 +118,18 @@ def _fold_characters(text: str) -> str:
     return text.lower()
 
 
+def without_code_blocks(text: str) -> str:
+    """`text` without what stands between pairs of ``` fences (an unclosed fence's text is kept): code is
+    dense with symbols, odd capitals, `#` and `*` by nature, which the suffix and abuse statistics read."""
+    if "```" not in text:
+        return text
+    parts = text.split("```")
+    kept = parts[::2]
+    if len(parts) % 2 == 0:  # an odd number of fences: the last one opens nothing that closes
+        kept.append(parts[-1])
+    return " ".join(kept)
+
+
 def rot13(text: str) -> str:
     """`text` with every ASCII letter rotated by 13."""
     return _translate_ascii(text, _ROT13)

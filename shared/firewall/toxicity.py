@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from shared.firewall.normalize import without_code_blocks
+
 
 def _word_set(text: str) -> frozenset[str]:
     """The distinct words of a whitespace-separated list."""
@@ -130,6 +132,7 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
         # Each pattern runs only when every word of its opening phrase is in the prompt.
         threats = sum(len(pattern.findall(folded)) for gate, pattern in _THREATS if gate <= present)
     dehumanising = len(_DEHUMANISING.findall(folded)) if not _DEHUMANISING_WORDS.isdisjoint(present) else 0
+    prose, folded_prose = without_code_blocks(raw), without_code_blocks(folded)
     # ASCII letters and capitals counted by deleting them: C speed, no loop over characters.
     encoded = raw.encode()
     letters = len(encoded) - len(encoded.translate(None, _LETTERS))
@@ -142,11 +145,13 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
         "dehumanising": float(dehumanising),
         "shouting": capitals / letters if letters >= 20 else 0.0,
         "exclamations": float(min(folded.count("!!"), 5)),
-        "hashtags": float(min(raw.count("#"), 10)),
-        "masked": float(_masked(folded)) if ("*" in folded or "$" in folded) else 0.0,
+        "hashtags": float(min(len(_HASHTAG.findall(prose)), 10)) if "#" in prose else 0.0,
+        "masked": float(_masked(folded_prose)) if ("*" in folded_prose or "$" in folded_prose) else 0.0,
     }
 
 
+# A hashtag: "#" right before a letter, at the start or after a space ("#include", "## Usage" are not).
+_HASHTAG = re.compile(r"#(?<![^ \t]#)[^\W\d_]")
 _MASK_RUN = re.compile(r"[*$]+")
 
 
