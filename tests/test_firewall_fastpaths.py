@@ -199,3 +199,12 @@ def test_obfuscations_far_apart_in_a_long_prompt_are_each_read(firewall: Firewal
     verdict = firewall.scan(prompt)
     assert verdict.action == "block"
     assert {"leetspeak", "homoglyph", "spaced"} <= set(verdict.obfuscations)
+
+
+def test_spaced_hex_hint_finds_what_the_plain_pattern_finds() -> None:
+    plain = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{2}[ :,]20[ :,][0-9a-fA-F]{2}(?![0-9a-fA-F])")
+    rng = random.Random(5)
+    pieces = ["20", " ", ":", ",", "4a", "6f", "x", "g", "2", "0", "a0", "207", "120", "\n"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        assert bool(normalize._SPACED_HEX_HINT.search(text)) == bool(plain.search(text)), text
