@@ -150,7 +150,8 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
     }
 
 
-# A hashtag: "#" right before a letter, at the start or after a space ("#include", "## Usage" are not).
+# A hashtag: "#" right before a letter, at the start of the text or after a space or tab ("## Usage", and
+# "#include" at the start of a line, are not).
 _HASHTAG = re.compile(r"#(?<![^ \t]#)[^\W\d_]")
 _MASK_RUN = re.compile(r"[*$]+")
 
