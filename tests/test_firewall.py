@@ -97,6 +97,9 @@ EVERYDAY = [
     "them literally.",
     "Role: meeting summariser. Output: 1) decisions, 2) action items with owners and deadlines, 3) open "
     "questions.",
+    # Filters of the user's own.
+    "Bypass the filters in the pivot table and show all rows.",
+    "Disable the spam filters for this mailbox, how?",
     "Shorten this README for our website:\n\n# tidyreceipts\n\n## Install\n\npip install tidyreceipts",
 ]
 

@@ -270,8 +270,10 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "deaktiviere|deaktivier|schalte|désactive|désactivez|disattiva|desactiva",
             GAP
             + r"\b(?:content moderation|moderation|safety (?:filters?|layer|features?|measures|protocols?|"
-            r"guidelines|settings)|safeguards|guardrails|content filters?|filters|filtres|filtri|filtros|"
-            r"sicherheitsfilter|censorship|zensur)\b",
+            r"guidelines|settings)|safeguards|guardrails|content filters?|sicherheitsfilter|censorship|"
+            r"zensur|"
+            # Bare filters only when they are the model's: "disable your filters", not "the spam filters".
+            r"(?:your|tes|vos|tus|tuoi|deine|deinen) (?:\w+ )?(?:filters?|filtres|filtri|filtros))\b",
         ),
         (
             "filter|filters|moderation|censor|censors",
