@@ -12,6 +12,7 @@ goals, and are never trained on.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 SEED = 1234
@@ -988,17 +989,30 @@ def broader_rows(n_benign: int = 900, n_attacks: int = 800) -> list[Synthetic]:
     seen: set[str] = set()
     for label, makers, n in (("benign", benign_makers, n_benign), ("injection", attack_makers, n_attacks)):
         for kind, make in makers:
-            # Distinct rows only: a small grammar repeats itself, and a repeated row would weigh double.
-            made = 0
-            for _ in range(4 * n // len(makers)):
-                text = make(rng)
-                if text not in seen:
-                    seen.add(text)
-                    out.append(Synthetic(text, label, kind))
-                    made += 1
-                    if made == n // len(makers):
-                        break
+            out += _distinct(rng, make, label, kind, n // len(makers), 4 * n // len(makers), seen)
     return out
+
+
+def _distinct(
+    rng: random.Random,
+    make: Callable[[random.Random], str],
+    label: str,
+    kind: str,
+    wanted: int,
+    tries: int,
+    seen: set[str],
+) -> list[Synthetic]:
+    """Up to `wanted` rows from `make` that are in `seen` neither before nor among themselves, in at most
+    `tries` draws: a small grammar repeats itself, and a repeated row would weigh double."""
+    rows: list[Synthetic] = []
+    for _ in range(tries):
+        text = make(rng)
+        if text not in seen:
+            seen.add(text)
+            rows.append(Synthetic(text, label, kind))
+            if len(rows) == wanted:
+                break
+    return rows
 
 
 def synthetic_rows(n_benign: int = 1600, n_harmful: int = 200, n_attacks: int = 1200) -> list[Synthetic]:
@@ -1176,13 +1190,5 @@ def sideways_rows() -> list[Synthetic]:
     out: list[Synthetic] = []
     seen: set[str] = set()
     for label, kind, make, n in makers:
-        made = 0
-        for _ in range(4 * n):  # distinct rows only, as in `broader_rows`
-            text = make(rng)
-            if text not in seen:
-                seen.add(text)
-                out.append(Synthetic(text, label, kind))
-                made += 1
-                if made == n:
-                    break
+        out += _distinct(rng, make, label, kind, n, 4 * n, seen)
     return out

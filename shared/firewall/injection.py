@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, compress, pairwise, repeat
 
 from shared.firewall.injection_rules import OPENING, QUOTE, QUOTED, RULE_FAMILIES, WORD_FAMILIES
-from shared.firewall.normalize import without_code_blocks
+from shared.firewall.normalize import TRIGGER_WORDS, without_code_blocks
 
 _FAMILIES = RULE_FAMILIES
 _WORD_FAMILIES = WORD_FAMILIES
@@ -137,11 +137,7 @@ _STRONG_RULES = _RuleIndex([rule for rule in _RULES if rule.family in STRONG_FAM
 # Trigger words of the strong families as rot13 shows them ("vtaber" for "ignore"): their presence calls
 # for the rot13 reading. None of them is a word of a language the firewall reads.
 _ROT13_TRIGGERS = frozenset(
-    codecs.encode(word, "rot13")
-    for word in (
-        *("ignore", "forget", "disregard", "instructions", "prompt", "system", "jailbreak", "reveal"),
-        *("override", "developer", "restrictions", "unrestricted", "password", "secret", "rules", "previous"),
-    )
+    codecs.encode(word, "rot13") for word in (*TRIGGER_WORDS, "unrestricted", "rules")
 )
 
 _STRIP = "\"'`.,:;!?()[]{}<>*-_=/\\|~^@#$%&+"
@@ -207,13 +203,12 @@ def family_counts(
                         counts[rule.family] += 1
                         ends[i] = match.end()
             start = find(literal, start + 1)
-    for rule in rules.symbol_rules:
+    substring_rules = rules.symbol_rules
+    if not folded.isascii() and rules.unspaced_hint.search(folded):
+        substring_rules = substring_rules + rules.unspaced_rules
+    for rule in substring_rules:
         if rule.substring in folded:
             counts[rule.family] += len(rule.pattern.findall(folded))
-    if not folded.isascii() and rules.unspaced_hint.search(folded):
-        for rule in rules.unspaced_rules:
-            if rule.substring in folded:
-                counts[rule.family] += len(rule.pattern.findall(folded))
     return counts
 
 

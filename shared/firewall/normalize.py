@@ -67,14 +67,14 @@ SPACED_MIN_LETTERS = 8  # distinct one-letter words: "a", "i", "s" and "t" are c
 # Four one-letter words in a row, separated by one character: a cheap test before the full pattern.
 _SPACED_HINT = re.compile(r"[ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|][^\W_][ .\-_*/|]")
 
-# Trigger words written backwards ("snoitcurtsni"): text to be read in reverse. None is a word of its own.
-REVERSED_TRIGGERS = frozenset(
-    word[::-1]
-    for word in (
-        *("ignore", "forget", "disregard", "instructions", "prompt", "system", "password", "secret"),
-        *("reveal", "previous", "jailbreak", "restrictions", "override", "developer"),
-    )
+# Words of the strong rule families whose presence written in code (backwards, rot13) calls for the
+# reading that undoes it.
+TRIGGER_WORDS = (
+    *("ignore", "forget", "disregard", "instructions", "prompt", "system", "password", "secret"),
+    *("reveal", "previous", "jailbreak", "restrictions", "override", "developer"),
 )
+# Trigger words written backwards ("snoitcurtsni"): text to be read in reverse. None is a word of its own.
+REVERSED_TRIGGERS = frozenset(word[::-1] for word in TRIGGER_WORDS)
 
 _ROT13 = bytes.maketrans(
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
