@@ -124,10 +124,9 @@ class Firewall:
         folded = normalize.fold(raw)  # NFKC again is a quick check on NFKC text: `fold(text)`, cheaper
         words = injection.words_of(folded)
         present = set(words)
-        pairs = injection.word_pairs(words)
         grams = gram_keys(words)
         model = self.model
-        found = injection.signals(raw, folded, words, model.prose, present, pairs)
+        found = injection.signals(raw, folded, words, model.prose, present)
         injection_lexical, toxicity_lexical = model.lexical(grams)
         injection_score = model.injection.probability_with(found, injection_lexical)
         obfuscations: list[str] = []

@@ -10,8 +10,8 @@ GCG-style adversarial suffixes, runs of symbols, shouting, unbalanced brackets. 
 prompt into named numbers; the learned model (`model.py`) weighs them.
 
 Every pattern starts with a literal, uses bounded gaps and no nested repetition, and is tried only at
-the places where its literal stands (found by set lookups of the prompt's words and word pairs, then
-`str.find`): matching stays linear and costs little when nothing fires.
+the places where its literal stands (all literals found in one Aho-Corasick pass): matching stays linear
+and costs little when nothing fires.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import operator
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, pairwise, repeat
+from itertools import accumulate, compress, repeat
+
+import ahocorasick
 
 from shared.firewall.injection_rules import OPENING, QUOTE, QUOTED, RULE_FAMILIES, WORD_FAMILIES
 from shared.firewall.normalize import TRIGGER_WORDS, without_code_blocks
@@ -88,51 +90,55 @@ _RULES: list[_Rule] = [
     for literals, rest in rules
     for literal in literals.split("|")
 ]
-_HEAD = operator.itemgetter(slice(0, 3))  # a word's first three characters
+
+# Every ASCII character but letters and digits to a space: what stands before a word's first letter.
+_ASCII_NON_WORD = bytes.maketrans(
+    bytes(range(128)), bytes(c if chr(c).isalnum() else 0x20 for c in range(128))
+)
+_OTHER_NON_WORD = re.compile(r"[^\x00-\x7f\w]")
+
+
+def word_starts(folded: str) -> str:
+    """`folded` with every character that may stand before a word (`[\\W_]`: not a letter or digit) as a
+    space, and one space in front: " " + a literal's own form is found there exactly where the literal
+    starts a word. Same length as `folded` plus one; one translation in C, and one search for non-ASCII."""
+    marked = folded.encode().translate(_ASCII_NON_WORD).decode()
+    if not marked.isascii():
+        marked = _OTHER_NON_WORD.sub(" ", marked)
+    return " " + marked
 
 
 class _RuleIndex:
-    """Rules grouped by literal. A literal of one word is looked for when the word is among the prompt's
-    words, one of several words when its first two words stand next to each other there, an open-ended
-    one when a word starts with its first three letters (set lookups in C); then `str.find` gives its
-    places and the rules' patterns are tried only there. Literals that start with a symbol are looked for
-    as substrings."""
+    """Rules grouped by literal. Literals that start a word (a letter or digit first) are found in one
+    Aho-Corasick pass over `word_starts(folded)`, each as " " + its own form there, and the rules'
+    patterns are tried only where their literal stands. Literals that start with a symbol are looked for
+    as substrings when their first character is in the text, and those of scripts without spaces
+    (Chinese, Japanese) when one alternation finds any of them."""
 
     def __init__(self, rules: list[_Rule]) -> None:
-        by_literal: dict[str, list[_Rule]] = {}
-        self.symbol_rules: list[_Rule] = []
+        by_key: dict[str, list[_Rule]] = {}
+        self.symbol_rules: dict[str, list[_Rule]] = {}  # by the literal's first character
         self.unspaced_rules: list[_Rule] = []  # only tried on text that is not all ASCII
         for rule in rules:
             if _unspaced(rule.substring):
                 self.unspaced_rules.append(rule)
             elif rule.substring[0].isalnum():
-                by_literal.setdefault(rule.substring, []).append(rule)
+                by_key.setdefault(word_starts(rule.substring), []).append(rule)
             else:
-                self.symbol_rules.append(rule)
-        self.by_word: dict[str, list[tuple[str, list[_Rule]]]] = {}
-        self.by_pair: dict[tuple[str, str], list[tuple[str, list[_Rule]]]] = {}
-        self.by_head: dict[str, list[tuple[str, list[_Rule]]]] = {}
-        for literal, group in sorted(by_literal.items()):
-            words = _spaced(literal).split()
-            if len(words) == 1 and any(rule.open_ended for rule in group):
-                self.by_head.setdefault(literal[:3], []).append((literal, group))
-            elif len(words) == 1:
-                self.by_word.setdefault(words[0], []).append((literal, group))
-            else:
-                self.by_pair.setdefault((words[0], words[1]), []).append((literal, group))
-        # One alternation of the unspaced literals: a text without any of them is passed over in one search.
+                self.symbol_rules.setdefault(rule.substring[0], []).append(rule)
+        self.literals = ahocorasick.Automaton()
+        for key, group in sorted(by_key.items()):
+            # The value: how far before the key's last character the literal starts, and its rules.
+            self.literals.add_word(key, (len(key) - 1, tuple(group)))
+        self.literals.make_automaton()
         self.unspaced_hint = re.compile(
             "|".join(re.escape(rule.substring) for rule in self.unspaced_rules) or "(?!)"
         )
-        self.words = frozenset(self.by_word)
-        self.pairs: frozenset[tuple[str, str]] = frozenset(self.by_pair)
-        self.heads = frozenset(self.by_head)
 
 
 # The families that, fired on a decoded or de-obfuscated reading, mean the obfuscation hid an attack.
 STRONG_FAMILIES = ("override", "extraction", "jailbreak", "refusal_suppression", "steering")
 _ALL_RULES = _RuleIndex(_RULES)
-_PAIR_FIRSTS = frozenset(first for first, _ in _ALL_RULES.pairs)
 _STRONG_RULES = _RuleIndex([rule for rule in _RULES if rule.family in STRONG_FAMILIES])
 # Trigger words of the strong families as rot13 shows them ("vtaber" for "ignore"): their presence calls
 # for the rot13 reading. None of them is a word of a language the firewall reads.
@@ -170,42 +176,23 @@ def words_of(folded: str) -> list[str]:
     return _spaced(folded).split()
 
 
-def word_pairs(words: list[str]) -> set[tuple[str, str]]:
-    """The pairs of adjacent words whose first word starts a rule's literal: what `family_counts` needs
-    to know of a prompt's word order (the others are filtered out in C before they are hashed)."""
-    return set(compress(pairwise(words), map(_PAIR_FIRSTS.__contains__, words)))
-
-
-def family_counts(
-    folded: str,
-    present: set[str],
-    rules: _RuleIndex = _ALL_RULES,
-    pairs: set[tuple[str, str]] | None = None,
-) -> dict[str, int]:
-    """How often each rule family fires on `folded` (each rule's matches counted as `findall` counts
-    them); `present` holds the distinct words of `folded`, `pairs` its `word_pairs`."""
+def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]:
+    """How often each rule family fires on `folded`, each rule's matches counted as `findall` counts them."""
     counts = dict.fromkeys(_FAMILIES, 0)
-    groups = [group for word in rules.words.intersection(present) for group in rules.by_word[word]]
-    if pairs is None:
-        pairs = word_pairs(words_of(folded))
-    groups.extend(group for pair in rules.pairs.intersection(pairs) for group in rules.by_pair[pair])
-    heads = rules.heads.intersection(map(_HEAD, present))
-    groups.extend(group for head in heads for group in rules.by_head[head])
-    find = folded.find
-    for literal, group in groups:
-        start = find(literal)
-        ends = [0] * len(group)  # where each rule's last match ended: its matches do not overlap
-        while start != -1:
-            for i, rule in enumerate(group):
-                if ends[i] <= start:
-                    match = rule.pattern.match(folded, start)
-                    if match is not None:
-                        counts[rule.family] += 1
-                        ends[i] = match.end()
-            start = find(literal, start + 1)
-    substring_rules = rules.symbol_rules
+    ends: dict[_Rule, int] = {}  # where each rule's last match ended: its matches do not overlap
+    for last, (back, group) in rules.literals.iter(word_starts(folded)):
+        start = last - back  # in `folded` (`word_starts` has one character more in front, its keys too)
+        for rule in group:
+            if ends.get(rule, 0) <= start:
+                match = rule.pattern.match(folded, start)
+                if match is not None:
+                    counts[rule.family] += 1
+                    ends[rule] = match.end()
+    substring_rules = [
+        rule for first, group in rules.symbol_rules.items() if first in folded for rule in group
+    ]
     if not folded.isascii() and rules.unspaced_hint.search(folded):
-        substring_rules = substring_rules + rules.unspaced_rules
+        substring_rules.extend(rules.unspaced_rules)
     for rule in substring_rules:
         if rule.substring in folded:
             counts[rule.family] += len(rule.pattern.findall(folded))
@@ -214,7 +201,7 @@ def family_counts(
 
 def strong_hits(folded: str) -> int:
     """How many strong-family rules fire on `folded` (for readings other than the plain text)."""
-    return sum(family_counts(folded, set(words_of(folded)), _STRONG_RULES).values())
+    return sum(family_counts(folded, _STRONG_RULES).values())
 
 
 def rot13_words(words: Collection[str]) -> frozenset[str]:
@@ -234,17 +221,15 @@ def signals(
     words: list[str],
     prose: Prose,
     present: set[str] | None = None,
-    pairs: set[tuple[str, str]] | None = None,
 ) -> dict[str, float]:
-    """Named numbers describing a prompt: `raw` (NFKC, case kept), `folded`, its `words`, their set and
-    their `word_pairs`.
+    """Named numbers describing a prompt: `raw` (NFKC, case kept), `folded`, its `words` and their set.
 
     A stretch of tokens that are no common word of `prose` and read like none (uncommon letter
     trigrams), mixed with symbols and odd capitals, is what adversarial suffixes look like.
     """
     present = set(words) if present is None else present
     # Counts are damped: the third override phrase says less than the first.
-    counts = family_counts(folded, present, pairs=pairs)
+    counts = family_counts(folded)
     found = dict(zip(counts, map(math.log1p, counts.values()), strict=True))
     for name, members in _WORD_FAMILIES.items():
         found[name] = math.log1p(len(present & members))
