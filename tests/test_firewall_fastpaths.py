@@ -209,9 +209,37 @@ def test_obfuscations_far_apart_in_a_long_prompt_are_each_read(firewall: Firewal
 
 
 def test_spaced_hex_hint_finds_what_the_plain_pattern_finds() -> None:
-    plain = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{2}[ :,]20[ :,][0-9a-fA-F]{2}(?![0-9a-fA-F])")
+    byte = "[0-9a-fA-F]{2}"
+    plain = re.compile(
+        rf"(?<![0-9a-fA-F])(?:{byte}[ :,]){{3}}20(?![0-9a-fA-F])"
+        rf"|(?<![0-9a-fA-F])20(?:[ :,]{byte}){{4}}(?![0-9a-fA-F])"
+    )
     rng = random.Random(5)
     pieces = ["20", " ", ":", ",", "4a", "6f", "x", "g", "2", "0", "a0", "207", "120", "\n"]
     for _ in range(5000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
         assert bool(normalize._SPACED_HEX_HINT.search(text)) == bool(plain.search(text)), text
+
+
+def test_spaced_hex_hint_finds_every_run_with_a_space_byte() -> None:
+    # A run decodes to readable text only when it has a space ("20"): the hint must find every such run.
+    rng = random.Random(6)
+    for _ in range(3000):
+        run = [rng.choice(["20", "4a", "6f", "a0", "12", "2f"]) for _ in range(rng.randint(8, 12))]
+        text = (
+            rng.choice(["", "x ", "12:", "a"])
+            + "".join(byte + rng.choice(" :,") for byte in run[:-1])
+            + run[-1]
+            + rng.choice(["", " y", ":30"])
+        )
+        spaced = any(
+            "20" in [bare[i : i + 2] for i in range(0, len(bare), 2)]
+            for bare in (re.sub("[ :,]", "", m.group(0)) for m in normalize._SPACED_HEX.finditer(text))
+        )
+        if spaced:
+            assert normalize._SPACED_HEX_HINT.search(text), text
+
+
+def test_times_and_phone_numbers_are_no_spaced_hex_hint() -> None:
+    for text in ("Date: 1978-04-13 12:20:39", "call +44 20 7946 0958", "at 10:20:30, 11:20:31"):
+        assert normalize._SPACED_HEX_HINT.search(text) is None
