@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise, repeat
 from pathlib import Path
@@ -35,16 +35,9 @@ class LinearModel:
 
     bias: float
     weights: Mapping[str, float]
-    lexical: Mapping[str, float]
-    threshold: float
     # The weights by n-gram as `gram_keys` gives them (a word, or a pair of words as a tuple).
-    keyed: Mapping[Gram, float] = field(default_factory=dict)
-    known: frozenset[Gram] = frozenset()  # the n-grams that have a weight, for a set intersection in C
-
-    def probability(self, signals: Mapping[str, float], grams: set[Gram]) -> float:
-        """The model's probability that a prompt with these signals and n-grams (`gram_keys`) is positive."""
-        # Summed in C: a long prompt has a thousand n-grams.
-        return self.probability_with(signals, sum(map(self.keyed.__getitem__, grams & self.known)))
+    lexical: Mapping[Gram, float]
+    threshold: float
 
     def probability_with(self, signals: Mapping[str, float], lexical: float) -> float:
         """The probability for these signals when the n-grams' weights add up to `lexical`."""
@@ -54,16 +47,12 @@ class LinearModel:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LinearModel:
-        """Build from the dictionary the training script writes."""
-        lexical = {str(k): float(v) for k, v in data["lexical"].items()}
-        keyed: dict[Gram, float] = {_key(k): v for k, v in lexical.items()}
+        """Build from the dictionary the training script writes (word pairs as "first second")."""
         return cls(
             bias=float(data["bias"]),
             weights={str(k): float(v) for k, v in data["weights"].items()},
-            lexical=lexical,
+            lexical={_key(str(k)): float(v) for k, v in data["lexical"].items()},
             threshold=float(data["threshold"]),
-            keyed=keyed,
-            known=frozenset(keyed),
         )
 
 
@@ -77,7 +66,8 @@ def _key(gram: str) -> Gram:
 
 
 def gram_keys(words: list[str]) -> set[Gram]:
-    """What `ngrams` gives, with each word pair as a tuple: no string is built."""
+    """The distinct words and adjacent word pairs a lexical model reads (head and tail of long prompts),
+    each pair as a tuple: no string is built."""
     if len(words) > LEXICAL_HEAD + LEXICAL_TAIL:
         words = [*words[:LEXICAL_HEAD], *words[-LEXICAL_TAIL:]]
     grams: set[Gram] = set(words)
@@ -85,13 +75,9 @@ def gram_keys(words: list[str]) -> set[Gram]:
     return grams
 
 
-def ngrams(words: Sequence[str]) -> set[str]:
-    """The distinct words and adjacent word pairs a lexical model reads (head and tail of long prompts)."""
-    if len(words) > LEXICAL_HEAD + LEXICAL_TAIL:
-        words = [*words[:LEXICAL_HEAD], *words[-LEXICAL_TAIL:]]
-    grams = set(words)
-    grams.update(map(" ".join, pairwise(words)))
-    return grams
+def ngrams(words: list[str]) -> set[str]:
+    """`gram_keys` with each pair written "first second", as the model file names them."""
+    return {gram if isinstance(gram, str) else " ".join(gram) for gram in gram_keys(words)}
 
 
 @dataclass(frozen=True)
@@ -128,8 +114,8 @@ def load_model(path: Path | None = None) -> FirewallModel:
     injection = LinearModel.from_json(data["injection"])
     toxicity = LinearModel.from_json(data["toxicity"])
     both = {
-        gram: (injection.keyed.get(gram, 0.0), toxicity.keyed.get(gram, 0.0))
-        for gram in injection.known | toxicity.known
+        gram: (injection.lexical.get(gram, 0.0), toxicity.lexical.get(gram, 0.0))
+        for gram in injection.lexical.keys() | toxicity.lexical.keys()
     }
     return FirewallModel(
         prose=Prose(words=frozenset(data["prose_words"]), trigrams=frozenset(data["trigrams"])),
