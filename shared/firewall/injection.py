@@ -27,7 +27,7 @@ from itertools import accumulate, compress, repeat
 import ahocorasick
 
 from shared.firewall.injection_rules import OPENING, QUOTE, QUOTED, RULE_FAMILIES, WORD_FAMILIES
-from shared.firewall.normalize import TRIGGER_WORDS, without_code_blocks
+from shared.firewall.normalize import TRIGGER_WORDS, WORD_BREAKS, without_code_blocks
 
 _FAMILIES = RULE_FAMILIES
 _WORD_FAMILIES = WORD_FAMILIES
@@ -64,9 +64,6 @@ class _Rule:
 # How a rest that cannot continue the literal's last word starts (a space, a boundary, punctuation).
 _CLOSED = ("\\s", " ", "\\b", ",", ":", "(?<", "[ -]", "(?: that)?", QUOTED, OPENING)
 _TYPOGRAPHIC = re.compile("[\u2010-\u205e\u00ab\u00bb\u00bf\u00a1\u3001\u3002\uff0c]")
-# ASCII punctuation to spaces in one bytes.translate: how a prompt splits into words, fast.
-_PUNCTUATION = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
-_TO_SPACES = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
 
 
 def _spaced(folded: str) -> str:
@@ -75,7 +72,7 @@ def _spaced(folded: str) -> str:
     if not folded.isascii():
         folded = _TYPOGRAPHIC.sub(" ", folded)
     # UTF-8 leaves every byte of a non-ASCII character >= 0x80, which the table keeps: one pass in C.
-    return folded.encode().translate(_TO_SPACES).decode()
+    return folded.encode().translate(WORD_BREAKS).decode()
 
 
 def _unspaced(literal: str) -> bool:

@@ -46,12 +46,12 @@ _INVISIBLE_UTF8 = re.compile(
     rb"|\xe2\x81[\xa0-\xaf]|\xe3\x85\xa4|\xef\xb8[\x80-\x8f]|\xef\xbb\xbf|\xef\xbe\xa0|\xf3\xa0[\x80\x81]"
 )
 
-_LOOKALIKE = re.compile("[" + "".join(map(chr, _HOMOGLYPHS)) + "]+")
 # Leetspeak digits and symbols, undone only when words mix them with letters ("1gn0r3").
 _LEET = bytes.maketrans(b"013457@$", b"oieastas")
 _LEET_MIX = re.compile(r"[0-9](?:(?<=[a-z][0-9])|[a-z])")
+# ASCII punctuation to spaces in one bytes.translate: how a prompt splits into words, fast.
 _PUNCTUATION = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
-_WORD_BREAKS = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
+WORD_BREAKS = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
 # Words whose leetspeak spelling calls for the de-leeted reading ("1gn0r3", "pr3v10us", "j41lbr34k").
 LEET_TRIGGERS = _word_set(
     """ignore ignoring disregard forget previous prior above instructions instruction prompt prompts system
@@ -245,7 +245,7 @@ def _spaced_letters(present: set[str], ascii_only: bool) -> bool:
 
 def _leet_triggers(deleeted: str, present: set[str]) -> frozenset[str]:
     """The trigger words that undoing leetspeak made and the prompt's own words (`present`) lack."""
-    words = _translate_ascii(deleeted, _WORD_BREAKS).split()  # two passes in C, no loop over words
+    words = _translate_ascii(deleeted, WORD_BREAKS).split()  # two passes in C, no loop over words
     return LEET_TRIGGERS.intersection(words) - present
 
 
