@@ -4,7 +4,8 @@ uvicorn itself bounds neither the size of a request head nor how long a request 
 client could send megabytes of headers (all buffered), or hold a connection forever by sending a byte now
 and then (slowloris). Here a request head must stay within `HTTP_MAX_HEADER_BYTES` (else 431) and arrive
 within `HTTP_HEADER_TIMEOUT_S` of its first byte or of the connection opening; its body must arrive within
-`HTTP_BODY_TIMEOUT_S` of the head (else 408). Either refusal closes the connection.
+`HTTP_BODY_TIMEOUT_S` of the head (else 408, or only the close when the app answered without waiting for
+the body). Either refusal closes the connection.
 """
 
 from __future__ import annotations
@@ -83,16 +84,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle
-        if cycle is None or cycle.response_complete or not cycle.response_started:
-            self._refuse(refusal)
+        if cycle is not None and cycle.response_started and not cycle.response_complete:
+            self.transport.close()  # an answer is under way: it cannot be followed by a refusal
+        elif refusal is BODY_TOO_SLOW and cycle is not None and cycle.response_complete:
+            self._refuse(None)  # the app answered without waiting for the body: that is the answer
         else:
-            self.transport.close()
+            self._refuse(refusal)
 
-    def _refuse(self, refusal: bytes) -> None:
-        """Answer `refusal`, then drop what the client still sends until the connection closes."""
+    def _refuse(self, refusal: bytes | None) -> None:
+        """Answer `refusal` (unless None), then drop what the client still sends until the connection
+        closes."""
         self._disarm()
         self._refused = True
-        self.transport.write(refusal)
+        if refusal is not None:
+            self.transport.write(refusal)
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self._timer = self.loop.call_later(LINGER_S, self.transport.close)

@@ -246,3 +246,21 @@ async def test_slow_heads_and_bodies_are_cut_off_while_others_are_served(api: Ap
     for status, body in results:
         assert status == 408, (status, body)
         assert json_error(body)["code"] == "request_timeout"
+
+
+async def test_a_request_answered_before_its_body_gets_no_second_answer(api: Api) -> None:
+    # Refused on its head (a body announced too big), on a kept-alive connection, and the body never
+    # comes: the body deadline then closes the connection without writing a 408 after the 413.
+    head = request("POST", "/api/v1/jobs", headers={"X-LLM-Token": api.llm, "Content-Length": "100000000"})
+    head = head.replace(b"Connection: close", b"Connection: keep-alive")
+    reader, writer = await asyncio.open_connection("127.0.0.1", api.port)
+    try:
+        writer.write(head)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), ANSWER_WITHIN_S)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    assert answer.startswith(b"HTTP/1.1 413 "), answer
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
