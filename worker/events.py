@@ -3,7 +3,8 @@
 Text that arrives within `FLUSH_INTERVAL_S` of the last write is held back and written as one `token`
 event: a slow model still streams token by token, a fast one in a few chunks instead of one entry (and
 one Redis command) per token. While Redis is away the text is kept and written with the next batch
-that gets through, so a job goes on generating through a Redis restart.
+that gets through, so a job goes on generating through a Redis restart. An append whose reply was lost
+is retried like one that failed: if Redis had taken it, a stream reader sees that batch twice.
 """
 
 from __future__ import annotations

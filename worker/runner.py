@@ -176,10 +176,12 @@ async def finish(state: WorkerState, job_id: str, **outcome: Any) -> None:
 
 
 async def until_recorded(write: Callable[[], Awaitable[Any]]) -> None:
-    """Run `write` (an idempotent write of a job's end) until Redis takes it.
+    """Run `write` (a write of a job's end) until Redis takes it.
 
     A live worker owns its running jobs (the scheduler requeues only a dead worker's), so it must not
     drop one whose end it could not write: it keeps the result and tries again until Redis is back.
+    `JobStore.finish` is idempotent; the last `token` event is not: when Redis took it but its reply was
+    lost, the retry appends that text once more to the stream (the job's stored content is unaffected).
     """
     for attempt in itertools.count():
         try:
