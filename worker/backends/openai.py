@@ -69,11 +69,12 @@ class OpenAIBackend:
                     raise BackendError(NOT_A_STREAM)
                 complete = False
                 async for line in response.iter_lines():
+                    if line.startswith("data:") and line[5:].strip() == "[DONE]":
+                        complete = True
+                        continue
                     chunk = _event(line)
                     if chunk is not None:
                         yield chunk
-                    elif line.startswith("data:") and line[5:].strip() == "[DONE]":
-                        complete = True
                 # The protocol ends every stream with [DONE]: without it, the answer was cut short.
                 if not complete:
                     raise BackendError(STREAM_INCOMPLETE)
@@ -105,11 +106,11 @@ class OpenAIBackend:
 
 
 def _event(line: str) -> Chunk | None:
-    """The text (and, at the end, the usage) of one server-sent event line."""
+    """The text (and, at the end, the usage) of one server-sent event line other than `[DONE]`."""
     if not line.startswith("data:"):
         return None
     data = line[5:].strip()
-    if not data or data == "[DONE]":
+    if not data:
         return None
     try:
         event = orjson.loads(data)
