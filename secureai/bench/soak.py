@@ -84,12 +84,11 @@ class Account:
 
 @dataclass
 class Recorder:
-    """Latencies and statuses per route, the jobs accepted and those seen ended."""
+    """Latencies and statuses per route, and the jobs accepted."""
 
     latencies: dict[str, list[float]] = field(default_factory=dict)
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
     accepted: set[str] = field(default_factory=set)
-    ended: set[str] = field(default_factory=set)
     shed: int = 0
     failures: Counter[str] = field(default_factory=Counter)
 
@@ -162,8 +161,7 @@ class Traffic:
     async def mint(self, account: Account) -> bool:
         if not account.user_token or time.monotonic() - account.user_token_at > USER_TOKEN_MAX_AGE_S:
             return await self.login(account)
-        body = {"model": "echo", "max_tokens": 16}
-        body["uses"] = LLM_TOKEN_USES
+        body = {"model": "echo", "max_tokens": 16, "uses": LLM_TOKEN_USES}
         headers = {"Authorization": f"Bearer {account.user_token}"}
         status, data = await self.timed(
             "POST /auth/scoped-token", "POST", "/auth/scoped-token", body, headers
@@ -225,9 +223,7 @@ class Traffic:
         status, data = await self.timed(
             "GET /api/v1/jobs/{id}", "GET", f"/api/v1/jobs/{job_id}", None, headers
         )
-        if status == 200 and orjson.loads(data).get("status") in TERMINAL:
-            self.recorder.ended.add(job_id)
-        else:
+        if status != 200 or orjson.loads(data).get("status") not in TERMINAL:
             self.pending.append((job_id, owner))
 
     async def generate(self, account: Account) -> None:
@@ -237,10 +233,7 @@ class Traffic:
             "POST /api/v1/llm/generate", "POST", "/api/v1/llm/generate", body, headers
         )
         if status in (200, 202):
-            job_id = str(orjson.loads(data)["job_id"])
-            self.recorder.accepted.add(job_id)
-            if status == 200:
-                self.recorder.ended.add(job_id)
+            self.recorder.accepted.add(str(orjson.loads(data)["job_id"]))
 
     async def stream(self, account: Account) -> None:
         job_id = await self.submit(account, "POST /api/v1/jobs")
@@ -261,8 +254,6 @@ class Traffic:
         except Exception:  # a refused, broken or failed stream counts as one without an answer
             status = 0
         self.recorder.record("WS /api/v1/jobs/{id}/stream", status, time.perf_counter() - started)
-        if last in ("done", "error"):
-            self.recorder.ended.add(job_id)
 
     async def blocked(self, account: Account) -> None:
         body = {"prompt": BLOCKED_PROMPT, "model": "echo"}

@@ -57,7 +57,7 @@ class Upstream:
             request = orjson.loads(body)
             model = str(request.get("model", ""))
             if model.startswith(FAULT_PREFIX):
-                await self.fault(model.removeprefix(FAULT_PREFIX), request, receive, send)
+                await self.fault(model.removeprefix(FAULT_PREFIX), receive, send)
             else:
                 await self.complete(request, send)
         else:
@@ -115,7 +115,7 @@ class Upstream:
             tail += b"data: " + orjson.dumps({**chunk, "choices": [], "usage": usage}) + b"\n\n"
         await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n"})
 
-    async def fault(self, kind: str, request: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def fault(self, kind: str, receive: Receive, send: Send) -> None:
         """Answer the way a broken, overloaded or cut-off server would."""
         if kind.startswith("status-") and kind.removeprefix("status-").isdigit():
             status = int(kind.removeprefix("status-"))
