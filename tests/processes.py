@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import redis as sync_redis
 
 from secureai.bench.harness import free_port
 from secureai.stack import Stack, child_env
+from shared import keys
 from shared.passwords import PasswordService
 from shared.redis import connect
 from shared.users import ADMIN_SCOPES, ALL_MODELS, DEFAULT_SCOPES, UserStore
@@ -125,11 +127,17 @@ def gateway_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, s
     return child_env(**values)
 
 
-def assert_no_tracebacks(log_dir: Path) -> None:
-    """No process of a test gateway logged a traceback."""
+def assert_no_tracebacks(log_dir: Path, *markers: str) -> None:
+    """No process of a test gateway logged a traceback (nor any of `markers`)."""
     for log in sorted(log_dir.glob("*.log")):
         text = log.read_text(errors="replace")
-        assert "Traceback" not in text, f"{log.name}:\n{text[-4000:]}"
+        for marker in ("Traceback", *markers):
+            assert marker not in text, f"{log.name}:\n{text[-4000:]}"
+
+
+def events(peek: sync_redis.Redis, job_id: str) -> list[dict[str, Any]]:
+    """The events of a job's stream, oldest first (`peek` decodes responses)."""
+    return [orjson.loads(fields["e"]) for _, fields in peek.xrange(keys.events(job_id))]
 
 
 @contextlib.contextmanager

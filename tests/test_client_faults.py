@@ -24,11 +24,11 @@ PROMPT = "a b c d e"  # echo-slow: one word every 0.2 s
 LONG_PROMPT = "one two three four five six seven eight nine ten"
 
 
-async def reset(writer: asyncio.StreamWriter) -> None:
+async def reset(transport: asyncio.WriteTransport) -> None:
     """Drop the connection the rude way: an RST, no FIN, no close frame."""
-    sock = writer.get_extra_info("socket")
+    sock = transport.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
+    transport.abort()
     await asyncio.sleep(0)
 
 
@@ -84,7 +84,7 @@ async def test_a_client_gone_while_waiting_on_generate_leaves_a_finished_readabl
     writer.write(raw_request(live, "POST", "/api/v1/llm/generate", body, llm))
     await writer.drain()
     job_id = await job_of_request(redis, "left-while-waiting")
-    await reset(writer)
+    await reset(writer.transport)
 
     job = await read_when_ended(live, job_id, user)
     assert job["status"] == "succeeded" and job["result"] == {"content": PROMPT}
@@ -108,9 +108,7 @@ async def test_a_websocket_reset_mid_job_frees_its_slot_and_the_client_resumes(l
     while not any(event["type"] == "token" for event in seen):
         seen.append(orjson.loads(await ws.recv()))
     assert streams._open == 1
-    sock = ws.transport.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    ws.transport.abort()
+    await reset(ws.transport)
     # The server notices on its next event and gives the slot (and its Redis connection) back.
     assert await settled(lambda: streams._open == 0), streams._open
 
@@ -142,7 +140,7 @@ async def test_a_streamed_completion_abandoned_halfway_still_completes_its_job(l
         line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("x-job-id:")
     )
     assert b"data: " in await reader.readuntil(b"\n\n")  # the first event, then gone
-    await reset(writer)
+    await reset(writer.transport)
 
     job = await read_when_ended(live, job_id, user)
     assert job["status"] == "succeeded" and job["result"] == {"content": PROMPT}

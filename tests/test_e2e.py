@@ -13,8 +13,8 @@ import redis as sync_redis
 from secureai.bench.harness import free_port
 from secureai.stack import Stack, child_env
 from shared import keys
-from tests.conftest import CATALOG_PATH, PASSWORD, REDIS_URL, UserFactory
-from tests.processes import assert_no_tracebacks, gateway_env, running_stack
+from tests.conftest import CATALOG_PATH, REDIS_URL, UserFactory
+from tests.processes import assert_no_tracebacks, gateway_env, login, mint, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -30,18 +30,6 @@ def stack(redis: Any, tmp_path: Path) -> Iterator[Stack]:
     with running_stack(env, {"echo": None, "cpu": None}, tmp_path / "logs", timeout=90) as running:
         yield running
     assert_no_tracebacks(tmp_path / "logs")
-
-
-def login(http: httpx.Client) -> dict[str, str]:
-    response = http.post("/auth/login", json={"username": "alice", "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def mint(http: httpx.Client, user: dict[str, str], model: str, **body: Any) -> dict[str, str]:
-    response = http.post("/auth/scoped-token", json={"model": model, "max_tokens": 24, **body}, headers=user)
-    assert response.status_code == 200, response.text
-    return {"X-LLM-Token": response.json()["llm_token"]}
 
 
 def poll_until(http: httpx.Client, job_id: str, user: dict[str, str], statuses: set[str]) -> dict[str, Any]:
@@ -68,7 +56,7 @@ def test_one_request_through_every_process(stack: Stack) -> None:
                 "max_tokens": 24,
                 "temperature": 0,
             },
-            headers=mint(http, user, "gemma3-270m"),
+            headers=mint(http, user, "gemma3-270m", max_tokens=24),
         )
         assert generated.status_code == 200, generated.text
         body = generated.json()
@@ -79,7 +67,7 @@ def test_one_request_through_every_process(stack: Stack) -> None:
         accepted = http.post(
             "/api/v1/jobs",
             json={"prompt": "through every process", "model": "echo"},
-            headers=mint(http, user, "echo"),
+            headers=mint(http, user, "echo", max_tokens=24),
         )
         assert accepted.status_code == 202
         job = poll_until(http, accepted.json()["job_id"], user, {"succeeded", "failed"})
@@ -97,7 +85,7 @@ def test_a_worker_stopped_mid_job_hands_its_job_to_another(stack: Stack) -> None
             job_id = http.post(
                 "/api/v1/jobs",
                 json={"prompt": "a b c d e f", "model": "echo-slow"},
-                headers=mint(http, user, "echo-slow"),
+                headers=mint(http, user, "echo-slow", max_tokens=24),
             ).json()["job_id"]
             poll_until(http, job_id, user, {"running"})
             first_worker = peek.hget(keys.job(job_id), "worker")

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import redis as sync_redis
 
 from secureai.stack import Stack
 from shared import keys
-from tests.conftest import PASSWORD, REDIS_URL, UserFactory
-from tests.processes import gateway_env, running_stack
+from tests.conftest import REDIS_URL, UserFactory
+from tests.processes import events, gateway_env, login, mint, running_stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -38,31 +37,12 @@ def peek() -> Iterator[sync_redis.Redis]:
     client.close()
 
 
-def headers(http: httpx.Client, model: str, uses: int = 1) -> tuple[dict[str, str], dict[str, str]]:
-    token = http.post("/auth/login", json={"username": "alice", "password": PASSWORD}).json()["access_token"]
-    user = {"Authorization": f"Bearer {token}"}
-    llm = http.post("/auth/scoped-token", json={"model": model, "max_tokens": 32, "uses": uses}, headers=user)
-    return user, {"X-LLM-Token": llm.json()["llm_token"]}
-
-
-def wait_for(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def events(peek: sync_redis.Redis, job_id: str) -> list[dict[str, Any]]:
-    return [orjson.loads(fields["e"]) for _, fields in peek.xrange(keys.events(job_id))]
-
-
 def test_a_worker_killed_mid_job_is_replaced_within_seconds(stack: Stack, peek: sync_redis.Redis) -> None:
     stack.start_worker("echo", "worker-echo-2")
     stack.wait_ready()
     with httpx.Client(base_url=stack.url, timeout=30) as http:
-        user, llm = headers(http, "echo-slow")
+        user = login(http)
+        llm = mint(http, user, "echo-slow")
         job_id = http.post(
             "/api/v1/jobs", json={"prompt": "a b c d e f g h", "model": "echo-slow"}, headers=llm
         ).json()["job_id"]
@@ -85,7 +65,8 @@ def test_a_worker_killed_mid_job_is_replaced_within_seconds(stack: Stack, peek: 
 
 def test_a_job_whose_workers_keep_dying_fails_after_its_tries(stack: Stack, peek: sync_redis.Redis) -> None:
     with httpx.Client(base_url=stack.url, timeout=30) as http:
-        user, llm = headers(http, "echo-slow")
+        user = login(http)
+        llm = mint(http, user, "echo-slow")
         # Forty words at 0.2 s each: the job never ends on its own within this test.
         prompt = " ".join(["the quick brown fox jumps over the lazy dog and runs"] * 4)
         job_id = http.post("/api/v1/jobs", json={"prompt": prompt, "model": "echo-slow"}, headers=llm).json()[
@@ -111,7 +92,7 @@ def test_scheduler_killed_repeatedly_loses_and_duplicates_nothing(
     stack: Stack, peek: sync_redis.Redis
 ) -> None:
     with httpx.Client(base_url=stack.url, timeout=30) as http:
-        _, llm = headers(http, "echo", uses=1000)
+        llm = mint(http, login(http), "echo", uses=1000)
         job_ids = []
         for i in range(150):
             response = http.post("/api/v1/jobs", json={"prompt": f"job {i}", "model": "echo"}, headers=llm)

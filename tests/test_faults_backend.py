@@ -18,7 +18,15 @@ import redis as sync_redis
 from secureai.bench.overhead import upstream
 from secureai.stack import Stack
 from shared import keys
-from tests.processes import PrivateRedis, create_user, gateway_env, login, mint, running_stack
+from tests.processes import (
+    PrivateRedis,
+    assert_no_tracebacks,
+    create_user,
+    gateway_env,
+    login,
+    mint,
+    running_stack,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -78,8 +86,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             peek.close()
             server.stop()
     # Each fault was handled as a known failure: nothing reached the worker's catch-all.
-    for log in (tmp / "logs").glob("*.log"):
-        assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")[-4000:]
+    assert_no_tracebacks(tmp / "logs")
 
 
 def generate(

@@ -11,14 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import redis as sync_redis
 
 from secureai.stack import Stack
 from shared import keys
 from tests.conftest import REDIS_URL
-from tests.processes import PrivateRedis, create_user, gateway_env, login, mint, running_stack, wait_for
+from tests.processes import (
+    PrivateRedis,
+    create_user,
+    events,
+    gateway_env,
+    login,
+    mint,
+    running_stack,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -77,10 +85,6 @@ class Load:
             return Counter(status for at, status in self.statuses if at >= moment)
 
 
-def events(peek: sync_redis.Redis, job_id: str) -> list[dict[str, Any]]:
-    return [orjson.loads(fields["e"]) for _, fields in peek.xrange(keys.events(job_id))]
-
-
 def statuses(peek: sync_redis.Redis, job_ids: list[str]) -> Counter[str]:
     return Counter(str(peek.hget(keys.job(job_id), "status")) for job_id in job_ids)
 
@@ -97,7 +101,6 @@ def test_workers_killed_repeatedly_under_load_end_every_job_once_and_charge_it_o
         with httpx.Client(base_url=stack.url, timeout=10) as http:
             user = login(http)
             slow, quick = (mint(http, user, model, uses=10_000) for model in ("echo-slow", "echo"))
-            kills = 0
             with Load(stack.url, [("echo-slow", 0.05, slow), ("echo", 0.05, quick)]) as load:
                 for kills in range(1, 5):
                     victim = busiest_worker(stack, peek)
@@ -106,7 +109,7 @@ def test_workers_killed_repeatedly_under_load_end_every_job_once_and_charge_it_o
                     stack.start_worker("echo", f"spare-{kills}")
                     time.sleep(1.0)
             accepted = load.accepted
-            assert kills == 4 and len(accepted) > 40
+            assert len(accepted) > 40
             assert wait_for(lambda: set(statuses(peek, accepted)) <= {"succeeded", "failed"}, 60, 0.2), (
                 statuses(peek, accepted)
             )

@@ -18,7 +18,15 @@ import pytest
 from secureai.bench.harness import rss_mib
 from secureai.stack import Stack
 from tests.conftest import PASSWORD
-from tests.processes import PrivateRedis, create_user, gateway_env, login, mint, running_stack
+from tests.processes import (
+    PrivateRedis,
+    assert_no_tracebacks,
+    create_user,
+    gateway_env,
+    login,
+    mint,
+    running_stack,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -34,12 +42,15 @@ ANSWER_WITHIN_S = 15.0
 @dataclass
 class Api:
     stack: Stack
-    port: int
     llm: str  # a scoped token for `echo` with many uses
 
     @property
     def url(self) -> str:
         return self.stack.url
+
+    @property
+    def port(self) -> int:
+        return self.stack.port
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +68,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
                 llm = mint(http, login(http), "echo", uses=1000)["X-LLM-Token"]
             process = stack.processes["api"]
             rss_at_start = rss_mib(process.pid)
-            yield Api(stack, stack.port, llm)
+            yield Api(stack, llm)
             # The whole module's abuse left the API alive and lean.
             assert process.poll() is None
             grown = rss_mib(process.pid) - rss_at_start
@@ -65,14 +76,17 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     finally:
         server.stop()
     # ... and without a single unhandled error.
-    for log in (tmp / "logs").glob("*.log"):
-        text = log.read_text(errors="replace")
-        assert "Traceback" not in text and "internal_error" not in text, text[-4000:]
+    assert_no_tracebacks(tmp / "logs", "internal_error")
 
 
 async def exchange(api: Api, raw: bytes, *, chunks: list[bytes] | None = None) -> tuple[int | None, bytes]:
     """Send `raw` (then `chunks`); returns the answer's status and body, or (None, b"") when the server
     closed the connection without an answer (which it may do while a client is still sending)."""
+    return status_and_body(await raw_exchange(api, raw, chunks=chunks))
+
+
+async def raw_exchange(api: Api, raw: bytes, *, chunks: list[bytes] | None = None) -> bytes:
+    """Send `raw` (then `chunks`); returns all the server wrote until it closed (b"" on a reset)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", api.port)
     try:
         with contextlib.suppress(ConnectionError):
@@ -82,14 +96,13 @@ async def exchange(api: Api, raw: bytes, *, chunks: list[bytes] | None = None) -
                 await writer.drain()
             await writer.drain()
         try:
-            answer = await asyncio.wait_for(reader.read(), ANSWER_WITHIN_S)
+            return await asyncio.wait_for(reader.read(), ANSWER_WITHIN_S)
         except ConnectionError:
-            return None, b""
+            return b""
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
-    return status_and_body(answer)
 
 
 def status_and_body(answer: bytes) -> tuple[int | None, bytes]:
@@ -252,15 +265,6 @@ async def test_a_request_answered_before_its_body_gets_no_second_answer(api: Api
     # Refused on its head (a body announced too big), on a kept-alive connection, and the body never
     # comes: the body deadline then closes the connection without writing a 408 after the 413.
     head = request("POST", "/api/v1/jobs", headers={"X-LLM-Token": api.llm, "Content-Length": "100000000"})
-    head = head.replace(b"Connection: close", b"Connection: keep-alive")
-    reader, writer = await asyncio.open_connection("127.0.0.1", api.port)
-    try:
-        writer.write(head)
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), ANSWER_WITHIN_S)
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
+    answer = await raw_exchange(api, head.replace(b"Connection: close", b"Connection: keep-alive"))
     assert answer.startswith(b"HTTP/1.1 413 "), answer
     assert answer.count(b"HTTP/1.1 ") == 1, answer
