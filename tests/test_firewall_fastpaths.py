@@ -129,11 +129,25 @@ NUMBER_TEXTS = [
 
 
 @pytest.mark.parametrize("text", NUMBER_TEXTS)
-def test_number_patterns_in_windows_find_what_they_find_everywhere(text: str) -> None:
-    windows = pii.number_windows(text)
-    for pattern in (pii._CARD, pii._SSN, pii._IPV4, pii._PHONE):
-        windowed = [m.span() for m in pii._in_windows(pattern, text, windows)]
-        assert windowed == _plain(pattern, text), pattern.pattern
+def test_number_patterns_in_runs_and_windows_find_what_they_find_everywhere(text: str) -> None:
+    runs = pii.number_runs(text)
+    for pattern in (pii._CARD, pii._SSN, pii._IPV4):
+        inside = [m.span() for m in pii._in_windows(pattern, text, runs)]
+        assert inside == _plain(pattern, text), pattern.pattern
+    windows = pii.number_windows(runs, len(text))
+    windowed = [m.span() for m in pii._in_windows(pii._PHONE, text, windows)]
+    assert windowed == _plain(pii._PHONE, text)
+
+
+def test_secrets_gated_by_the_prompts_words_are_those_found_without_the_gate() -> None:
+    rng = random.Random(11)
+    names = ["password", "PASSWD", "pwd", "Passwort", "kennwort", "api", "key", "API_KEY", "api-key", "apiKey",
+             "secret", "Secret_Key", "client", "client-secret", "access", "ACCESS_TOKEN", "auth", "token"]  # fmt: skip
+    glue = [" ", "_", "-", ": ", "=", " = ", " is ", ' "', "'", ".", "\n", "x", "hunter2!", "s3cr3t-v4lue"]
+    for _ in range(3000):
+        text = "".join(rng.choice(names if rng.random() < 0.5 else glue) for _ in range(rng.randint(1, 12)))
+        words = set(injection.words_of(normalize.fold(text)))
+        assert list(pii._secrets(text, words)) == list(pii._secrets(text, None)), text
 
 
 def test_digit_shaped_personal_data_in_odd_separators(firewall: Firewall) -> None:
