@@ -106,6 +106,11 @@ EVERYDAY = [
     "Bypass the filters in the pivot table and show all rows.",
     "Disable the spam filters for this mailbox, how?",
     "Shorten this README for our website:\n\n# tidyreceipts\n\n## Install\n\npip install tidyreceipts",
+    # Multiple-choice options with letters ("a)" closes no bracket), products of variables ("x*y" masks no
+    # word).
+    "Which of these animals is a mammal?\na) A salmon\nb) A dolphin\nc) A shark\nd) A penguin\ne) A frog\n"
+    "Give the letter and one sentence of explanation.",
+    "If x*y = 12 and x+y = 7, what are x and y?",
 ]
 
 

@@ -109,7 +109,7 @@ def test_masked_profanity_counts_as_the_plain_pattern() -> None:
     alphabet = ["a", "b", "f", "*", "$", " ", "ck", "**", "$$", "1", "_", "xyz", "."]
     for _ in range(5000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25)))
-        plain = sum(1 for w in toxicity._MASKED.findall(text) if len(w) >= 3 and any(c.isalpha() for c in w))
+        plain = sum(map(toxicity.masks_a_word, toxicity._MASKED.findall(text)))
         assert toxicity._masked(text) == plain
 
 
@@ -141,8 +141,10 @@ def test_number_patterns_in_runs_and_windows_find_what_they_find_everywhere(text
 
 def test_secrets_gated_by_the_prompts_words_are_those_found_without_the_gate() -> None:
     rng = random.Random(11)
-    names = ["password", "PASSWD", "pwd", "Passwort", "kennwort", "api", "key", "API_KEY", "api-key", "apiKey",
-             "secret", "Secret_Key", "client", "client-secret", "access", "ACCESS_TOKEN", "auth", "token"]  # fmt: skip
+    names = [
+        "password", "PASSWD", "pwd", "Passwort", "kennwort", "api", "key", "API_KEY", "api-key", "apiKey",
+        "secret", "Secret_Key", "client", "client-secret", "access", "ACCESS_TOKEN", "auth", "token",
+    ]  # fmt: skip
     glue = [" ", "_", "-", ": ", "=", " = ", " is ", ' "', "'", ".", "\n", "x", "hunter2!", "s3cr3t-v4lue"]
     for _ in range(3000):
         text = "".join(rng.choice(names if rng.random() < 0.5 else glue) for _ in range(rng.randint(1, 12)))

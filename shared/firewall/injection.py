@@ -351,14 +351,19 @@ def unusual_share(word: str, trigrams: Collection[str]) -> float:
 
 
 _LIST_CLOSERS = tuple(f"{digit})" for digit in "0123456789")
+# "a)", "B)", "iv)" opening a list item (the options of a multiple-choice question): a letter or a roman
+# numeral standing alone before the bracket.
+_LETTER_ITEM = re.compile(r"(?<!\S)(?:[A-Za-z]|[ivx]{2,4})\)")
 
 
 def _unbalanced(raw: str) -> float:
     """How far brackets and quotes are from pairing up (each `str.count` runs in C); the closers of list
-    items ("1)", "2)") count as paired."""
+    items ("1)", "2)", "a)", "b)") count as paired."""
     opened, closed = raw.count("("), raw.count(")")
     if closed > opened:
         closed = max(opened, closed - sum(map(raw.count, _LIST_CLOSERS)))
+        if closed > opened:
+            closed = max(opened, closed - len(_LETTER_ITEM.findall(raw)))
     brackets = (
         abs(opened - closed) + abs(raw.count("[") - raw.count("]")) + abs(raw.count("{") - raw.count("}"))
     )

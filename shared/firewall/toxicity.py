@@ -168,6 +168,13 @@ def _masked(folded: str) -> int:
         if match is None or match.start() > run.start():
             continue
         end = match.end()
-        word = match.group()
-        count += len(word) >= 3 and any(ch.isalpha() for ch in word)
+        count += masks_a_word(match.group())
     return count
+
+
+def masks_a_word(candidate: str) -> bool:
+    """Whether a match of `_MASKED` hides a word: three characters or more, with letters, but not one
+    character between two letters ("x*y" is a product)."""
+    if len(candidate) == 3 and candidate[0].isalpha() and candidate[2].isalpha():
+        return False
+    return len(candidate) >= 3 and any(ch.isalpha() for ch in candidate)
