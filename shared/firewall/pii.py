@@ -180,8 +180,9 @@ def find_pii(text: str, words: Collection[str] | None = None) -> list[Finding]:
         runs = number_runs(text)
         found.extend(_ips(text, runs))
         if digits >= 7:
-            windows = number_windows(runs, len(text))
-            found.extend([*_ibans(text), *_cards(text, runs), *_ssns(text, runs), *_phones(text, windows)])
+            found.extend([*_ibans(text), *_cards(text, runs), *_ssns(text, runs)])
+            taken = sorted((f.start, f.end) for f in found)
+            found.extend(_phones(text, number_windows(runs, len(text)), taken))
     return _without_overlaps(found)
 
 
@@ -418,9 +419,15 @@ def _ipv6_candidates(text: str) -> Iterator[re.Match[str]]:
 IPV6_MAX_CHARS = 39
 
 
-def _phones(text: str, windows: list[tuple[int, int]]) -> Iterator[Finding]:
+def _phones(text: str, windows: list[tuple[int, int]], taken: list[tuple[int, int]]) -> Iterator[Finding]:
+    # A phone-shaped run that holds a finding of another type (`taken`, sorted spans; every other type
+    # ranks above phone numbers) would lose to it, or to what that finding loses to: it is not checked.
     checks = 0
     for match in _in_windows(_PHONE, text, windows):
+        start, end = match.span()
+        i = bisect.bisect_left(taken, (start,))
+        if i < len(taken) and taken[i][1] <= end:
+            continue
         run = match.group(0)  # ASCII: digits, separators, an extension
         digits = len(run) - len(run.encode().translate(None, b"0123456789"))
         if not 7 <= digits <= 16 or _DATE.match(run):
