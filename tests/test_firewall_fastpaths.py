@@ -87,6 +87,16 @@ def test_rules_count_as_findall_on_random_mixtures() -> None:
         assert injection.family_counts(folded) == _findall_counts(folded)
 
 
+def test_list_item_closers_are_those_a_plain_look_back_finds() -> None:
+    item = re.compile(r"(?:[0-9]|(?<!\S)(?:[A-Za-z]|[ivx]{2,4}))\Z")
+    rng = random.Random(17)
+    alphabet = ["a", "b", "i", "v", "x", "iv", "7", "12", " ", "\n", ")", ")", "(", ":", "ab", "é", "_"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        plain = sum(1 for at, char in enumerate(text) if char == ")" and item.search(text[:at]))
+        assert len(injection._LIST_CLOSER.findall(text)) == plain, text
+
+
 def test_head_and_tail_are_the_ends_of_split() -> None:
     for n in range(0, 120):
         text = "\n ".join(f"t{i}" for i in range(n)) + " \t"

@@ -350,10 +350,12 @@ def unusual_share(word: str, trigrams: Collection[str]) -> float:
     return sum(1 for gram in grams if gram not in trigrams) / len(grams)
 
 
-_LIST_CLOSERS = tuple(f"{digit})" for digit in "0123456789")
-# "a)", "B)", "iv)" opening a list item (the options of a multiple-choice question): a letter or a roman
-# numeral standing alone before the bracket.
-_LETTER_ITEM = re.compile(r"(?<!\S)(?:[A-Za-z]|[ivx]{2,4})\)")
+# The ")" that closes a list item: "1)", "12)", and "a)", "B)", "iv)" standing alone (the options of a
+# multiple-choice question). Found from the bracket, a literal: a fast scan, then a look back.
+_LIST_CLOSER = re.compile(
+    r"\)(?:(?<=[0-9]\))|(?<=(?<!\S)[A-Za-z]\))|(?<=(?<!\S)[ivx]{2}\))|(?<=(?<!\S)[ivx]{3}\))"
+    r"|(?<=(?<!\S)[ivx]{4}\)))"
+)
 
 
 def _unbalanced(raw: str) -> float:
@@ -361,9 +363,7 @@ def _unbalanced(raw: str) -> float:
     items ("1)", "2)", "a)", "b)") count as paired."""
     opened, closed = raw.count("("), raw.count(")")
     if closed > opened:
-        closed = max(opened, closed - sum(map(raw.count, _LIST_CLOSERS)))
-        if closed > opened:
-            closed = max(opened, closed - len(_LETTER_ITEM.findall(raw)))
+        closed = max(opened, closed - len(_LIST_CLOSER.findall(raw)))
     brackets = (
         abs(opened - closed) + abs(raw.count("[") - raw.count("]")) + abs(raw.count("{") - raw.count("}"))
     )
