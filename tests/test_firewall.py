@@ -8,6 +8,7 @@ import pytest
 
 from shared.firewall import Firewall, FirewallResult, ModelError, Policy, PolicyError
 from shared.firewall.model import MODEL_PATH, load_model
+from shared.firewall.pii import find_pii
 
 
 @pytest.fixture(scope="module")
@@ -402,6 +403,9 @@ def test_secrets_are_redacted(firewall: Firewall, prompt: str, placeholder: str)
         "the address 999.1.2.3 is not an IP",
         "it happened in 2023 and cost 45,000 dollars",
         "version 3.11.7 of Python, 12:30:45 today",
+        "Her number of items was 1233183",  # "her number" says phone only right before the digits
+        "EAN 4222222222222 on the label",  # 13 digits pass Luhn, but nothing says card
+        "released 2002-12-11T15:14:00.822816",  # fractions of a second are no international "00" prefix
     ],
 )
 def test_invalid_numbers_are_not_personal_data(firewall: Firewall, prompt: str) -> None:
@@ -421,6 +425,25 @@ def test_checksum_validators() -> None:
     assert not ssn_valid("000", "45", "6789") and not ssn_valid("666", "45", "6789")
     assert not ssn_valid("900", "45", "6789") and not ssn_valid("123", "00", "6789")
     assert not ssn_valid("123", "45", "0000")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "kind", "value"),
+    [
+        ("mobile 001-307-589-9554x01101, evenings", "PHONE_NUMBER", "001-307-589-9554x01101"),
+        ("Call me at 377912299.", "PHONE_NUMBER", "377912299"),  # nine bare digits: a phone here...
+        ("my ssn is 123456789", "US_SSN", "123456789"),  # ... and an SSN here
+        ("Her number: 506 176 213", "PHONE_NUMBER", "506 176 213"),
+        ("My number is 0531959691", "PHONE_NUMBER", "0531959691"),
+        ("Transfer it to PL64 6941 5731 1399 6712 0650 0854 at my bank", "IBAN_CODE",
+         "PL64 6941 5731 1399 6712 0650 0854"),
+        ("Please charge card 4222222222222 today", "CREDIT_CARD", "4222222222222"),
+        ("Diners 30569309025904", "CREDIT_CARD", "30569309025904"),
+    ],
+)  # fmt: skip
+def test_personal_data_in_other_shapes_and_words(prompt: str, kind: str, value: str) -> None:
+    found = [(f.type, prompt[f.start : f.end]) for f in find_pii(prompt)]
+    assert found == [(kind, value)]
 
 
 def test_ipv6_and_phone_numbers_with_context(firewall: Firewall) -> None:
