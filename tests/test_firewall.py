@@ -404,8 +404,8 @@ def test_secrets_are_redacted(firewall: Firewall, prompt: str, placeholder: str)
         "it happened in 2023 and cost 45,000 dollars",
         "version 3.11.7 of Python, 12:30:45 today",
         "Her number of items was 1233183",  # "her number" says phone only right before the digits
-        "EAN 4222222222222 on the label",  # 13 digits pass Luhn, but nothing says card
         "released 2002-12-11T15:14:00.822816",  # fractions of a second are no international "00" prefix
+        "Routing number 053279707, account KNOL30279227800368",  # the digits of a code, glued to letters
     ],
 )
 def test_invalid_numbers_are_not_personal_data(firewall: Firewall, prompt: str) -> None:
@@ -435,10 +435,9 @@ def test_checksum_validators() -> None:
         ("my ssn is 123456789", "US_SSN", "123456789"),  # ... and an SSN here
         ("Her number: 506 176 213", "PHONE_NUMBER", "506 176 213"),
         ("My number is 0531959691", "PHONE_NUMBER", "0531959691"),
+        ("The office line, 0767 142747, is busy all day.", "PHONE_NUMBER", "0767 142747"),
         ("Transfer it to PL64 6941 5731 1399 6712 0650 0854 at my bank", "IBAN_CODE",
          "PL64 6941 5731 1399 6712 0650 0854"),
-        ("Please charge card 4222222222222 today", "CREDIT_CARD", "4222222222222"),
-        ("Diners 30569309025904", "CREDIT_CARD", "30569309025904"),
     ],
 )  # fmt: skip
 def test_personal_data_in_other_shapes_and_words(prompt: str, kind: str, value: str) -> None:

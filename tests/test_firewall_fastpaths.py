@@ -182,6 +182,38 @@ def test_phone_runs_holding_another_finding_are_passed_over_without_changing_the
     assert held > 30  # phone numbers that hold another finding: the shortcut was taken
 
 
+def test_luhn_check_is_the_textbook_one() -> None:
+    def textbook(digits: str) -> bool:
+        total = 0
+        for i, char in enumerate(reversed(digits)):
+            value = int(char) * (2 if i % 2 else 1)
+            total += value - 9 if value > 9 else value
+        return total % 10 == 0
+
+    rng = random.Random(19)
+    for _ in range(20000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 19)))
+        assert pii.luhn_valid(digits) == textbook(digits), digits
+
+
+def test_iban_check_is_the_textbook_one() -> None:
+    def textbook(candidate: str) -> bool:
+        compact = candidate.replace(" ", "").upper()
+        if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+            return False
+        return int("".join(str(int(char, 36)) for char in compact[4:] + compact[:4])) % 97 == 1
+
+    rng = random.Random(23)
+    letters, digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789"
+    valid = 0
+    for _ in range(50000):
+        body = "".join(rng.choice(letters + digits * 3 + " ab") for _ in range(rng.randint(8, 32)))
+        candidate = rng.choice(letters) + rng.choice(letters) + rng.choice(digits) + rng.choice(digits) + body
+        assert pii.iban_valid(candidate) == textbook(candidate), candidate
+        valid += textbook(candidate)
+    assert valid > 100  # about one in 97 passes
+
+
 def test_digit_shaped_personal_data_in_odd_separators(firewall: Firewall) -> None:
     cases = {
         "my card is 4111-1111-1111-1111.": "CREDIT_CARD",

@@ -64,11 +64,6 @@ _EMAIL_DOMAIN = re.compile(
 _EMAIL_LOCAL = re.compile(r"(?<![\w.%+-])[\w.%+-]{1,64}$")
 _CARD = re.compile(r"[0-9](?<![0-9+-].)(?:[ -]?[0-9]){11,18}(?![0-9-])")
 _CARD_GROUPS = re.compile(r"\d{4}(?:([ -])\d{4}){2,3}(?:\1\d{1,4})?|\d{4}([ -])\d{6}\2\d{4,5}")
-_CARD_CONTEXT = re.compile(
-    r"card|\bcc\b|credit|debit|visa|master|amex|american express|maestro|diners|discover|jcb|karte|carte|"
-    r"tarjeta|carta|charge|\bpay|billing|billed|cvv|cvc|expir"
-)  # searched in the lower-cased 40 characters before the number
-SHORT_CARD_DIGITS = 14  # card numbers this short are taken only after a word such as "card" (Diners: 14)
 _CARD_PREFIX = re.compile(r"1800|2131|2[2-7]|3[0-8]|4|5[0-8]|6")
 # Found from its check digits (a fast scan for digits), then the country code before them is checked.
 _IBAN = re.compile(
@@ -93,6 +88,7 @@ _PHONE = re.compile(
 _PHONE_BEFORE = re.compile(
     r"phone|\btel\b|mobile|cell|fax|call|dial|\bring|reach|contact|answering|whatsapp|\bsms|text me|messages|"
     r"registered|hotline|landline|telefon|handy|rufnummer|anruf|(?:office|desk|home|work)\s*:|"
+    r"(?:office|direct|main|support|service|phone)\s+line\b|"
     # "her number: ...", "my number is ...", right before the number ("her number of items" is not).
     r"\b(?:my|his|her|our|their|your|meine|seine|ihre|unsere|deine)\s+(?:number|nummer)(?:\s+is|\s+ist)?\W*$"
 )
@@ -100,7 +96,7 @@ _PHONE_BEFORE = re.compile(
 _PHONE_STEMS = (
     "phone", "tel", "mobile", "cell", "fax", "call", "dial", "ring", "reach", "contact", "answering",
     "whatsapp", "sms", "text me", "messages", "registered", "hotline", "landline", "handy", "rufnummer",
-    "anruf", "office", "desk", "home", "work", "number", "nummer",
+    "anruf", "office", "desk", "home", "work", "number", "nummer", "line",
 )  # fmt: skip
 _NOT_PHONE_STEMS = (
     "licen", "passport", "account", "order", "invoice", "id", "postal", "zip", "located", "address", "konto",
@@ -266,13 +262,14 @@ def redact(text: str, findings: list[Finding]) -> str:
 
 def luhn_valid(digits: str) -> bool:
     """Whether the digit string passes the Luhn checksum used by payment cards."""
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if i % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    # From the right, every second digit is doubled (its digit sum: 0 2 4 6 8 1 3 5 7 9); the digits are
+    # summed as bytes, in C.
+    backwards = digits[::-1]
+    kept, doubled = backwards[0::2].encode(), backwards[1::2].translate(_LUHN_DOUBLED).encode()
+    return (sum(kept) + sum(doubled) - 48 * len(digits)) % 10 == 0
+
+
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def iban_valid(candidate: str) -> bool:
@@ -280,8 +277,13 @@ def iban_valid(candidate: str) -> bool:
     compact = candidate.replace(" ", "").upper()
     if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
         return False
-    rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+    if not compact.isalnum() or not compact.isascii():
+        return False
+    # Country code and check digits moved to the end, each letter as its number (A = 10 ... Z = 35).
+    return int((compact[4:] + compact[:4]).translate(_IBAN_LETTERS)) % 97 == 1
+
+
+_IBAN_LETTERS = {ord(letter): str(10 + i) for i, letter in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
 
 
 def ssn_valid(area: str, group: str, serial: str) -> bool:
@@ -380,16 +382,12 @@ def _ibans(text: str) -> Iterator[Finding]:
 
 def _cards(text: str, runs: list[tuple[int, int]]) -> Iterator[Finding]:
     for match in _in_windows(_CARD, text, runs):
+        if text[match.start() - 1 : match.start()].isalpha():
+            continue  # glued to letters: the digits of a code such as "ACCT30279227800368", not a card
         run = match.group(0)
         digits = run.replace(" ", "").replace("-", "")
         grouped = len(digits) == len(run) or _CARD_GROUPS.fullmatch(run) is not None
         if grouped and 12 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn_valid(digits):
-            # Twelve to fourteen digits are as often an article or order number that passes Luhn by chance
-            # (one in ten does): a card only where the text says so.
-            if len(digits) <= SHORT_CARD_DIGITS and not _CARD_CONTEXT.search(
-                text[max(0, match.start() - 40) : match.start()].lower()
-            ):
-                continue
             yield Finding(CREDIT_CARD, match.start(), match.end())
 
 
@@ -465,7 +463,7 @@ def _phones(text: str, windows: list[tuple[int, int]], taken: list[tuple[int, in
             continue
         if not (
             international
-            or _NANP.fullmatch(run.split("x")[0].split("X")[0].split("#")[0].rstrip(" ext.")) is not None
+            or _NANP.fullmatch(number.rstrip()) is not None
             or (any(stem in context for stem in _PHONE_STEMS) and _PHONE_BEFORE.search(context) is not None)
             or _PHONE_AFTER.match(text, match.end()) is not None
         ):
