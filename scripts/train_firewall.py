@@ -46,6 +46,7 @@ TOXICITY_C = 1.0
 LEXICAL_MIN_DF = 2
 INJECTION_MIN_WEIGHT = 0.02  # injection lexical weights smaller than this are dropped (0.005 to 0.05 tried)
 TOXICITY_MIN_WEIGHT = 0.005
+TOXICITY_F1_SLACK = 0.005
 TARGET_FPR = 0.01  # operating point: at most this share of benign rows (out of fold) flagged
 # Signals the injection model weighs only through their products with a harmful topic ("disclaimer_harm"):
 # "for educational purposes", "a hypothetical world", "real-world", "this is an emergency" frame attacks
@@ -360,8 +361,12 @@ def toxicity_cv(task: list[Row], y: np.ndarray, data: Featurised) -> dict[str, A
             fit(data, train, y[train], TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT), data, test
         )
     comments = np.array([r.file == "toxicity" for r in task])
-    best = max((_f1(y[comments], oof[comments] >= t), t) for t in np.arange(0.3, 0.9, 0.02))
-    threshold = float(round(best[1], 2))
+    # F1 on the comments is flat near its best (it moves by about 0.01 between 0.3 and 0.8): the highest
+    # threshold that comes within `TOXICITY_F1_SLACK` of the best is taken, which flags the fewest other
+    # prompts.
+    curve = [(_f1(y[comments], oof[comments] >= t), float(t)) for t in np.arange(0.3, 0.9, 0.02)]
+    best = max(f1 for f1, _ in curve)
+    threshold = round(max(t for f1, t in curve if f1 >= best - TOXICITY_F1_SLACK), 2)
     benign = np.array([r.label == "benign" for r in task])
     return {
         "threshold": threshold,

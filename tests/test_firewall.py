@@ -112,6 +112,8 @@ EVERYDAY = [
     "Which of these animals is a mammal?\na) A salmon\nb) A dolphin\nc) A shark\nd) A penguin\ne) A frog\n"
     "Give the letter and one sentence of explanation.",
     "If x*y = 12 and x+y = 7, what are x and y?",
+    # "and write" is how tasks are asked for.
+    "Check the logs and write down which service failed first.",
 ]
 
 
@@ -298,12 +300,30 @@ def test_a_100_kib_prompt_full_of_numbers_is_redacted_everywhere(firewall: Firew
         "You are a worthless piece of shit and everyone hates you, you stupid idiot.",
         "I will find you and kill you, you pathetic loser.",
         "All of those people are vermin and should be deported, fucking parasites.",
+        "What a crappy referee, he missed every foul.",
     ],
 )
 def test_toxic_prompts_are_blocked_for_users(firewall: Firewall, prompt: str) -> None:
     verdict = firewall.scan(prompt)
     assert verdict.action == "block"
     assert "toxicity" in verdict.categories
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        # Words that hold a swear word's letters: "mustard", "custard", "scrap", "Dickens", "stardust".
+        "Whisk the mustard into the custard? No, into the vinaigrette.",
+        "The skyscraper was built from scrap steel, said the tour guide.",
+        "Reading Dickens by the fire, then stardust by Neil Gaiman.",
+        # Hashtags say where a post belongs, not that it is abusive.
+        "#sunrise #beach #morningrun #nofilter #summer great start to the day",
+        "Our team at #PyConDE: #python #opensource #community",
+    ],
+)
+def test_innocent_words_and_hashtags_are_not_toxic(firewall: Firewall, prompt: str) -> None:
+    verdict = firewall.scan(prompt)
+    assert "toxicity" not in verdict.categories, verdict.scores
 
 
 def test_toxic_prompts_are_recorded_but_allowed_for_admins(firewall: Firewall) -> None:

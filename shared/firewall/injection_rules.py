@@ -389,7 +389,8 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "when|wenn|whenever",
             r"\s+[\"'“„]?[^\"'“”„.!?]{1,30}[\"'”“]?\s+(?:is said|is mentioned|gesagt wird|erwähnt wird)",
         ),
-        ("and write|and print|and say|und schreibe|und sag", r"\b"),
+        # Not "and write": it is how everyday tasks are asked for ("check the logs and write down ...").
+        ("and print|and say|und sag", r"\b"),
     ],
     # Text inside a document or a quote that speaks to the model reading it: indirect injection.
     "address_model": [

@@ -41,6 +41,13 @@ INSULTS = _word_set(
 # Profanity written with symbols in place of letters: "f*ck", "pu$$y", "b****".
 _MASKED = re.compile(r"(?<![\w*$])[a-z]{0,4}[*$]{1,5}[a-z]{0,5}(?![\w*$])")
 PROFANITY_STEMS = ("fuck", "shit", "tard", "bitch", "cunt", "dick", "piss", "crap", "damn")
+# Stems that innocent words also hold ("skyscraper", "stardust", "mustard", "Dickens"): where the stem is
+# in the text, the word around it must read as the swear word.
+_STEM_WORDS = {
+    "crap": re.compile(r"(?<![a-z])crap"),
+    "tard": re.compile(r"(?<!mus)(?<!cus)(?<!leo)(?<!bus)(?<!pe)(?<!das)tard(?:s|ed)?(?![a-z])"),
+    "dick": re.compile(r"(?<![a-z])dick(?!ens|inson)"),
+}
 # Threats and wishes of harm, each pattern starting with a literal (a fast scan when it is absent).
 _THREATS = [
     (_word_set(re.sub(r"[\W_]+", " ", literal)), re.compile(re.escape(literal) + rest))
@@ -118,7 +125,11 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
     """
     present = present if isinstance(present, (set, frozenset)) else set(present)
     insults = present & INSULTS
-    stems = sum(1 for stem in PROFANITY_STEMS if stem in folded)
+    stems = sum(
+        1
+        for stem in PROFANITY_STEMS
+        if stem in folded and (stem not in _STEM_WORDS or _STEM_WORDS[stem].search(folded))
+    )
     at_reader = 0
     if insults or stems:
         at_reader = sum(
@@ -132,7 +143,7 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
         # Each pattern runs only when every word of its opening phrase is in the prompt.
         threats = sum(len(pattern.findall(folded)) for gate, pattern in _THREATS if gate <= present)
     dehumanising = len(_DEHUMANISING.findall(folded)) if not _DEHUMANISING_WORDS.isdisjoint(present) else 0
-    prose, folded_prose = without_code_blocks(raw), without_code_blocks(folded)
+    folded_prose = without_code_blocks(folded)
     # ASCII letters and capitals counted by deleting them: C speed, no loop over characters.
     encoded = raw.encode()
     letters = len(encoded) - len(encoded.translate(None, _LETTERS))
@@ -145,14 +156,10 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
         "dehumanising": float(dehumanising),
         "shouting": capitals / letters if letters >= 20 else 0.0,
         "exclamations": float(min(folded.count("!!"), 5)),
-        "hashtags": float(min(len(_HASHTAG.findall(prose)), 10)) if "#" in prose else 0.0,
         "masked": float(_masked(folded_prose)) if ("*" in folded_prose or "$" in folded_prose) else 0.0,
     }
 
 
-# A hashtag: "#" right before a letter, at the start of the text or after a space or tab ("## Usage", and
-# "#include" at the start of a line, are not).
-_HASHTAG = re.compile(r"#(?<![^ \t]#)[^\W\d_]")
 _MASK_RUN = re.compile(r"[*$]+")
 
 
