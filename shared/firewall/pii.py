@@ -450,27 +450,28 @@ def _phones(text: str, windows: list[tuple[int, int]], taken: list[tuple[int, in
         digits = len(number) - len(number.encode().translate(None, b"0123456789"))
         if not 7 <= digits <= 16 or _DATE.match(run):
             continue
+        # The shape of an SSN, valid or not, is not a phone number's; nine bare digits have it only where
+        # the text says "SSN" before them, as for `_ssns`.
         if _SSN.fullmatch(run) and (
             not run.isdigit() or _SSN_CONTEXT.search(text, max(0, start - 40), start) is not None
         ):
-            continue  # the shape of an SSN, valid or not, is not a phone number's (nine bare digits are
-            # when the text says "SSN" before them, like `_ssns`)
+            continue
         international = run.startswith("+") or (run.startswith("00") and run[2:3] not in ("0", ".", ""))
-        context = text[max(0, match.start() - 32) : match.start()].lower()
+        context = text[max(0, start - 32) : start].lower()
         if (
             any(stem in context for stem in _NOT_PHONE_STEMS) and _NOT_PHONE_BEFORE.search(context)
-        ) or _STREET_AFTER.match(text, match.end()):
+        ) or _STREET_AFTER.match(text, end):
             continue
         if not (
             international
             or _NANP.fullmatch(number.rstrip()) is not None
             or (any(stem in context for stem in _PHONE_STEMS) and _PHONE_BEFORE.search(context) is not None)
-            or _PHONE_AFTER.match(text, match.end()) is not None
+            or _PHONE_AFTER.match(text, end) is not None
         ):
             continue
         checks += 1
         if checks > MAX_PHONE_CHECKS or _possible_phone(run, international):
-            yield Finding(PHONE, match.start(), match.end())
+            yield Finding(PHONE, start, end)
 
 
 def warm_up() -> None:
