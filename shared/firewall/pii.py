@@ -148,19 +148,18 @@ _API_KEYS = [
     ((word, prefix), re.compile(re.escape(prefix) + rf"(?<![\w-]{re.escape(prefix)}){body}(?![\w-])"))
     for word, prefix, body in _API_KEY_FORMATS
 ]
-# The names `_ASSIGNED_SECRET` knows, as the prompt's words have them: one word, or two that the name joins
-# with "_" or "-" (which split words). A prompt with none of them is not searched for assigned secrets.
-_SECRET_NAME_WORDS = frozenset(
-    ["password", "passwd", "pwd", "passwort", "kennwort", "apikey", "secretkey", "clientsecret",
-     "accesstoken", "authtoken"]
-)  # fmt: skip
-_SECRET_NAME_PAIRS = (
-    ("api", "key"), ("secret", "key"), ("client", "secret"), ("access", "token"), ("auth", "token")
-)  # fmt: skip
 _SECRET_NAMES = (
     "password", "passwd", "pwd", "passwort", "kennwort", "api_key", "api-key", "apikey", "secret_key",
     "secret-key", "secretkey", "client_secret", "access_token", "auth_token",
 )  # fmt: skip
+# The same names as the prompt's words have them: one word ("api_key" written "apiKey" is one too), or
+# the two words a name joins with "_" or "-" (which split words). A prompt with none of them is not
+# searched for assigned secrets.
+_SECRET_NAME_WORDS = frozenset(name.replace("_", "").replace("-", "") for name in _SECRET_NAMES)
+_SECRET_NAME_PAIRS = frozenset(
+    (first, second)
+    for first, second in (re.split("[_-]", name) for name in _SECRET_NAMES if not name.isalpha())
+)
 # `password = "..."`, `api_key: ...`: the value after a name that says it is a secret.
 _ASSIGNED_SECRET = re.compile(
     r"(?<![\w-])(?:api[_-]?key|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|passw(?:or)?d|"
