@@ -740,10 +740,14 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(SEED)
     for name, rows in (("benign.jsonl", benign_rows(rng)), ("attacks.jsonl", attack_rows(rng))):
-        path = args.out / name
-        path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-        print(f"wrote {path}: {len(rows)} rows")
+        write_jsonl(args.out / name, rows)
     return 0
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
+    """Write `rows` as JSON Lines (UTF-8, non-ASCII kept) and say so."""
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    print(f"wrote {path}: {len(rows)} rows")
 
 
 if __name__ == "__main__":

@@ -22,18 +22,20 @@ rows record it); the seeds are fixed, so one version always writes the same file
 from __future__ import annotations
 
 import argparse
-import json
+import datetime
 import random
 from collections.abc import Callable
 from pathlib import Path
 
 import faker
 from faker import Faker
+from firewall_eval_sets import write_jsonl
 
 OUT = Path(__file__).resolve().parent / "firewall_pii"
 SEED = 11
 ROWS_PER_TYPE = 200
 NEGATIVE_ROWS = 600
+END = datetime.datetime(2026, 1, 1)  # dates and times are drawn before it, not before "now": the same file
 LOCALES = (
     "en_US", "en_GB", "de_DE", "fr_FR", "en_AU", "en_IN",
     "es_ES", "it_IT", "nl_NL", "en_CA", "pl_PL", "pt_BR",
@@ -110,22 +112,31 @@ def _negatives(fake: Faker, local: Callable[[], Faker], rng: random.Random) -> l
     def digits(low: int, high: int) -> str:
         return str(fake.random_number(digits=rng.randint(low, high), fix_len=True))
 
+    def day(pattern: str = "%Y-%m-%d") -> str:
+        return str(fake.date(pattern=pattern, end_datetime=END))
+
+    def clock() -> str:
+        return str(fake.time(end_datetime=END))
+
+    def version() -> str:
+        return f"{rng.randint(1, 20)}.{rng.randint(0, 40)}.{rng.randint(0, 99)}"
+
     return [
-        lambda: f"Order number {digits(7, 12)} shipped on {fake.date()}.",
-        lambda: f"Invoice {digits(9, 9)} is due {fake.date(pattern='%d/%m/%Y')}.",
+        lambda: f"Order number {digits(7, 12)} shipped on {day()}.",
+        lambda: f"Invoice {digits(9, 9)} is due {day('%d/%m/%Y')}.",
         lambda: f"The book has ISBN {fake.isbn13()} (older printings: {fake.isbn10()}).",
         lambda: f"EAN {fake.ean13()} costs {fake.pricetag()}",
-        lambda: f"Meet at {fake.time()} on {fake.date()} in room {rng.randint(100, 999)}.",
+        lambda: f"Meet at {clock()} on {day()} in room {rng.randint(100, 999)}.",
         lambda: f"Tracking: {digits(10, 22)}",
         lambda: f"Routing number {fake.aba()}, account {fake.bban()}",
-        lambda: f"Version {rng.randint(1, 20)}.{rng.randint(0, 40)}.{rng.randint(0, 99)} of {fake.iso8601()}",
+        lambda: f"Version {version()} of {fake.iso8601(end_datetime=END)}",
         lambda: f"Coordinates {fake.latitude()}, {fake.longitude()}",
         lambda: f"Ship it to {local().address()}",
-        lambda: f"Population {digits(7, 10)} as of {fake.year()}",
-        lambda: f"Ticket {digits(8, 8)} from {fake.date()} was reopened",
+        lambda: f"Population {digits(7, 10)} as of {day('%Y')}",
+        lambda: f"Ticket {digits(8, 8)} from {day()} was reopened",
         lambda: f"The serial is {fake.bothify('??-########')} and the batch {digits(8, 8)}",
         lambda: f"My customer number is {digits(7, 11)}",
-        lambda: f"Case {digits(9, 9)}: hearing at {fake.time()}",
+        lambda: f"Case {digits(9, 9)}: hearing at {clock()}",
         lambda: f"Call reference {digits(10, 10)} about the delivery",
         lambda: f"Her number of items was {digits(7, 7)}",
     ]  # fmt: skip
@@ -158,9 +169,7 @@ def main() -> int:
         fake.seed_instance(SEED + i)
     rows = pii_rows(fakers, rng)
     rows += no_pii_rows(fakers, rng, len(rows))
-    path = args.out / "pii.jsonl"
-    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    print(f"wrote {path}: {len(rows)} rows")
+    write_jsonl(args.out / "pii.jsonl", rows)
     return 0
 
 
