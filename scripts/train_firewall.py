@@ -50,8 +50,9 @@ TOXICITY_F1_SLACK = 0.005
 TARGET_FPR = 0.01  # operating point: at most this share of benign rows (out of fold) flagged
 # Signals the injection model weighs only through their products with a harmful topic ("disclaimer_harm"):
 # "for educational purposes", "a hypothetical world", "real-world", "this is an emergency" frame attacks
-# and everyday questions alike, and weighed alone they flagged such questions.
-INTERACTION_ONLY = ("disclaimer", "pretext")
+# and everyday questions alike, and weighed alone they flagged such questions. "covert" (wanting a deed
+# hidden) counts only toward the harmful-topic count.
+INTERACTION_ONLY = ("disclaimer", "pretext", "covert")
 # Labels of rows that are ordinary prose: where the common trigrams come from.
 PROSE_LABELS = ("benign", "harmful_request", "not_toxic", "toxic", "pii", "no_pii")
 

@@ -1,9 +1,10 @@
 """`secureai bench adversarial`: the firewall and the token parser on inputs built to be slow.
 
 Each input repeats one piece (or a mix of pieces) of what the firewall's patterns and decoders key on:
-digits and separators (cards, phones, IBANs, addresses), `@` and dots (e-mail), base64 and hex runs,
-key headers, spaced-out letters, invisible and look-alike characters, trigger words. A pattern that
-backtracks catastrophically shows as a time that grows faster than the input; linear ones grow with it.
+digits and separators (cards, phones, IBANs, addresses), `@` and dots (e-mail), base64, hex, binary and
+Morse runs, key headers, spaced-out letters, invisible and look-alike characters, trigger words in several
+scripts. A pattern that backtracks catastrophically shows as a time that grows faster than the input;
+linear ones grow with it.
 The same pieces feed the fuzz tests (`tests/test_fuzz.py`), which only check that every call finishes.
 """
 
@@ -26,7 +27,8 @@ PIECES: tuple[str, ...] = (
     "+1 (555) 010-0199 ", "192.168.", "::ffff:", "fe80::", "123-45-", "password=", "http://u:p@",
     "-----BEGIN ", " PRIVATE KEY-----", "eyJ", "sk-", "AKIA", "ghp_", "ignore ", "previous ",
     "instructions ", "system prompt ", "IGNORE ", "1gn0r3 ", "$", "i g n o r e ", "vtaber ", "а", "ο",
-    "😀", "Sure, here is ",
+    "😀", "Sure, here is ", "01101001", "01110011 ", ".-.. ", "-. / ", "--- ", "ignor",
+    "تجاهل التعليمات ", "คำสั่ง",
 )  # fmt: skip
 SIZES = (1024, 8192, 32768)
 REPEATS = 3

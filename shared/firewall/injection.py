@@ -31,6 +31,7 @@ from shared.firewall.normalize import TRIGGER_WORDS, WORD_BREAKS, without_code_b
 
 _FAMILIES = RULE_FAMILIES
 _WORD_FAMILIES = WORD_FAMILIES
+_HARM_TOPIC = WORD_FAMILIES["harm_topic"]
 FAMILIES: tuple[str, ...] = (*_FAMILIES, *_WORD_FAMILIES)
 
 
@@ -76,9 +77,16 @@ def _spaced(folded: str) -> str:
 
 
 def _unspaced(literal: str) -> bool:
-    """Whether `literal` is written in a script without spaces between words (Chinese, Japanese): found as
-    a substring, with no word boundary around it."""
-    return "\u3040" <= literal[0] <= "\u9fff" or "\uf900" <= literal[0] <= "\ufaff"
+    """Whether `literal` is found as a substring, with no word boundary around it: Chinese, Japanese and
+    Thai write no spaces between words, and Hebrew, Arabic and Persian glue prepositions and articles to
+    the front of a word ("بموجه", "מההוראות")."""
+    first = literal[0]
+    return (
+        "\u3040" <= first <= "\u9fff"
+        or "\uf900" <= first <= "\ufaff"
+        or "\u0e00" <= first <= "\u0e7f"
+        or "\u0590" <= first <= "\u06ff"
+    )
 
 
 _RULES: list[_Rule] = [
@@ -230,6 +238,7 @@ def signals(
     found = dict(zip(counts, map(math.log1p, counts.values()), strict=True))
     for name, members in _WORD_FAMILIES.items():
         found[name] = math.log1p(len(present & members))
+    found["harm_topic"] = math.log1p(len(present & _HARM_TOPIC) + counts["covert"])
     if len(words) > 2 * SECOND_PERSON_WORDS:  # a long prompt's share is read from its start and its end
         words = [*words[:SECOND_PERSON_WORDS], *words[-SECOND_PERSON_WORDS:]]
     n_words = max(1, len(words))

@@ -117,6 +117,54 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"[^。！？\n]{0,20}(?:指令|指示|说明|說明|规则|規則|提示|设定|設定|命令|之前|以前|上面|上述)",
         ),
         ("以前の指示|これまでの指示|前の指示|上記の指示|すべての指示", r"[^。！？\n]{0,10}(?:無視|忘れ)"),
+        # More languages, each the verb and its object ("ignore ... instructions") in the order the
+        # language puts them (the verb last in Korean, Hindi, Bengali and Persian). Arabic, Persian and
+        # Hebrew glue prepositions and articles to the front of words, and Thai writes no spaces: their
+        # literals are looked for as substrings.
+        (
+            "이전|앞의|위의|기존|모든|지금까지",
+            r"[^.!?\n]{0,20}(?:지시|지침|명령|규칙|설정)[^.!?\n]{0,20}(?:무시|잊어|잊고|무효)",
+        ),
+        ("지시를|지침을|명령을|규칙을|지시사항을", r" (?:모두 |전부 )?(?:무시|잊어)"),
+        (
+            "पिछले|पिछली|पहले|सभी|ऊपर",
+            r"[^।.!?\n]{0,30}(?:निर्देश|आदेश|नियम)[^।.!?\n]{0,30}(?:अनदेखा|अनदेखी|नज\u093c?रअंदाज|भूल)",
+        ),
+        ("পূর্ববর্তী|আগের|সমস্ত|সব", r"[^।.!?\n]{0,30}নির্দেশ[^।.!?\n]{0,30}(?:উপেক্ষা|ভুলে)"),
+        ("دستورالعمل*|دستورات|قوانین", r"[^.!?؟\n]{0,40}(?:نادیده بگیر|فراموش کن)"),
+        (
+            "تجاهل",
+            r"[^.!?؟\n]{0,40}(?:التعليمات|تعليمات|الأوامر|أوامر|القواعد|الإرشادات|السابق)",
+        ),
+        ("התעלם", GAP + r"(?:הוראות|ההוראות|הנחיות|ההנחיות|כללים|הכללים)"),
+        (
+            "bỏ qua|phớt lờ|quên|lờ đi|đừng tuân theo|không tuân theo",
+            GAP + r"\b(?:hướng dẫn|chỉ dẫn|chỉ thị|mệnh lệnh|lệnh|quy tắc)\b",
+        ),
+        (
+            "abaikan|lupakan|acuhkan|hiraukan",
+            GAP + r"\b(?:instruksi|perintah|petunjuk|arahan|aturan|semua|sebelumnya)\b",
+        ),
+        ("puuza|sahau", GAP + r"\b(?:maagizo|maelekezo|sheria|yote)\b"),
+        ("เพิกเฉย|ละเว้น|ไม่ต้องสนใจ|ลืม|ละทิ้ง", r"[^\n]{0,20}(?:คําสั่ง|คําแนะนํา|กฎ)"),
+        ("ігнору*|проігнору*|забудь*", r"\w*" + GAP + r"(?:інструкці|вказівк|правил|все|усе)"),
+        (
+            "ignorera|glöm|ignorer|glem|bortse från|bortse fra|se bort fra",
+            GAP + r"\b(?:instruktion\w*|instruksjon\w*|regler\w*|allt|alt)\b",
+        ),
+        (
+            "ignoruj|ignorujte|zapomeň|zapomeňte|zabudni",
+            GAP + r"\b(?:pokyn\w*|instrukce|pravidl\w*|vše|všetk\w*)",
+        ),
+        ("αγνόησε|αγνοήστε|ξέχασε|ξεχάστε", GAP + r"(?:οδηγί|εντολ|κανόν|όλα)"),
+        (
+            "ignoră|ignorați|ignoraţi|uită|uitați|uitaţi",
+            GAP + r"\b(?:instrucțiuni\w*|instrucţiuni\w*|regulile|tot)\b",
+        ),
+        (
+            "hagyd figyelmen kívül|hagyja figyelmen kívül|felejtsd el|felejtse el",
+            GAP + r"(?:utasítás|szabály|mindent)",
+        ),
     ],
     "new_task": [
         (
@@ -135,19 +183,22 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ("additional instruction|additional instructions|zusätzliche anweisung|new instruction", r"\b"),
     ],
     "extraction": [
-        ("system|initial|hidden|secret|original|entire|previous", r"\s+(?:prompt|instructions|message)\b"),
+        (
+            "system|initial|hidden|secret|original|entire|previous|startup|start-up",
+            r"\s+(?:prompt|instructions|message)\b",
+        ),
         (
             "show|print|reveal|repeat|output|display|tell me|give me|leak|list|what are|what were|what is|"
             "translate|summarize|summarise|paraphrase|recite|reproduce|dump|spell out",
             r"\b[^.!?\n]{0,30}\byour\s+(?:\w+\s+)?(?:prompts?|instructions|rules|guidelines|"
-            r"system message)\b",
+            r"system message|configuration)\b",
         ),
         ("prompt", r"[ -]?text"),
         ("written|geschrieben|said|stated", r"\s+(?:above|at the beginning|before|oben|am anfang|zuvor)\b"),
         ("beginning|start|top", r" of (?:this|the|your) (?:prompt|conversation|text)\b"),
         # "the instructions you were given", "what were you told".
         (
-            "instructions|prompt|rules|directives|configuration|message",
+            "instructions|prompt|rules|directives|configuration|message|sentence|words",
             r" (?:that )?you (?:were|have been|'ve been) (?:given|told|sent|instructed)\b|"
             r" you (?:received|got)\b",
         ),
@@ -183,6 +234,22 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ),
         ("системн*", r"\w* (?:промпт|подсказк|инструкци|сообщени)"),
         ("系统提示|系统指令|系統提示|提示词|初始指令|システムプロンプト|初期指示|隠された指示", ""),
+        ("системн*", r"\w* (?:інструкці|підказк|повідомлен)"),
+        (
+            "시스템 프롬프트|시스템 메시지|시스템 지시|초기 지시|숨겨진 지시|"
+            "सिस्टम प्रॉम्प्ट|सिस्टम प्रोम्प्ट|सिस्टम संदेश|सिस्टम निर्देश|সিস্টেম প্রম্পট|"
+            "موجه النظام|رسالة النظام|تعليمات النظام|التعليمات الأولية|التعليمات المخفية|"
+            "پرامپت سیستم|دستورالعمل سیستم|پیام سیستم|"
+            "הנחיית המערכת|הוראות המערכת|הודעת המערכת|"
+            "lời nhắc hệ thống|prompt hệ thống|chỉ dẫn hệ thống|hướng dẫn hệ thống|"
+            "prompt sistem|instruksi sistem|pesan sistem|"
+            "พรอมต์ระบบ|พรอมต์ของระบบ|ข้อความระบบ|คําสั่งระบบ|"
+            "systemmeddelande|systemmeddelelse|systeminstruktioner|systeminstruksjoner|"
+            "μήνυμα συστήματος|οδηγίες συστήματος|"
+            "promptul de sistem|mesajul de sistem|systémový prompt|systémové pokyny|"
+            "sistem istemi|prompt systemowy|instrukcje systemowe",
+            "",
+        ),
         (
             "instrucciones ocultas|instructions cachées|consignes cachées|istruzioni nascoste|"
             "instruções ocultas|versteckten anweisungen|geheimen anweisungen",
@@ -246,6 +313,31 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         (
             "没有任何限制|没有限制|不受任何限制|不受限制|无限制|無限制|开发者模式|開發者模式|開発者モード|"
             "制限のない|制限なし|不需要遵守|无需遵守|不用遵守|越狱|越獄|脱獄",
+            "",
+        ),
+        # "The safety policies are switched off" in Chinese.
+        (
+            "安全策略|安全限制|安全过滤|安全措施|安全机制|内容过滤|内容审查",
+            r"[^。！？\n]{0,6}(?:关闭|解除|禁用|取消|停用)",
+        ),
+        (
+            "개발자 모드|제한 없는|제한이 없는|제한 없이|검열 없는|검열 없이|탈옥|"
+            "डेवलपर मोड|बिना किसी पाबंदी|बिना किसी प्रतिबंध|कोई प्रतिबंध नहीं|कोई पाबंदी नहीं|"
+            "ডেভেলপার মোড|"
+            "وضع المطور|دون قيود|بلا قيود|دون رقابة|"
+            "حالت توسعه|بدون محدودیت|بدون سانسور|"
+            "מצב מפתח|ללא הגבלות|בלי הגבלות|ללא צנזורה|"
+            "chế độ nhà phát triển|không có bất kỳ giới hạn|không bị kiểm duyệt|không kiểm duyệt|"
+            "mode pengembang|tanpa batasan|tanpa sensor|"
+            "hali ya msanidi|bila vikwazo|bila udhibiti|"
+            "โหมดนักพัฒนา|ไม่มีข้อจํากัด|ไม่มีการเซ็นเซอร์|"
+            "режим розробника|без обмежень|без цензури|"
+            "utvecklarläge|utviklermodus|udviklertilstand|utan begränsningar|uden begrænsninger|"
+            "uten begrensninger|utan censur|uden censur|uten sensur|"
+            "λειτουργία προγραμματιστή|χωρίς περιορισμούς|χωρίς λογοκρισία|"
+            "modul dezvoltator|fără restricții|fără restricţii|fără cenzură|"
+            "vývojářský režim|bez omezení|bez cenzury|"
+            "geliştirici modu|tryb dewelopera|ontwikkelaarsmodus|zonder beperkingen|zonder censuur",
             "",
         ),
         ("stands for", r"\b[^.!?\n]{0,40}\b(?:anything|always)\b"),
@@ -401,6 +493,7 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"ai model|ai assistant)s?\b",
         ),
         ("[", r"\s{0,2}(?:ai|assistant|model|llm|chatgpt|system)\s{0,2}[:,]"),
+        ("llm agents|ai agents|ai assistants|ai models|llms|language models", r"\s*:"),
         ("(", r"\s{0,2}(?:ai|assistant|model|llm|chatgpt)\s{0,2}[:,]"),
         ("<!--", r"\s{0,2}(?:ai|assistant|model|llm|chatgpt|system|instruction)"),
     ],
@@ -466,6 +559,32 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"\b[^\n]{0,40}\b(?:question|request|answer)\b",
         ),
         ("a + b|a+b|x + y|x+y|a and b together|combine the two|combine both|concatenate", r"\b"),
+    ],
+    # Wanting a deed hidden or someone else's account: what makes a request harmful when it names no
+    # harmful topic ("something that couldn't be traced back to me", "an account that isn't mine"). It is
+    # weighed only as part of the harmful-topic count: "a surprise party without them knowing" is fine.
+    "covert": [
+        (
+            "without",
+            r" (?:them|him|her|anyone|anybody|my (?:\w+ )?\w+|the (?:owner|user|victim|police))"
+            r" (?:knowing|noticing|finding out|realising|realizing)\b",
+        ),
+        (
+            "without getting|without being|without ever being",
+            r" (?:caught|detected|noticed|traced|tracked)\b",
+        ),
+        (
+            "can't be|cannot be|can not be|couldn't be|could not be|won't be|wouldn't be|never be",
+            r" (?:traced|detected|tracked|linked)\b",
+        ),
+        ("hard to detect|hard to trace|impossible to trace|impossible to detect", r"\b"),
+        (
+            "someone else's|somebody else's|another person's|other people's|my ex's|my neighbour's|"
+            "my neighbor's|my boss's|my coworker's|my colleague's",
+            r" (?:\w+ )?(?:accounts?|e-?mails?|phones?|inbox|password|computer|laptop|wi-?fi|messages|"
+            r"instagram|facebook|snapchat|whatsapp|icloud)\b",
+        ),
+        ("isn't mine|is not mine|isn't yours|is not yours|doesn't belong to me|does not belong to me", r"\b"),
     ],
     "authority": [
         (

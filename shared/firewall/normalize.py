@@ -1,5 +1,5 @@
 """Undo the tricks that hide words from a matcher: Unicode look-alikes, invisible characters, leetspeak,
-letters spaced apart, and payloads encoded as base64, hex or rot13.
+letters spaced apart, and payloads encoded as base64, hex, binary, Morse or rot13.
 
 `fold(text)` is the reading every check uses; `readings(...)` adds the others only when the text shows a
 sign of the trick, so ordinary prompts pay for one pass.
@@ -92,6 +92,23 @@ _SPACED_HEX_HINT = re.compile(
     rf"(?:(?<=(?<![0-9a-fA-F])(?:{_HEX_BYTE}[ :,]){{3}}20)|(?=(?:[ :,]{_HEX_BYTE}){{4}}(?![0-9a-fA-F])))"
 )
 _SPACED_HEX = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}[ :,]){7,}[0-9a-fA-F]{2}(?![0-9a-fA-F])")
+# Eight or more bytes written in binary ("01101001 01100111 ..."), apart or run together. Every ASCII
+# letter starts "011", so text with neither "0110" nor "0111" holds none and the pattern is not run.
+_BINARY = re.compile(r"(?<![0-9])[01]{8}(?:[ ,]?[01]{8}){7,}(?![0-9])")
+_BINARY_BYTE = re.compile(r"[01]{8}")
+# Morse code: eight or more letters of dots and dashes, letters apart, words apart by "/" or wider gaps.
+# Nearly every letter holds ".-" or "-."; text with neither is not searched.
+_MORSE = re.compile(r"(?<![\w.\-])[.\-]{1,6}(?:(?: {1,3}| ?/ ?| ?\| ?)[.\-]{1,6}){7,}(?![\w.\-])")
+_MORSE_WORD_GAP = re.compile(r" ?[/|] ?| {2,}")
+_MORSE_CODE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h",
+    "..": "i", ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p",
+    "--.-": "q", ".-.": "r", "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x",
+    "-.--": "y", "--..": "z", "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4",
+    ".....": "5", "-....": "6", "--...": "7", "---..": "8", "----.": "9", ".-.-.-": ".", "--..--": ",",
+    "..--..": "?", ".----.": "'", "-.-.--": "!",
+}  # fmt: skip
+
 MIN_ENCODED_RUN = 16  # shorter runs are words and numbers, not payloads
 
 MAX_DECODED_PAYLOADS = 8  # payloads decoded per prompt; more is itself suspicious, and costs time
@@ -293,12 +310,27 @@ def _join_letters(match: re.Match[str]) -> str:
 
 
 def decode_payloads(text: str) -> list[tuple[str, str]]:
-    """Base64 and hex runs in `text` that decode to readable text, as ("base64" | "hex", decoded).
+    """Base64, hex, binary and Morse runs in `text` that decode to readable text, as (how, decoded), `how`
+    one of "base64", "hex", "binary" and "morse".
 
     Only whitespace-free runs of at least `MIN_ENCODED_RUN` characters are tried: payloads are long
     words, and looking at those alone keeps the cost to a scan of the text.
     """
     decoded: list[tuple[str, str]] = []
+    if "0110" in text or "0111" in text:
+        for match in _BINARY.finditer(text):
+            if len(decoded) >= MAX_DECODED_PAYLOADS:
+                break
+            plain = _readable(bytes(int(byte, 2) for byte in _BINARY_BYTE.findall(match.group(0))))
+            if plain is not None:
+                decoded.append(("binary", plain))
+    if ".-" in text or "-." in text:
+        for match in _MORSE.finditer(text):
+            if len(decoded) >= MAX_DECODED_PAYLOADS:
+                break
+            plain = _from_morse(match.group(0))
+            if plain is not None:
+                decoded.append(("morse", plain))
     if _SPACED_HEX_HINT.search(text):  # bytes written apart, "49 67 6e ... 20 74 68": a space is "20"
         for match in _SPACED_HEX.finditer(text):
             plain = _readable(bytes.fromhex(_HEX_JUNK.sub("", match.group(0))))
@@ -347,6 +379,17 @@ def long_tokens(text: str, length: int) -> list[str]:
         found.extend(token for token in encoded[start:end].decode().split() if len(token) >= length)
         position = mask.find(needle, end)
     return found
+
+
+def _from_morse(run: str) -> str | None:
+    """A run of Morse code as text, when every code in it is a letter, digit or common punctuation mark."""
+    words = []
+    for word in _MORSE_WORD_GAP.split(run.strip()):
+        letters = [_MORSE_CODE.get(code) for code in word.split()]
+        if None in letters:
+            return None
+        words.append("".join(letters))  # type: ignore[arg-type]
+    return _readable(" ".join(words).encode())
 
 
 def _b64decode(run: str) -> bytes:
