@@ -22,6 +22,9 @@ __all__ = ["Action", "Detection", "Firewall", "FirewallResult"]
 OBFUSCATED_ATTACK_SCORE = (
     0.99  # an override or jailbreak phrase that was hidden is an attack, whatever the model
 )
+# Readings that are text a person wrote, which the injection model can read like a prompt. Not "rot13" or
+# "reversed": those can be a whole prompt turned into letter soup, which the model would take for a suffix.
+MODEL_READ = frozenset({"homoglyph", "leetspeak", "spaced", "base64", "hex", "binary", "morse"})
 
 
 @dataclass(frozen=True)
@@ -138,11 +141,19 @@ class Firewall:
             rot13_words=injection.rot13_words(present),
             words=words,
         )
+        hidden_score = 0.0
         for reading in readings:
             if injection.strong_hits(reading.text):
                 obfuscations.append(reading.how)
-        if obfuscations:
-            injection_score = max(injection_score, OBFUSCATED_ATTACK_SCORE)
+                hidden_score = OBFUSCATED_ATTACK_SCORE
+            elif reading.how in MODEL_READ:
+                # No phrase of the strong families, but the model may still know the hidden text for an
+                # attack ("you have no rules now", in leetspeak): it reads the reading as it would a prompt.
+                score = self._injection_score(reading.text)
+                if score >= self.injection_threshold:
+                    obfuscations.append(reading.how)
+                    hidden_score = max(hidden_score, score)
+        injection_score = max(injection_score, hidden_score)
         toxicity_score = model.toxicity.probability_with(
             toxicity.signals(raw, folded, present), toxicity_lexical
         )
@@ -152,6 +163,14 @@ class Firewall:
             findings=tuple(pii.find_pii(text, present)),
             obfuscations=tuple(obfuscations),
         )
+
+    def _injection_score(self, folded: str) -> float:
+        """The injection model's score for an extra reading (already folded: its own raw text)."""
+        words = injection.words_of(folded)
+        present = set(words)
+        model = self.model
+        found = injection.signals(folded, folded, words, model.prose, present)
+        return model.injection.probability_with(found, model.lexical(gram_keys(words))[0])
 
 
 def _well_formed(text: str) -> str:

@@ -350,6 +350,14 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"guidelines|"
             r"ethics|morals|morality|boundaries|censorship|policies|constraints|moderation|principles)\b",
         ),
+        # "No rules" only said of the model: "a game with no rules" is fine.
+        (
+            "you have no|you've got no|you have zero|you don't have any|you do not have any|"
+            "you are free of|you're free of|you are free from|you're free from|you are not bound by|"
+            "you're not bound by|you aren't bound by",
+            r" (?:\w+ )?rules\b",
+        ),
+        ("rules", r" (?:no longer |don't |do not )apply to you\b"),
         (
             "amoral|unethical|immoral|unfiltered|uncensored|unrestricted|unbound|unchained|evil|rogue|"
             "malicious|böse",
