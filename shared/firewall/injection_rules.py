@@ -247,7 +247,8 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "systemmeddelande|systemmeddelelse|systeminstruktioner|systeminstruksjoner|"
             "μήνυμα συστήματος|οδηγίες συστήματος|"
             "promptul de sistem|mesajul de sistem|systémový prompt|systémové pokyny|"
-            "sistem istemi|prompt systemowy|instrukcje systemowe",
+            "sistem istemi|prompt systemowy|instrukcje systemowe|systeemprompt|systeeminstructies|"
+            "systeembericht",
             "",
         ),
         (
