@@ -147,7 +147,9 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ),
         ("puuza|sahau", GAP + r"\b(?:maagizo|maelekezo|sheria|yote)\b"),
         ("เพิกเฉย|ละเว้น|ไม่ต้องสนใจ|ลืม|ละทิ้ง", r"[^\n]{0,20}(?:คําสั่ง|คําแนะนํา|กฎ)"),
-        ("ігнору*|проігнору*|забудь*", r"\w*" + GAP + r"(?:інструкці|вказівк|правил|все|усе)"),
+        # Ukrainian; its words that Russian shares ("забудьте все правила") are left to the Russian rule,
+        # or an override in Russian would count twice.
+        ("ігнору*|проігнору*|забудь*", r"\w*" + GAP + r"(?:інструкці|вказівк|усе)"),
         (
             "ignorera|glöm|ignorer|glem|bortse från|bortse fra|se bort fra",
             GAP + r"\b(?:instruktion\w*|instruksjon\w*|regler\w*|allt|alt)\b",
