@@ -25,6 +25,7 @@ OBFUSCATED_ATTACK_SCORE = (
 # Readings that are text a person wrote, which the injection model can read like a prompt. Not "rot13" or
 # "reversed": those can be a whole prompt turned into letter soup, which the model would take for a suffix.
 MODEL_READ = frozenset({"homoglyph", "leetspeak", "spaced", "base64", "hex", "binary", "morse"})
+MODEL_READ_CHARS = 2048  # a reading longer than twice this is read by the model from its start and its end
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,11 @@ class Firewall:
         )
 
     def _injection_score(self, folded: str) -> float:
-        """The injection model's score for an extra reading (already folded: its own raw text)."""
+        """The injection model's score for an extra reading (already folded: its own raw text). A long
+        reading is read from its start and its end, as the lexical model reads a long prompt: the strong
+        phrases were looked for in all of it, and the cost stays bounded."""
+        if len(folded) > 2 * MODEL_READ_CHARS:
+            folded = folded[:MODEL_READ_CHARS] + " . " + folded[-MODEL_READ_CHARS:]
         words = injection.words_of(folded)
         present = set(words)
         model = self.model
