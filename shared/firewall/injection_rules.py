@@ -192,7 +192,7 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         (
             "show|print|reveal|repeat|output|display|tell me|give me|leak|list|what are|what were|what is|"
             "translate|summarize|summarise|paraphrase|recite|reproduce|dump|spell out",
-            r"\b[^.!?\n]{0,30}\byour\s+(?:\w+\s+)?(?:prompts?|instructions|rules|guidelines|"
+            r"\b[^.!?\n]{0,30}\byour\s+(?:\w+\s+)?(?:prompts?|pre-?prompt|instructions|rules|guidelines|"
             r"system message|configuration)\b",
         ),
         ("prompt", r"[ -]?text"),
@@ -362,8 +362,8 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ),
         ("rules", r" (?:no longer |don't |do not )apply to you\b"),
         (
-            "amoral|unethical|immoral|unfiltered|uncensored|unrestricted|unbound|unchained|evil|rogue|"
-            "malicious|böse",
+            # Not "rogue" or "malicious": "a rogue AI in a video game", "how is a malicious bot detected?".
+            "amoral|unethical|immoral|unfiltered|uncensored|unrestricted|unbound|unchained|evil|böse",
             r"\s+(?:ai|ki|chatbot|assistant|model|bot|character|version|persona)\b",
         ),
         ("openai|anthropic|content|usage", r" (?:polic(?:y|ies)|guidelines|rules)\b"),
