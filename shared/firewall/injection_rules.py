@@ -18,6 +18,13 @@ def _word_set(text: str) -> frozenset[str]:
 
 
 GAP = r"[^.!?\n]{0,50}?"  # a bounded stretch within one sentence
+# "Don't forget the instructions", "never ignore the safety rules": a reminder, not an override. The rules
+# match from the end of their literal: "ignor" (a word prefix) in one, "ignore" in the other.
+NOT_REMINDER = "".join(
+    f"(?<!{neg} {verb})"
+    for verb in ("forget", "ignor", "ignore", "disregard")
+    for neg in ("n't", "n\u2019t", "not", "never")
+)
 QUOTE = "[\"'“‘„«`]"
 QUOTED = "(quoted)"  # a rule whose literal counts only right after an opening quote
 OPENING = "(opening)"  # a rule whose literal counts only at the start of the prompt or of a sentence
@@ -29,14 +36,19 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
     "override": [
         (
             "ignor*|disregard*|forget*|skip|override|bypass|drop|abandon|discard|erase|delete|remove|leave",
-            GAP + r"\b(?:instructions?|prompts?|rules|directions|directives|guidelines|tasks?|assignments?|"
+            NOT_REMINDER
+            + GAP
+            + r"\b(?:instructions?|prompts?|rules|directions|directives|guidelines|tasks?|assignments?|"
             r"orders|commands|context|information|documents?|articles|thoughts|programming|training|"
-            r"restrictions|constraints|said|told|discussed|behind|system message)\b",
+            r"restrictions|constraints|(?<!\bi )(?<!\bwe )(?:said|told|discussed)|behind|system message)\b",
         ),
+        # Not users taking back their own words: "forget everything I said about the budget".
         (
             "ignore|disregard|forget",
-            r",? (?:about )?(?:all|everything|anything|the above|above|what|that|"
-            r"this|previous|prior|your|whatever)\b",
+            NOT_REMINDER + r",? (?:about )?(?:all|everything|anything|the above|above|what|that|"
+            r"this|previous|prior|your|whatever)\b"
+            r"(?! (?:that )?(?:i|we)(?:'ve| have)? (?:just )?(?:said|wrote|written|asked|mentioned|typed|"
+            r"discussed|told you)\b)",
         ),
         (
             "set aside|pay no attention to|stop following|no longer follow|overrule|cancel|never mind|"
@@ -92,7 +104,10 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "gesagt wurde|gesagt wurden|gesagt hat|mitgeteilt wurde|aufgetragen wurde|vorgegeben wurde",
             r"[^.!?\n]{0,30}\b(?:vergessen|vergisst|ignorieren|ignorierst|beiseite)",
         ),
-        ("oubliez|oublie|ignorez|ignore", GAP + r"\b(?:instructions?|consignes?|tout|règles|ce qu)\b"),
+        (
+            "oubliez|oublie|ignorez|ignore",
+            NOT_REMINDER + GAP + r"\b(?:instructions?|consignes?|tout|règles|ce qu)\b",
+        ),
         (
             "ne tiens plus compte|ne tenez plus compte|ne tiens pas compte|ne tenez pas compte|"
             "fais abstraction|faites abstraction",
@@ -139,11 +154,15 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ("התעלם", GAP + r"(?:הוראות|ההוראות|הנחיות|ההנחיות|כללים|הכללים)"),
         (
             "bỏ qua|phớt lờ|quên|lờ đi|đừng tuân theo|không tuân theo",
-            GAP + r"\b(?:hướng dẫn|chỉ dẫn|chỉ thị|mệnh lệnh|lệnh|quy tắc)\b",
+            "(?<!đừng quên)(?<!không quên)"
+            + GAP
+            + r"\b(?:hướng dẫn|chỉ dẫn|chỉ thị|mệnh lệnh|lệnh|quy tắc)\b",
         ),
         (
             "abaikan|lupakan|acuhkan|hiraukan",
-            GAP + r"\b(?:instruksi|perintah|petunjuk|arahan|aturan|semua|sebelumnya)\b",
+            "(?<!jangan lupakan)(?<!jangan abaikan)"
+            + GAP
+            + r"\b(?:instruksi|perintah|petunjuk|arahan|aturan|semua|sebelumnya)\b",
         ),
         ("puuza|sahau", GAP + r"\b(?:maagizo|maelekezo|sheria|yote)\b"),
         ("เพิกเฉย|ละเว้น|ไม่ต้องสนใจ|ลืม|ละทิ้ง", r"[^\n]{0,20}(?:คําสั่ง|คําแนะนํา|กฎ)"),
