@@ -238,7 +238,8 @@ def signals(
     found = dict(zip(counts, map(math.log1p, counts.values()), strict=True))
     for name, members in _WORD_FAMILIES.items():
         found[name] = math.log1p(len(present & members))
-    found["harm_topic"] = math.log1p(len(present & _HARM_TOPIC) + counts["covert"])
+    if counts["covert"]:  # wanting a deed hidden counts toward the harmful topics
+        found["harm_topic"] = math.log1p(len(present & _HARM_TOPIC) + counts["covert"])
     if len(words) > 2 * SECOND_PERSON_WORDS:  # a long prompt's share is read from its start and its end
         words = [*words[:SECOND_PERSON_WORDS], *words[-SECOND_PERSON_WORDS:]]
     n_words = max(1, len(words))

@@ -313,8 +313,9 @@ def decode_payloads(text: str) -> list[tuple[str, str]]:
     """Base64, hex, binary and Morse runs in `text` that decode to readable text, as (how, decoded), `how`
     one of "base64", "hex", "binary" and "morse".
 
-    Only whitespace-free runs of at least `MIN_ENCODED_RUN` characters are tried: payloads are long
-    words, and looking at those alone keeps the cost to a scan of the text.
+    Base64 and hex are tried only in whitespace-free runs of at least `MIN_ENCODED_RUN` characters:
+    payloads are long words, and looking at those alone keeps the cost to a scan of the text. Binary, Morse
+    and hex bytes written apart are looked for only where a cheap sign of them stands.
     """
     decoded: list[tuple[str, str]] = []
     if "0110" in text or "0111" in text:
@@ -385,10 +386,10 @@ def _from_morse(run: str) -> str | None:
     """A run of Morse code as text, when every code in it is a letter, digit or common punctuation mark."""
     words = []
     for word in _MORSE_WORD_GAP.split(run.strip()):
-        letters = [_MORSE_CODE.get(code) for code in word.split()]
-        if None in letters:
+        codes = word.split()
+        if not _MORSE_CODE.keys() >= set(codes):
             return None
-        words.append("".join(letters))  # type: ignore[arg-type]
+        words.append("".join(map(_MORSE_CODE.__getitem__, codes)))
     return _readable(" ".join(words).encode())
 
 
