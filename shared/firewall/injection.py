@@ -117,8 +117,8 @@ class _RuleIndex:
     """Rules grouped by literal. Literals that start a word (a letter or digit first) are found in one
     Aho-Corasick pass over `word_starts(folded)`, each as " " + its own form there, and the rules'
     patterns are tried only where their literal stands. Literals that start with a symbol are looked for
-    as substrings when their first character is in the text, and those of scripts without spaces
-    (Chinese, Japanese) when one alternation finds any of them."""
+    as substrings when their first character is in the text, and the `_unspaced` ones (Chinese, Japanese,
+    Thai, Hebrew, Arabic, Persian) when one alternation finds any of them."""
 
     def __init__(self, rules: list[_Rule]) -> None:
         by_key: dict[str, list[_Rule]] = {}
