@@ -26,7 +26,16 @@ from itertools import accumulate, compress, repeat
 
 import ahocorasick
 
-from shared.firewall.injection_rules import OPENING, QUOTE, QUOTED, RULE_FAMILIES, WORD_FAMILIES
+from shared.firewall.injection_rules import (
+    EXEMPT_BEFORE,
+    FORBIDDEN_CONTENT,
+    FORBIDDEN_NEGATIONS,
+    OPENING,
+    QUOTE,
+    QUOTED,
+    RULE_FAMILIES,
+    WORD_FAMILIES,
+)
 from shared.firewall.normalize import TRIGGER_WORDS, WORD_BREAKS, without_code_blocks
 
 _FAMILIES = RULE_FAMILIES
@@ -39,10 +48,12 @@ class _Rule:
     """One rule: a literal, where it may start, and what must follow it, compiled into one pattern that is
     tried only where the literal stands in the prompt."""
 
-    __slots__ = ("family", "open_ended", "pattern", "substring")
+    __slots__ = ("exempt", "family", "open_ended", "pattern", "substring")
 
     def __init__(self, family: str, literal: str, rest: str) -> None:
         self.family = family
+        # What, standing before a match, makes it not count ("do not" before "reveal your prompt").
+        self.exempt = _EXEMPT_BEFORE.get(family)
         boundary = (
             rf"(?<![^\W_].{{{len(literal.rstrip('*'))}}})"
             if literal[0].isalnum() and not _unspaced(literal)
@@ -89,6 +100,7 @@ def _unspaced(literal: str) -> bool:
     )
 
 
+_EXEMPT_BEFORE = {family: re.compile(pattern) for family, pattern in EXEMPT_BEFORE.items()}
 _RULES: list[_Rule] = [
     _Rule(family, literal, rest)
     for family, rules in _FAMILIES.items()
@@ -191,8 +203,9 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
             if ends.get(rule, 0) <= start:
                 match = rule.pattern.match(folded, start)
                 if match is not None:
-                    counts[rule.family] += 1
                     ends[rule] = match.end()
+                    if rule.exempt is None or not _exempt(rule.exempt, folded, start, match.end()):
+                        counts[rule.family] += 1
     substring_rules = [
         rule for first, group in rules.symbol_rules.items() if first in folded for rule in group
     ]
@@ -202,6 +215,48 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
         if rule.substring in folded:
             counts[rule.family] += len(rule.pattern.findall(folded))
     return counts
+
+
+EXEMPT_REACH = 100  # characters before a match where what exempts it may start
+
+
+# Matched over the UTF-8 bytes, which `bytes.find` scans faster than `str.find` scans non-ASCII text.
+_FORBIDDEN_CONTENT = re.compile(FORBIDDEN_CONTENT.encode())
+_FORBIDDEN_NEGATIONS = tuple((negation.encode(), word) for negation, word in FORBIDDEN_NEGATIONS.items())
+
+
+def _without_forbidden(folded: str, present: set[str]) -> str:
+    """`folded` without the clauses that forbid content ("should not include any harmful ... content"),
+    or `folded` itself when it has none: each negation whose word is in `present` (the prompt's words) found
+    by `bytes.find`, the clause after it matched only where it stands."""
+    encoded = folded.encode()
+    spans: list[tuple[int, int]] = []
+    for negation, word in _FORBIDDEN_NEGATIONS:
+        if word not in present:
+            continue
+        at = encoded.find(negation)
+        while at != -1:
+            end = at + len(negation) - 1  # the space after it starts the clause's pattern
+            if at == 0 or not encoded[at - 1 : at].isalnum() or negation[1:2] in (b"'", b"\xe2"):
+                match = _FORBIDDEN_CONTENT.match(encoded, end)
+                if match is not None:
+                    spans.append((at, match.end()))
+            at = encoded.find(negation, end)
+    if not spans:
+        return folded
+    kept, last = [], 0
+    for start, end in sorted(spans):
+        kept.append(encoded[last:start])
+        last = max(last, end)
+    kept.append(encoded[last:])
+    # A clause cut inside a character (its 160 bytes) loses that character only.
+    return b" ".join(kept).decode(errors="ignore")
+
+
+def _exempt(pattern: re.Pattern[str], folded: str, start: int, end: int) -> bool:
+    """Whether the match at `start:end` is exempt: `pattern` (which ends where the text ends) found in the
+    stretch before it and the match, so the cost is paid only where such a rule fires."""
+    return pattern.search(folded, max(0, start - EXEMPT_REACH), end) is not None
 
 
 def strong_hits(folded: str) -> int:
@@ -238,8 +293,14 @@ def signals(
     found = dict(zip(counts, map(math.log1p, counts.values()), strict=True))
     for name, members in _WORD_FAMILIES.items():
         found[name] = math.log1p(len(present & members))
+    harms = present & _HARM_TOPIC
+    if harms:  # topics the prompt forbids are not asked for
+        allowed = _without_forbidden(folded, present)
+        if allowed is not folded:
+            harms &= set(words_of(allowed))
+            found["harm_topic"] = math.log1p(len(harms))
     if counts["covert"]:  # wanting a deed hidden counts toward the harmful topics
-        found["harm_topic"] = math.log1p(len(present & _HARM_TOPIC) + counts["covert"])
+        found["harm_topic"] = math.log1p(len(harms) + counts["covert"])
     if len(words) > 2 * SECOND_PERSON_WORDS:  # a long prompt's share is read from its start and its end
         words = [*words[:SECOND_PERSON_WORDS], *words[-SECOND_PERSON_WORDS:]]
     n_words = max(1, len(words))
