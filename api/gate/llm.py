@@ -248,7 +248,13 @@ def check_firewall(
         if verdict.action == "redact" and verdict.text is not None:
             request = replace(request, prompt=verdict.text)
         return verdict, request
-    verdicts = [services.firewall.scan(message.content, role=role) for message in request.messages]
+    trusted = ("injection",) if services.settings.firewall_injection_scope == "user" else ()
+    verdicts = [
+        services.firewall.scan(
+            message.content, role=role, unchecked=trusted if message.role == "system" else ()
+        )
+        for message in request.messages
+    ]
     for verdict in verdicts:
         _raise_if_blocked(verdict)
     messages = tuple(

@@ -9,6 +9,7 @@ are capped per prompt.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,8 +81,11 @@ class Firewall:
         self.toxicity_threshold = self.policy.toxicity_threshold or self.model.toxicity.threshold
         pii.warm_up()
 
-    def scan(self, text: str, *, role: str = "user") -> FirewallResult:
-        """The verdict on `text` for a user of `role` (`user` or `admin`; policies differ per role)."""
+    def scan(self, text: str, *, role: str = "user", unchecked: Collection[str] = ()) -> FirewallResult:
+        """The verdict on `text` for a user of `role` (`user` or `admin`; policies differ per role).
+
+        Categories in `unchecked` are scored (the audit record has their scores) but decide nothing.
+        """
         text = _well_formed(text)
         found = self.detect(text)
         scores = {
@@ -99,6 +103,7 @@ class Firewall:
             categories.append("pii")
         if found.secrets:
             categories.append("secrets")
+        categories = [category for category in categories if category not in unchecked]
         actions = {category: self.policy.action(role, category) for category in categories}
         for category in ("injection", "toxicity"):
             if actions.get(category) == "redact":
