@@ -217,9 +217,6 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
     return counts
 
 
-EXEMPT_REACH = 100  # characters before a match where what exempts it may start
-
-
 # Matched over the UTF-8 bytes, which `bytes.find` scans faster than `str.find` scans non-ASCII text.
 _FORBIDDEN_CONTENT = re.compile(FORBIDDEN_CONTENT.encode())
 _FORBIDDEN_NEGATIONS = tuple((negation.encode(), word) for negation, word in FORBIDDEN_NEGATIONS.items())
@@ -237,7 +234,8 @@ def _without_forbidden(folded: str, present: set[str]) -> str:
         at = encoded.find(negation)
         while at != -1:
             end = at + len(negation) - 1  # the space after it starts the clause's pattern
-            if at == 0 or not encoded[at - 1 : at].isalnum() or negation[1:2] in (b"'", b"\xe2"):
+            # A contraction ("don't") is glued to its word; the others start one.
+            if word == "t" or at == 0 or not encoded[at - 1 : at].isalnum():
                 match = _FORBIDDEN_CONTENT.match(encoded, end)
                 if match is not None:
                     spans.append((at, match.end()))
@@ -251,6 +249,9 @@ def _without_forbidden(folded: str, present: set[str]) -> str:
     kept.append(encoded[last:])
     # A clause cut inside a character (its 160 bytes) loses that character only.
     return b" ".join(kept).decode(errors="ignore")
+
+
+EXEMPT_REACH = 100  # characters before a match where what exempts it may start
 
 
 def _exempt(pattern: re.Pattern[str], folded: str, start: int, end: int) -> bool:
@@ -298,9 +299,8 @@ def signals(
         allowed = _without_forbidden(folded, present)
         if allowed is not folded:
             harms &= set(words_of(allowed))
-            found["harm_topic"] = math.log1p(len(harms))
-    if counts["covert"]:  # wanting a deed hidden counts toward the harmful topics
-        found["harm_topic"] = math.log1p(len(harms) + counts["covert"])
+    # Wanting a deed hidden ("covert") counts toward the harmful topics.
+    found["harm_topic"] = math.log1p(len(harms) + counts["covert"])
     if len(words) > 2 * SECOND_PERSON_WORDS:  # a long prompt's share is read from its start and its end
         words = [*words[:SECOND_PERSON_WORDS], *words[-SECOND_PERSON_WORDS:]]
     n_words = max(1, len(words))

@@ -42,9 +42,8 @@ NOT_GUARD = (
     rf"(?:{_CONTENT})\b(?! above| before| earlier| previously))"
 )
 # "Do not reveal your system prompt", "never share, repeat or paraphrase these instructions": a prohibition,
-# the way system prompts guard themselves, not a request for them. A match of the guarded families counts
-# only when this does not end where it ends (searched in the clause before it). "You were told not to
-# reveal it" reports a prohibition; it is no guard.
+# the way system prompts guard themselves, not a request for them (see `EXEMPT_BEFORE`). "You were told not
+# to reveal it" reports a prohibition; it is no guard.
 _DISCLOSE = (
     r"(?:reveal|share|disclose|repeat|print|show|display|discuss|mention|expose|leak|quote|paraphrase|"
     r"summari[sz]e|tell|give|divulge|recite|output|explain|describe|reproduce|provide|translate|confirm|"
@@ -69,12 +68,13 @@ FALLBACK = (
     r"(?:is not|isn't|isn’t|cannot be|can't be|can’t be|is unknown)|there is no (?:answer|relevant))"
     r"[^.!?\n;:]{0,60}\b(?:(?:just|simply|only) )?say(?: that)?$"  # say so, not "make something up"
 )
-# Which families' matches do not count when the stretch before them is one of these.
+# Which families' matches do not count when the pattern, searched in the stretch before a match and the
+# match itself, ends where the match ends.
 EXEMPT_BEFORE: dict[str, str] = {"extraction": PROHIBITION, "output_forcing": FALLBACK}
 # "Your answers should not include any harmful, unethical, racist ... content": topics a prompt forbids,
 # the way safety preambles of system prompts name them, are not topics it asks for. What is forbidden:
-# the clause after one of the negations, when the content verb follows it.
-# Each negation, and the word the prompt's words hold when it stands there ("don't" gives "don" and "t").
+# the clause after one of the negations, when the content verb follows it. Each negation is given with
+# the word the prompt's words hold when it stands there ("don't" gives "don" and "t").
 FORBIDDEN_NEGATIONS = {
     "not ": "not", "n't ": "t", "n’t ": "t", "never ": "never", "avoid ": "avoid", "refuse to ": "refuse",
     "decline to ": "decline",
