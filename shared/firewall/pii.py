@@ -9,12 +9,14 @@ the edge of a run of the characters it consumes, so its cost stays linear in the
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import phonenumbers
+from phonenumbers import PhoneMetadata, PhoneNumberFormat
 
 from shared.firewall.normalize import places
 
@@ -473,11 +475,35 @@ def _phones(text: str, windows: list[tuple[int, int]], taken: list[tuple[int, in
             yield Finding(PHONE, start, end)
 
 
+@functools.cache
 def warm_up() -> None:
-    """Load the numbering plans the phone check uses now, not on the first prompt that needs them."""
-    for region in _PHONE_REGIONS:
+    """Load every numbering plan and compile its patterns now, once per process, rather than on the first
+    prompt that holds a number of that country: a first sight costs up to 0.6 ms, later ones ~15 µs.
+
+    `phonenumbers` compiles its patterns through the `re` module's cache, which holds 512 and is shared
+    with the rest of the process; its own cache keeps them (about 2 MB for every region).
+    """
+    phonenumbers.enable_pattern_cache()
+    PhoneMetadata.load_all()
+    examples = [
+        (region, phonenumbers.example_number(region)) for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+    ]
+    examples += [
+        (None, phonenumbers.example_number_for_non_geo_entity(code))
+        for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)
+    ]
+    for region, example in examples:
+        if example is None:
+            continue
+        for style, read_in in ((PhoneNumberFormat.INTERNATIONAL, None), (PhoneNumberFormat.NATIONAL, region)):
+            try:
+                phonenumbers.is_possible_number(
+                    phonenumbers.parse(phonenumbers.format_number(example, style), read_in)
+                )
+            except phonenumbers.NumberParseException:
+                continue  # a national format that needs its region: non-geographic numbers have none
+    for region in _PHONE_REGIONS:  # the regions local numbers are read in, with a number of each shape
         phonenumbers.is_possible_number(phonenumbers.parse("030 1234567", region))
-    phonenumbers.is_possible_number(phonenumbers.parse("+1 415 555 2671", None))
 
 
 # German numbering allows national numbers of 4 to 15 digits: a national-format run of 7 to 15 digits is a
