@@ -321,3 +321,105 @@ def test_spaced_hex_hint_finds_every_run_with_a_space_byte() -> None:
 def test_times_and_phone_numbers_are_no_spaced_hex_hint() -> None:
     for text in ("Date: 1978-04-13 12:20:39", "call +44 20 7946 0958", "at 10:20:30, 11:20:31"):
         assert normalize._SPACED_HEX_HINT.search(text) is None
+
+
+# Characters that make the byte-level gates and shortcuts work hard: every kind of whitespace, invisible
+# characters, typographic marks, Latin-1 letters and the two that are not letters, other scripts.
+AWKWARD = [
+    "a", "B", "é", "ß", "×", "÷", "œ", "д", "α", "ɑ", "中", "😀", "€", "“", "—", "«", "¿", "、", "，",
+    " ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u1680", "\u2003",
+    "\u2028", "\u2029", "\u3000", "\u200b", "\u200d", "\ufeff", "\xad", "\U000e0041", "Ａ", "ﬁ",
+    ".", "-", "_", "*", "/", "|", "$", "0", "1", "3", "@",
+]  # fmt: skip
+
+
+def _awkward_texts(seed: int, count: int, longest: int = 30) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(AWKWARD) for _ in range(rng.randint(0, longest))) for _ in range(count)]
+
+
+def test_fold_collapses_whitespace_as_split_and_join_do() -> None:
+    for text in _awkward_texts(31, 20000):
+        assert normalize.fold(text) == " ".join(normalize._fold_characters(text).split()), repr(text)
+
+
+def test_fold_drops_invisible_characters_between_letters() -> None:
+    assert normalize.fold("ig\u200bno\u00adre\ufeff  all\u2028previous") == "ignore all previous"
+
+
+def test_spaced_gate_passes_every_text_the_hint_finds_in() -> None:
+    rng = random.Random(37)
+    letters = [*"abcdefghijk", "é", "д", "Ａ", "1", "ab", "\u200b"]
+    gaps = [" ", "  ", ".", "-", "_", "*", "/", "|", "\n", "\u3000", "\xa0", ""]
+    spaced = [
+        "".join(rng.choice(letters) + rng.choice(gaps) for _ in range(rng.randint(0, 12)))
+        for _ in range(20000)
+    ]
+    hinted = 0
+    for text in _awkward_texts(33, 5000) + spaced:
+        if normalize._SPACED_HINT.search(normalize._fold_characters(text)):
+            hinted += 1
+            assert normalize._may_be_spaced(normalize.fold(text).encode()), repr(text)
+    assert hinted > 1000
+
+
+def test_leet_gate_is_the_plain_pattern() -> None:
+    plain = re.compile(r"[0-9](?:(?<=[a-z][0-9])|[a-z])")
+    for text in _awkward_texts(41, 20000):
+        folded = normalize.fold(text)
+        assert normalize._leet_mix(folded.encode()) == bool(plain.search(folded)), repr(folded)
+
+
+def test_byte_gates_rest_on_the_lead_bytes_of_their_characters() -> None:
+    # A character of each searched class starts with a lead byte the gate looks for; Latin-1 letters
+    # are word characters but for "×" and "÷".
+    not_mixed = set(normalize._NOT_MIXED_LEADS)
+    not_typographic = set(injection._NOT_TYPOGRAPHIC_LEADS)
+    for code in range(0x80, 0x3100):
+        char = chr(code)
+        if re.fullmatch("[\u0250-\u02af\u0370-\u03ff\u0400-\u052f]", char):
+            assert char.encode()[0] not in not_mixed, hex(code)
+        if injection._TYPOGRAPHIC.fullmatch(char):
+            assert char.encode()[0] not in not_typographic, hex(code)
+        if 0xC0 <= code <= 0xFF and char not in "×÷":
+            assert re.fullmatch(r"\w", char), hex(code)
+    assert injection._TYPOGRAPHIC.fullmatch("\uff0c") and "\uff0c".encode()[0] not in not_typographic
+
+
+def test_word_splitting_with_gates_is_the_plain_splitting() -> None:
+    for text in _awkward_texts(43, 20000):
+        folded = normalize.fold(text)
+        plain_spaced = injection._TYPOGRAPHIC.sub(" ", folded) if not folded.isascii() else folded
+        assert injection._spaced(folded) == plain_spaced.encode().translate(normalize.WORD_BREAKS).decode()
+        marked = folded.encode().translate(injection._ASCII_NON_WORD).decode()
+        plain_starts = " " + (injection._OTHER_NON_WORD.sub(" ", marked) if not marked.isascii() else marked)
+        assert injection.word_starts(folded) == plain_starts, repr(folded)
+
+
+def test_dehumanising_pattern_is_the_plain_one() -> None:
+    plain = re.compile(
+        r"\b(?:they|these|those|all)\s+(?:\w+\s+){0,2}(?:are|r)\s+(?:just\s+|nothing but\s+)?(?:animals|"
+        r"vermin|parasites|subhuman|savages|rats|pigs|scum|trash|garbage|demons|monsters|cockroaches)\b"
+    )
+    rng = random.Random(47)
+    openings = ["they", "these", "those", "all", "tall", "theyre", "_they", "all_", "1all", "é", "x"]
+    words = ["are", "r", "just", "nothing but", "animals", "rats", "scum", "the", "people", "é"]
+    glue = [" ", " ", " ", "  ", "\n", "_", "-", ".", "", "é"]
+    found = 0
+    for _ in range(20000):
+        text = "".join(
+            rng.choice(openings if i % 3 == 0 else words) + rng.choice(glue) for i in range(rng.randint(1, 8))
+        )
+        matches = toxicity._DEHUMANISING.findall(text)
+        assert matches == plain.findall(text), text
+        found += bool(matches)
+    assert found > 30  # texts with a match: the test sees the pattern fire
+
+
+def test_mask_runs_are_the_plain_runs() -> None:
+    plain = re.compile(r"[*$]+")
+    rng = random.Random(53)
+    alphabet = ["*", "$", "**", "$$", "a", " ", "é", "\n"]
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        assert toxicity.mask_runs(text) == [m.span() for m in plain.finditer(text)], text

@@ -145,7 +145,6 @@ class Firewall:
             present,
             rot13_hint=injection.wants_rot13(present),
             rot13_words=injection.rot13_words(present),
-            words=words,
         )
         hidden_score = 0.0
         for reading in readings:

@@ -76,15 +76,19 @@ class _Rule:
 # How a rest that cannot continue the literal's last word starts (a space, a boundary, punctuation).
 _CLOSED = ("\\s", " ", "\\b", ",", ":", "(?<", "[ -]", "(?: that)?", QUOTED, OPENING)
 _TYPOGRAPHIC = re.compile("[\u2010-\u205e\u00ab\u00bb\u00bf\u00a1\u3001\u3002\uff0c]")
+# Every byte but the UTF-8 lead bytes of those marks: text made only of these bytes (German or French
+# without typographic quotes, say) has none of the marks, and is not searched for them.
+_NOT_TYPOGRAPHIC_LEADS = bytes(b for b in range(256) if b not in b"\xc2\xe2\xe3\xef")
 
 
 def _spaced(folded: str) -> str:
     """`folded` with punctuation, typographic quotes and dashes as spaces: the same length, so a token's
     place in it is its place in `folded`."""
-    if not folded.isascii():
-        folded = _TYPOGRAPHIC.sub(" ", folded)
+    encoded = folded.encode()
+    if not folded.isascii() and encoded.translate(None, _NOT_TYPOGRAPHIC_LEADS):
+        encoded = _TYPOGRAPHIC.sub(" ", folded).encode()
     # UTF-8 leaves every byte of a non-ASCII character >= 0x80, which the table keeps: one pass in C.
-    return folded.encode().translate(WORD_BREAKS).decode()
+    return encoded.translate(WORD_BREAKS).decode()
 
 
 def _unspaced(literal: str) -> bool:
@@ -113,14 +117,20 @@ _ASCII_NON_WORD = bytes.maketrans(
     bytes(range(128)), bytes(c if chr(c).isalnum() else 0x20 for c in range(128))
 )
 _OTHER_NON_WORD = re.compile(r"[^\x00-\x7f\w]")
+# ASCII, continuation bytes and the lead byte of U+00C0 to U+00FF, whose characters are all letters but
+# "×" and "÷": text made only of these bytes, and without those two, has no other non-word character.
+_LATIN1_LETTER_BYTES = bytes(b for b in range(256) if b < 0xC0 or b == 0xC3)
 
 
 def word_starts(folded: str) -> str:
     """`folded` with every character that may stand before a word (`[\\W_]`: not a letter or digit) as a
     space, and one space in front: " " + a literal's own form is found there exactly where the literal
     starts a word. Same length as `folded` plus one; one translation in C, and one search for non-ASCII."""
-    marked = folded.encode().translate(_ASCII_NON_WORD).decode()
-    if not marked.isascii():
+    encoded = folded.encode()
+    marked = encoded.translate(_ASCII_NON_WORD).decode()
+    if not marked.isascii() and (
+        encoded.translate(None, _LATIN1_LETTER_BYTES) or "×" in marked or "÷" in marked
+    ):
         marked = _OTHER_NON_WORD.sub(" ", marked)
     return " " + marked
 
@@ -151,6 +161,10 @@ class _RuleIndex:
         self.unspaced_hint = re.compile(
             "|".join(re.escape(rule.substring) for rule in self.unspaced_rules) or "(?!)"
         )
+        # Every byte but the UTF-8 lead bytes of those literals' first characters: text whose bytes are all
+        # among these holds none of the literals (German and French text, for one), and is not searched.
+        leads = {rule.substring.encode()[0] for rule in self.unspaced_rules}
+        self.not_unspaced_leads = bytes(b for b in range(256) if b not in leads)
 
 
 # The families that, fired on a decoded or de-obfuscated reading, mean the obfuscation hid an attack.
@@ -209,7 +223,11 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
     substring_rules = [
         rule for first, group in rules.symbol_rules.items() if first in folded for rule in group
     ]
-    if not folded.isascii() and rules.unspaced_hint.search(folded):
+    if (
+        not folded.isascii()
+        and folded.encode().translate(None, rules.not_unspaced_leads)
+        and rules.unspaced_hint.search(folded)
+    ):
         substring_rules.extend(rules.unspaced_rules)
     for rule in substring_rules:
         if rule.substring in folded:

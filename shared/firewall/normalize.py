@@ -36,6 +36,9 @@ _HOMOGLYPHS: dict[int, str] = {
 # present in attacks only to split trigger words or to reorder what a human sees.
 # A Greek or Cyrillic letter right next to a Latin one: scanned from the rarer script, so it is fast.
 _MIXED_SCRIPT = re.compile(r"[\u0250-\u02af\u0370-\u03ff\u0400-\u052f](?:(?<=[a-z].)|[a-z])")
+# Every byte but the UTF-8 lead bytes of those letters (U+0240 to U+053F): text whose bytes are all among
+# these (German or French, say) has none of them, and is not searched.
+_NOT_MIXED_LEADS = bytes(b for b in range(256) if not 0xC9 <= b <= 0xD4)
 _INVISIBLE_RUN = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f"
     "\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]+"
@@ -45,10 +48,16 @@ _INVISIBLE_UTF8 = re.compile(
     rb"\xc2\xad|\xcd\x8f|\xd8\x9c|\xe1\x85[\x9f\xa0]|\xe1\x9e[\xb4\xb5]|\xe1\xa0\x8e|\xe2\x80[\x8b-\x8f\xaa-\xae]"
     rb"|\xe2\x81[\xa0-\xaf]|\xe3\x85\xa4|\xef\xb8[\x80-\x8f]|\xef\xbb\xbf|\xef\xbe\xa0|\xf3\xa0[\x80\x81]"
 )
+# Every byte but those that start an invisible character in UTF-8.
+_NOT_INVISIBLE_LEADS = bytes(b for b in range(256) if b not in b"\xc2\xcd\xd8\xe1\xe2\xe3\xef\xf3")
 
 # Leetspeak digits and symbols, undone only when words mix them with letters ("1gn0r3").
 _LEET = bytes.maketrans(b"013457@$", b"oieastas")
-_LEET_MIX = re.compile(r"[0-9](?:(?<=[a-z][0-9])|[a-z])")
+# A digit next to a lower-case letter, looked for as "a0" or "0a" in a byte per character: C speed.
+_LEET_MIX_MASK = bytes.maketrans(
+    bytes(range(256)),
+    bytes(0x61 if 0x61 <= b <= 0x7A else 0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256)),
+)
 # ASCII punctuation to spaces in one bytes.translate: how a prompt splits into words, fast.
 _PUNCTUATION = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 WORD_BREAKS = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
@@ -126,15 +135,29 @@ class View:
 def fold(text: str) -> str:
     """NFKC-fold and lower-case `text`, drop invisible characters and collapse whitespace."""
     text = _fold_characters(text)
-    if "  " in text or "\n" in text or "\t" in text or "\r" in text or not text.isascii():
+    if not text.isascii() and any(space in text for space in _OTHER_SPACES):
         return " ".join(text.split())
-    return text.strip()
+    # `" ".join(text.split())` in two passes over the bytes, without a string per word: whitespace (ASCII
+    # only, here) becomes spaces in one translation, then each run of spaces one space.
+    encoded = text.encode().translate(_ASCII_WHITESPACE)
+    if b"  " in encoded:
+        encoded = _SPACE_RUN.sub(b" ", encoded)
+    return encoded.strip(b" ").decode()
+
+
+# What `str.split()` splits ASCII text at (the information separators 0x1c-0x1f included), as spaces.
+_ASCII_WHITESPACE = bytes.maketrans(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", b" " * 9)
+# The whitespace that NFKC leaves as it is: the rest of Unicode's becomes a plain space.
+_SPACE_RUN = re.compile(b"  +")
+_OTHER_SPACES = ("\x85", "\u1680", "\u2028", "\u2029")
 
 
 def _fold_characters(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
-        if _INVISIBLE_UTF8.search(text.encode()):
+        encoded = text.encode()
+        # Most non-ASCII text has none of the lead bytes: deleting every other byte says so, in C.
+        if encoded.translate(None, _NOT_INVISIBLE_LEADS) and _INVISIBLE_UTF8.search(encoded):
             text = _INVISIBLE_RUN.sub("", text)
     return text.lower()
 
@@ -163,29 +186,28 @@ def readings(
     *,
     rot13_hint: bool = False,
     rot13_words: Collection[str] = (),
-    words: list[str] | None = None,
 ) -> list[View]:
     """The readings of a prompt, beyond `folded`, that undo a trick the prompt shows signs of.
 
     `present` holds the distinct words of `folded`; `rot13_hint` asks for the rot13 reading (the caller
-    saw a trigger word written in rot13: `rot13_words`, when given, are those words); `words`, the words
-    of `folded` in order when the caller has them, rule the spaced reading out cheaply. A reading covers
+    saw a trigger word written in rot13: `rot13_words`, when given, are those words). A reading covers
     the parts of the prompt around the characters it changes (`WINDOW` characters either side, whole
     words), joined by sentence breaks: a phrase that the trick hid overlaps a change, and the rest of
     the prompt was read plainly already.
     """
     found: list[View] = []
-    if not folded.isascii():
+    encoded = folded.encode()
+    if not folded.isascii() and encoded.translate(None, _NOT_MIXED_LEADS):
         spans = [m.span() for m in _MIXED_SCRIPT.finditer(folded)]
         if spans:
             found.append(View("homoglyph", _excerpt(folded, spans, lambda part: part.translate(_HOMOGLYPHS))))
-    if _LEET_MIX.search(folded):
+    if _leet_mix(encoded):
         deleeted = _translate_ascii(folded, _LEET)
         hidden = _leet_triggers(deleeted, present)
         if hidden:
             spans = sorted((at, at + len(word)) for word in hidden for at in places(deleeted, word))
             found.append(View("leetspeak", _excerpt(deleeted, spans)))
-    if _spaced_letters(present, folded.isascii()) and (words is None or _four_single_letters(words)):
+    if _spaced_letters(present, folded.isascii()) and _may_be_spaced(encoded):
         # Read from the text with its spacing kept: a wider gap is what separates the spaced-out words.
         spaced = _fold_characters(text)
         spans = _spaced_runs(spaced)
@@ -243,13 +265,25 @@ def places(text: str, word: str) -> list[int]:
 _ASCII_SINGLES = frozenset(map(chr, range(128)))
 
 
-_FOUR_SINGLES = b"\x01\x01\x01\x01"
+# Each character of folded text as one byte: "s" for a separator of spaced letters, "a" for an ASCII letter
+# or digit and for the lead byte of a non-ASCII character (which may be a letter), "x" for the rest; the
+# continuation bytes of UTF-8 are deleted.
+_SEPARATOR_MASK = bytes.maketrans(
+    bytes(range(256)),
+    bytes(
+        0x73 if chr(b) in " .-_*/|" else 0x61 if chr(b).isalnum() or b >= 0xC0 else 0x78 for b in range(256)
+    ),
+)
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
 
-def _four_single_letters(words: list[str]) -> bool:
-    """Whether four one-character words follow each other (what letters spaced apart become when split
-    at spaces and punctuation): one map over the word lengths in C."""
-    return _FOUR_SINGLES in bytes(map((1).__eq__, map(len, words)))
+def _may_be_spaced(encoded: bytes) -> bool:
+    """Whether `_SPACED_HINT` can match the text whose folded form has the UTF-8 bytes `encoded` (the text
+    with its case and spacing kept): four one-character words apart by one separator each, looked for in a
+    byte per character, in C. Folding only widens the test: whitespace runs become one space, and the
+    edges have a separator added."""
+    mask = encoded.translate(_SEPARATOR_MASK, _CONTINUATION_BYTES)
+    return b"sasasasas" in b"s" + mask + b"s"
 
 
 def _spaced_letters(present: set[str], ascii_only: bool) -> bool:
@@ -258,6 +292,12 @@ def _spaced_letters(present: set[str], ascii_only: bool) -> bool:
     if len(_ASCII_SINGLES.intersection(present)) >= SPACED_MIN_LETTERS:
         return True
     return not ascii_only and sum(map((1).__eq__, map(len, present))) >= SPACED_MIN_LETTERS
+
+
+def _leet_mix(encoded: bytes) -> bool:
+    """Whether the UTF-8 bytes of folded text have a digit next to a lower-case ASCII letter ("1gn0r3")."""
+    mask = encoded.translate(_LEET_MIX_MASK)
+    return b"a0" in mask or b"0a" in mask
 
 
 def _leet_triggers(deleeted: str, present: set[str]) -> frozenset[str]:

@@ -101,9 +101,11 @@ _AT_READER = [
     )
     for pronoun in ("you", "du", "ihr")
 ]
+# "\b(?:they|these|those|all)" written with a set of first letters, which the search skips to in C.
 _DEHUMANISING = re.compile(
-    r"\b(?:they|these|those|all)\s+(?:\w+\s+){0,2}(?:are|r)\s+(?:just\s+|nothing but\s+)?(?:animals|vermin|"
-    r"parasites|subhuman|savages|rats|pigs|scum|trash|garbage|demons|monsters|cockroaches)\b"
+    r"[ta](?<!\w[ta])(?:(?<=t)(?:hey|hese|hose)|(?<=a)ll)\s+(?:\w+\s+){0,2}(?:are|r)\s+"
+    r"(?:just\s+|nothing but\s+)?(?:animals|vermin|parasites|subhuman|savages|rats|pigs|scum|trash|garbage|"
+    r"demons|monsters|cockroaches)\b"
 )
 
 
@@ -160,7 +162,25 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
     }
 
 
-_MASK_RUN = re.compile(r"[*$]+")
+# A run of * and $ from its first star, and from its first dollar sign: each a search for a literal.
+_STAR_RUN = re.compile(r"\*[*$]*")
+_DOLLAR_RUN = re.compile(r"\$[*$]*")
+
+
+def mask_runs(text: str) -> list[tuple[int, int]]:
+    """The spans of the runs of * and $ in `text`, in order (what `[*$]+` finds): a run starts with one
+    of the two, and its span is the union of the two searches' matches over it."""
+    spans = sorted(
+        [m.span() for m in _STAR_RUN.finditer(text)]
+        + ([m.span() for m in _DOLLAR_RUN.finditer(text)] if "$" in text else [])
+    )
+    runs: list[tuple[int, int]] = []
+    for start, end in spans:
+        if runs and start <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], end))
+        else:
+            runs.append((start, end))
+    return runs
 
 
 def _masked(folded: str) -> int:
@@ -168,11 +188,11 @@ def _masked(folded: str) -> int:
     # Looked for around each run of * and $ (a masked word has at most 4 letters before its run and 5
     # after), not from every position of the text.
     count, end = 0, 0
-    for run in _MASK_RUN.finditer(folded):
-        if run.end() <= end or run.end() - run.start() > 5:
+    for run_start, run_end in mask_runs(folded):
+        if run_end <= end or run_end - run_start > 5:
             continue
-        match = _MASKED.search(folded, max(end, run.start() - 4), run.end() + 6)
-        if match is None or match.start() > run.start():
+        match = _MASKED.search(folded, max(end, run_start - 4), run_end + 6)
+        if match is None or match.start() > run_start:
             continue
         end = match.end()
         count += masks_a_word(match.group())
