@@ -1017,9 +1017,11 @@ def _distinct(
 
 def synthetic_rows(n_benign: int = 1600, n_harmful: int = 200, n_attacks: int = 1200) -> list[Synthetic]:
     """The synthetic rows, benign first, then the broader ones: the same list every time (fixed seeds)."""
+    from firewall_app_templates import template_rows  # it builds on the phrase lists here
+
     rng = random.Random(SEED)
     rows = benign(rng, n_benign) + plain_harmful(rng, n_harmful) + attacks(rng, n_attacks)
-    return rows + broader_rows() + sideways_rows()
+    return rows + broader_rows() + sideways_rows() + template_rows()
 
 
 # --- sideways attacks and the everyday prompts that share their words ---------------------------------------

@@ -337,6 +337,7 @@ INJECTION_ONLY = frozenset(
     for kind in (
         *("about_attacks", "system_rules", "roleplay_harmless", "innocent_trigger"),
         *("framed_benign", "chat_rules_benign", "own_secrets_benign", "pretext_benign"),
+        "app_template",
     )
 )
 

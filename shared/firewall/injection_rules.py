@@ -466,6 +466,8 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "no|without|with no",
             r" (?:limits|limitations|filter|filtering|restraints)\b(?! (?:on|to|of|for)\b)",
         ),
+        # Producing hate speech, not naming it: moderation prompts list "hate speech" among their labels.
+        ("use|write|produce|generate|create|spread|spew|say", r" (?:\w+ )?hate speech\b"),
         ("нет|без", r" (?:никаких |каких-либо )?(?:ограничени|правил|цензур|фильтр)"),
         ("bez", r" (?:żadnych |zadnych )?(?:ograniczeń|ograniczen|zasad|cenzury|filtrów|filtrow)"),
         ("kuralı olmayan|kuralsız|sınırsız|sansürsüz|kısıtlamasız", ""),
@@ -476,7 +478,7 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"filtres|filter)\b",
         ),
         (
-            "hate speech|offensive rhyme|swear word|swearword|schimpfwörter|machiavellian|niccolo|"
+            "offensive rhyme|swear word|swearword|schimpfwörter|machiavellian|niccolo|"
             "opposite day|"
             "evil confidant|antigpt|anti-gpt|betterdan|never refuses|always intelligent",
             "",
@@ -501,7 +503,16 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             r"\s+(?:any\s+|all\s+)?(?:the\s+)?(?:possible\s+)?"
             r"(?:moral|ethical|legal)\b",
         ),
-        ("always|must", r" (?:answer|respond|comply|fulfil|fulfill)\b"),
+        # Complying with anything, or answering everything: "always comply", "must answer every question",
+        # "always respond, no matter what". "Always answer as helpfully as possible", "you must respond in
+        # JSON" are how system prompts set a manner, not a demand to answer whatever comes.
+        ("always|must", r" (?:comply|fulfil|fulfill)\b"),
+        ("always|must", r" (?:answer|respond)(?: to)? (?:every|all|any|each|anything|everything)\b"),
+        (
+            "always|must",
+            r" (?:answer|respond)\b[^.!?\n]{0,40}?(?:no matter|regardless|even if|without (?:giving |adding "
+            r"|any )*(?:refus|hesitat|question|warn|disclaim|caveat|moraliz|censor))",
+        ),
         ("no matter how|no matter what|never ever|exact structure|never use phrases|<rule>", ""),
     ],
     "steering": [
