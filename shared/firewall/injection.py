@@ -30,6 +30,8 @@ from shared.firewall.injection_rules import (
     EXEMPT_BEFORE,
     FORBIDDEN_CONTENT,
     FORBIDDEN_NEGATIONS,
+    KEPT_AFTER,
+    KEPT_BEFORE,
     OPENING,
     QUOTE,
     QUOTED,
@@ -218,7 +220,10 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
                 match = rule.pattern.match(folded, start)
                 if match is not None:
                     ends[rule] = match.end()
-                    if rule.exempt is None or not _exempt(rule.exempt, folded, start, match.end()):
+                    exempt = rule.exempt is not None and _exempt(rule.exempt, folded, start, match.end())
+                    if not exempt and not (
+                        rule.family == "extraction" and _kept_secret(folded, start, match.end())
+                    ):
                         counts[rule.family] += 1
     substring_rules = [
         rule for first, group in rules.symbol_rules.items() if first in folded for rule in group
@@ -276,6 +281,20 @@ def _exempt(pattern: re.Pattern[str], folded: str, start: int, end: int) -> bool
     """Whether the match at `start:end` is exempt: `pattern` (which ends where the text ends) found in the
     stretch before it and the match, so the cost is paid only where such a rule fires."""
     return pattern.search(folded, max(0, start - EXEMPT_REACH), end) is not None
+
+
+_KEPT_BEFORE = re.compile(KEPT_BEFORE)
+_KEPT_AFTER = re.compile(KEPT_AFTER)
+KEPT_REACH = 24  # characters before a match where the keeping verb may start
+
+
+def _kept_secret(folded: str, start: int, end: int) -> bool:
+    """Whether the extraction match at `start:end` is what a guard keeps secret ("keep [your system
+    instructions] confidential"): a keeping verb right before it and a word of secrecy right after."""
+    return (
+        _KEPT_BEFORE.search(folded, max(0, start - KEPT_REACH), start) is not None
+        and _KEPT_AFTER.match(folded, end) is not None
+    )
 
 
 def strong_hits(folded: str) -> int:
