@@ -299,7 +299,62 @@ def _preamble(rng: random.Random, untrusted: str) -> str:
     return text if rng.random() < 0.4 else f"{text}\n\nUser: {user}"
 
 
-SHAPES = [_rag, _rephrase, _agent, _sql, _classify, _extract, _few_shot, _summary, _preamble]
+# System prompts that set a task the way application developers write them: what the input will be,
+# what to do with it, in which steps and format, what to say when asked something.
+TASK_ROLES = [
+    "You are a helpful assistant.", "You are an AI programming assistant.", "You are an email assistant.",
+    "You are an expert at world knowledge.", "You are a data extraction assistant.", "Act as a copy editor.",
+    "You are a support assistant for {org}.", "You are a meticulous proofreader.", "You are a grader.",
+    "You are a travel planning assistant.", "You are a recipe assistant.", "",
+]  # fmt: skip
+TASK_INPUTS = [
+    "a sentence in English", "a customer review", "a piece of Python code", "a list of products",
+    "a meeting transcript", "an email from a customer", "a table schema", "a paragraph of text",
+    "two versions of a document", "a student's answer and the reference answer", "a question",
+    "a product description", "a job posting",
+]  # fmt: skip
+TASKS = [
+    "translate it into French", "classify its sentiment as positive, negative or neutral",
+    "find bugs in it and suggest fixes", "extract every date and deadline", "write a polite reply",
+    "summarise it in three bullet points", "rewrite it in plain language", "answer it briefly",
+    "suggest a short title", "convert it to JSON", "correct the grammar and spelling",
+    "paraphrase it into a more general question", "list the differences", "grade it as CORRECT or INCORRECT",
+]  # fmt: skip
+TASK_SENTENCES = [
+    "You will be provided with {i}, and your task is to {t}.",
+    "The user will give you {i}. Your job is to {t}.",
+    "You are given {i}. Your task is to {t}.", "Your task is to {t}. The input is {i}.",
+    "When the user sends {i}, {t}.", "Given {i}, {t}.",
+]  # fmt: skip
+TASK_RULES = [
+    "Think step by step before answering, and put your final answer after 'Final answer:'.",
+    "First read the whole input, then answer.", "Before answering, check whether the input is complete.",
+    "Keep your answers short and impersonal.", "Follow the user's requirements carefully and to the letter.",
+    "When asked for your name, respond with \"{name}\".", "Respond with the result only, no explanations.",
+    "Do not send anything on your own; always show the draft to the user first.",
+    "Never include passwords or account numbers in your output.", "Use a professional tone.",
+    "If the input is not {i}, say so and stop.", "If the user asks about anything else, politely decline.",
+    "Ask one clarifying question if the request is ambiguous.", "Answer in the same language as the input.",
+    "Put each item on its own line.", "Mark uncertain parts with a question mark.",
+]  # fmt: skip
+ASSISTANT_NAMES = ["Max", "Aria", "HelpBot", "Quill", "Nova"]
+
+
+def _system_task(rng: random.Random, untrusted: str) -> str:
+    role = _pick(rng, TASK_ROLES).format(org=_pick(rng, ORGS))
+    given = _pick(rng, TASK_INPUTS)
+    task = _pick(rng, TASK_SENTENCES).format(i=given, t=_pick(rng, TASKS))
+    rules = [
+        rule.format(name=_pick(rng, ASSISTANT_NAMES), i=given)
+        for rule in rng.sample(TASK_RULES, rng.randint(0, 3))
+    ]
+    text = " ".join(part for part in (role, task, *rules) if part)
+    if untrusted:
+        return f"{text}\n\n{_pick(rng, ['User', 'Input', 'Text'])}: {_pick(rng, PASSAGES)} {untrusted}"
+    return text
+
+
+SHAPES = [_rag, _rephrase, _agent, _sql, _classify, _extract, _few_shot, _summary, _preamble, _system_task]
 
 
 def template_rows(per_shape_benign: int = 50, per_shape_attack: int = 40) -> list[Synthetic]:
