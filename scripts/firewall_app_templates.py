@@ -354,7 +354,64 @@ def _system_task(rng: random.Random, untrusted: str) -> str:
     return text
 
 
-SHAPES = [_rag, _rephrase, _agent, _sql, _classify, _extract, _few_shot, _summary, _preamble, _system_task]
+# "I want you to act as a Linux terminal ... My first command is pwd": the role-play set-ups that prompt
+# collections have made common, a tool or a job to play and the first input to it.
+ACT_ROLES = [
+    ("a Linux terminal", "terminal"), ("a JavaScript console", "console"),
+    ("a Python interpreter", "interpreter"),
+    ("an Excel sheet", "sheet"), ("an SQL terminal in front of an example database", "terminal"),
+    ("an English translator, spelling corrector and improver", "translator"),
+    ("an interviewer for a junior data analyst position", "interviewer"), ("a travel guide", "guide"),
+    ("a motivational coach", "coach"), ("a debate coach", "coach"), ("a stand-up comedian", "comedian"),
+    ("a math teacher", "teacher"), ("a career counselor", "counselor"), ("a text adventure game", "game"),
+    ("a regex generator", "generator"), ("a dietitian", "dietitian"), ("a chess opponent", "opponent"),
+    ("a screenwriter", "screenwriter"), ("an etymologist", "etymologist"), ("a title generator", "generator"),
+]  # fmt: skip
+ACT_HOW = [
+    "I will type commands and you will reply with what the {x} should show.",
+    "I will provide you with some details, and it will be your job to come up with a plan.",
+    "I will speak to you in any language and you will answer in the corrected and improved version.",
+    "I will write you my questions and you will answer them as the {x} would.",
+    "You will come up with ideas that are engaging and easy to follow.",
+    "I will be the candidate and you will ask me the questions.",
+]  # fmt: skip
+ACT_RULES = [
+    "I want you to only reply with the {x} output inside one unique code block, and nothing else.",
+    "Do not write explanations.", "Do not type commands unless I instruct you to do so.",
+    "When I need to tell you something in English, I will do so by putting text inside curly brackets "
+    "{{like this}}.",
+    "Ask me the questions one by one and wait for my answers.", "I want you to only reply as the {x}.",
+    "Do not write all the conversation at once.", "Keep your replies under 100 words.",
+    "Only reply with the corrected text and the improvements, nothing else.",
+]  # fmt: skip
+ACT_FIRST = [
+    "pwd", "ls -la", 'console.log("Hello World");', "SELECT TOP 10 * FROM Products;", "=SUM(A1:A3)",
+    "I need a plan to stay disciplined while studying for an exam.", "Hi", "I am in Lisbon and like museums.",
+    "Explain the origin of the word 'salary'.", "I need a title for an article about urban gardening.",
+    "istanbulu cok seviyom burada olmak cok guzel", "e4",
+]  # fmt: skip
+
+
+def _act_as(rng: random.Random, untrusted: str) -> str:
+    role, short = ACT_ROLES[rng.randrange(len(ACT_ROLES))]
+    rules = [rule.format(x=short) for rule in rng.sample(ACT_RULES, rng.randint(0, 3))]
+    first = untrusted or _pick(rng, ACT_FIRST)
+    opening = _pick(rng, ["I want you to act as {r}.", "Act as {r}.", "I would like you to act as {r}."])
+    return " ".join(
+        [
+            opening.format(r=role),
+            _pick(rng, ACT_HOW).format(x=short),
+            *rules,
+            _pick(
+                rng, ["My first command is {f}", 'My first request is "{f}"', 'My first sentence is "{f}"']
+            ).format(f=first),
+        ]
+    )
+
+
+SHAPES = [
+    _rag, _rephrase, _agent, _sql, _classify, _extract, _few_shot, _summary, _preamble, _system_task, _act_as
+]  # fmt: skip
 
 
 def template_rows(per_shape_benign: int = 50, per_shape_attack: int = 40) -> list[Synthetic]:
