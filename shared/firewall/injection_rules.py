@@ -98,6 +98,16 @@ FORBIDDEN_CONTENT = (
 )
 
 QUOTE = "[\"'“‘„«`]"
+# What a user says of their own earlier words in Spanish and French ("lo que te pedí", "ce que je t'ai
+# dit"): taking them back is no override.
+OWN_WORDS_ES = r"(?:te |le |les |os )?(?:pedí|dije|escribí|pregunté|mencioné|comenté|puse)\b"
+# German: "was ich (vorhin) gesagt habe", the user's own words, as look-behinds before "gesagt".
+NOT_OWN_DE = "".join(
+    rf"(?<!\b{who} {when})"
+    for who in ("ich", "wir")
+    for when in ("", "vorhin ", "eben ", "gerade ", "vorher ", "dir ")
+)
+OWN_WORDS_FR = r"(?:t'|t’|vous |te )?(?:ai |avons )(?:dit|demandé|écrit|mentionné|envoyé)\b"
 QUOTED = "(quoted)"  # a rule whose literal counts only right after an opening quote
 OPENING = "(opening)"  # a rule whose literal counts only at the start of the prompt or of a sentence
 
@@ -162,9 +172,9 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "ignorier*|vergiss|vergessen|missacht*|verwirf|lösch*|streich*",
             r"\w*\b"
             + GAP
-            + r"(?:anweisung|instruktion|vorgabe|regeln|aufgabe|auftr[äa]g|befehl|informationen|alles|"
-            r"kontext|"
-            r"dokument|gesagt|besprochen|kopf|obige|davor|vorher)",
+            + r"(?:anweisung|instruktion|vorgabe|regeln|aufgabe|auftr[äa]g|befehl|informationen|alles"
+            r"(?!,? was (?:ich|wir) )|kontext|dokument|" + NOT_OWN_DE + r"(?:gesagt|besprochen)|kopf|obige|"
+            r"davor|vorher)",
         ),
         (
             "vorherig*|bisherig*|vorangegangen*|vorangehend*|obig*|früher*",
@@ -179,14 +189,29 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "oubliez|oublie|ignorez|ignore",
-            NOT_REMINDER + NOT_GUARD + GAP + r"\b(?:instructions?|consignes?|tout|règles|ce qu)\b",
+            NOT_REMINDER
+            + NOT_GUARD
+            + GAP
+            + r"\b(?:instructions?|consignes?|règles|(?:tout )?ce qu(?!e (?:je |j'|j’|nous )"
+            + OWN_WORDS_FR
+            + r")"
+            r"|tout(?! ce que)(?! (?:je |j'|j’|nous )" + OWN_WORDS_FR + r"))\b",
         ),
         (
             "ne tiens plus compte|ne tenez plus compte|ne tiens pas compte|ne tenez pas compte|"
             "fais abstraction|faites abstraction",
             GAP + r"\b(?:instructions?|consignes?|règles|ce qu|tout)\b",
         ),
-        ("olvid*|olvíd*|ignora*", r"\w*\b" + GAP + r"\b(?:instrucciones|todo|reglas|lo que|indicaciones)\b"),
+        # Not users taking back their own words: "olvida lo que te pedí antes", "oublie ce que je t'ai dit".
+        (
+            "olvid*|olvíd*|ignora*",
+            r"\w*\b"
+            + GAP
+            + r"\b(?:instrucciones|reglas|indicaciones|(?:todo )?lo que(?! "
+            + OWN_WORDS_ES
+            + r")"
+            r"|todo(?! lo que)(?! " + OWN_WORDS_ES + r"))\b",
+        ),
         (
             "no tengas en cuenta|no hagas caso|haz caso omiso",
             GAP + r"\b(?:instrucciones|reglas|lo que|todo)\b",
