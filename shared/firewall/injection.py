@@ -213,6 +213,7 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
     """How often each rule family fires on `folded`, each rule's matches counted as `findall` counts them."""
     counts = dict.fromkeys(_FAMILIES, 0)
     ends: dict[_Rule, int] = {}  # where each rule's last match ended: its matches do not overlap
+    fences = fenced_spans(folded) if "```" in folded else []
     for last, (back, group) in rules.literals.iter(word_starts(folded)):
         start = last - back  # in `folded` (`word_starts` has one character more in front, its keys too)
         for rule in group:
@@ -220,6 +221,8 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
                 match = rule.pattern.match(folded, start)
                 if match is not None:
                     ends[rule] = match.end()
+                    if fences and rule.family in _NOT_IN_CODE and _inside(fences, start):
+                        continue
                     exempt = rule.exempt is not None and _exempt(rule.exempt, folded, start, match.end())
                     if not exempt and not (
                         rule.family == "extraction" and _kept_secret(folded, start, match.end())
@@ -272,6 +275,27 @@ def _without_forbidden(folded: str, present: set[str]) -> str:
     kept.append(encoded[last:])
     # A clause cut inside a character (its 160 bytes) loses that character only.
     return b" ".join(kept).decode(errors="ignore")
+
+
+# Families whose phrases are how code is written: `print "hello"`, `print(x)` inside fenced code force no
+# output. Overrides, extraction and the rest still count there (a comment can carry an injection).
+_NOT_IN_CODE = frozenset({"output_forcing"})
+
+
+def fenced_spans(folded: str) -> list[tuple[int, int]]:
+    """The spans of `folded` between pairs of ``` fences (an unclosed fence's text is not fenced)."""
+    spans, at = [], folded.find("```")
+    while at != -1:
+        close = folded.find("```", at + 3)
+        if close == -1:
+            break
+        spans.append((at + 3, close))
+        at = folded.find("```", close + 3)
+    return spans
+
+
+def _inside(spans: list[tuple[int, int]], at: int) -> bool:
+    return any(start <= at < end for start, end in spans)
 
 
 EXEMPT_REACH = 100  # characters before a match where what exempts it may start

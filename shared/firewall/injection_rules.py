@@ -31,12 +31,14 @@ NOT_REMINDER = "".join(
 _CONTENT = (
     r"text|texts|documents?|messages?|e-?mails?|inputs?|content|pages?|files?|data|reviews?|comments?|"
     r"articles?|web ?pages?|websites?|results?|outputs?|transcripts?|tickets?|passages?|snippets?|"
-    r"excerpts?|sources?|attachments?|tools?|notes?|posts?|submissions?|responses?|replies|fields?"
+    r"excerpts?|sources?|attachments?|tools?|notes?|posts?|submissions?|responses?|replies|fields?|"
+    # Things people hold: "you can ignore the instructions printed on the box".
+    r"box(?:es)?|labels?|packag(?:e|es|ing)|manuals?|leaflets?|bottles?|wrappers?|signs?"
 )
 NOT_GUARD = (
     r"(?!\w*,? (?:any |all |the )?(?:instructions?|commands|directions|requests|directives|prompts)"
     r"(?: that| which)?(?: (?:appear|appears|are|were|is|may be|might be))?"
-    r"(?: (?:written|contained|found|embedded|included|hidden|placed|given|present))?"
+    r"(?: (?:written|printed|contained|found|embedded|included|hidden|placed|given|present))?"
     r" (?:in|inside|within|from|on) (?:the |this |that |any |these |those |such |its |their |a |an )?"
     r"(?:(?!previous|prior|above|earlier|system|original|initial|old|preceding|your|my|our)[\w'’-]+ ){0,2}"
     rf"(?:{_CONTENT})\b(?! above| before| earlier| previously))"
