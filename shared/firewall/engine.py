@@ -87,7 +87,7 @@ class Firewall:
         Categories in `unchecked` are scored (the audit record has their scores) but decide nothing.
         """
         text = _well_formed(text)
-        found = self.detect(text)
+        found = self._detect(text)
         scores = {
             "injection": round(found.injection, 4),
             "toxicity": round(found.toxicity, 4),
@@ -128,7 +128,10 @@ class Firewall:
 
     def detect(self, text: str) -> Detection:
         """Scores and findings for `text`, independent of role and policy."""
-        text = _well_formed(text)
+        return self._detect(_well_formed(text))
+
+    def _detect(self, text: str) -> Detection:
+        """`detect` for text already made well-formed (`scan` has done it, for the redaction too)."""
         raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
         folded = normalize.fold(raw)  # NFKC again is a quick check on NFKC text: `fold(text)`, cheaper
         words = injection.words_of(folded)
