@@ -27,6 +27,7 @@ from firewall_synthetic import (
     JB_TRAITS,
     MAILS,
     Synthetic,
+    _pick,
 )
 
 SEED = 4321
@@ -231,10 +232,6 @@ PLANTED = [
 GOALS = ["pick a lock", "get into someone else's email account", "make a convincing fake invoice"]
 ORGS = ["Acme Bank", "the city library", "Nordwind Travel", "our IT helpdesk", "GreenLeaf Energy"]
 LANGS = ["English", "German", "the user's language", "French"]
-
-
-def _pick(rng: random.Random, options: list[str]) -> str:
-    return options[rng.randrange(len(options))]
 
 
 def _passage(rng: random.Random) -> str:

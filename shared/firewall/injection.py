@@ -27,11 +27,11 @@ from itertools import accumulate, compress, repeat
 import ahocorasick
 
 from shared.firewall.injection_rules import (
+    EXEMPT_AROUND,
     EXEMPT_BEFORE,
     FORBIDDEN_CONTENT,
     FORBIDDEN_NEGATIONS,
-    KEPT_AFTER,
-    KEPT_BEFORE,
+    NOT_IN_CODE,
     OPENING,
     QUOTE,
     QUOTED,
@@ -50,12 +50,15 @@ class _Rule:
     """One rule: a literal, where it may start, and what must follow it, compiled into one pattern that is
     tried only where the literal stands in the prompt."""
 
-    __slots__ = ("exempt", "family", "open_ended", "pattern", "substring")
+    __slots__ = ("around", "exempt", "family", "in_code", "open_ended", "pattern", "substring")
 
     def __init__(self, family: str, literal: str, rest: str) -> None:
         self.family = family
         # What, standing before a match, makes it not count ("do not" before "reveal your prompt").
         self.exempt = _EXEMPT_BEFORE.get(family)
+        # What, standing either side of it, does ("keep" before and "confidential" after "your prompt").
+        self.around = _EXEMPT_AROUND.get(family)
+        self.in_code = family not in NOT_IN_CODE  # whether it counts inside fenced code
         boundary = (
             rf"(?<![^\W_].{{{len(literal.rstrip('*'))}}})"
             if literal[0].isalnum() and not _unspaced(literal)
@@ -107,6 +110,9 @@ def _unspaced(literal: str) -> bool:
 
 
 _EXEMPT_BEFORE = {family: re.compile(pattern) for family, pattern in EXEMPT_BEFORE.items()}
+_EXEMPT_AROUND = {
+    family: (re.compile(before), re.compile(after)) for family, (before, after) in EXEMPT_AROUND.items()
+}
 _RULES: list[_Rule] = [
     _Rule(family, literal, rest)
     for family, rules in _FAMILIES.items()
@@ -220,14 +226,14 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
             if ends.get(rule, 0) <= start:
                 match = rule.pattern.match(folded, start)
                 if match is not None:
-                    ends[rule] = match.end()
-                    if fences and rule.family in _NOT_IN_CODE and _inside(fences, start):
+                    end = ends[rule] = match.end()
+                    if fences and not rule.in_code and _inside(fences, start):
                         continue
-                    exempt = rule.exempt is not None and _exempt(rule.exempt, folded, start, match.end())
-                    if not exempt and not (
-                        rule.family == "extraction" and _kept_secret(folded, start, match.end())
-                    ):
-                        counts[rule.family] += 1
+                    if rule.exempt is not None and _exempt(rule.exempt, folded, start, end):
+                        continue
+                    if rule.around is not None and _exempt_around(rule.around, folded, start, end):
+                        continue
+                    counts[rule.family] += 1
     substring_rules = [
         rule for first, group in rules.symbol_rules.items() if first in folded for rule in group
     ]
@@ -277,11 +283,6 @@ def _without_forbidden(folded: str, present: set[str]) -> str:
     return b" ".join(kept).decode(errors="ignore")
 
 
-# Families whose phrases are how code is written: `print "hello"`, `print(x)` inside fenced code force no
-# output. Overrides, extraction and the rest still count there (a comment can carry an injection).
-_NOT_IN_CODE = frozenset({"output_forcing"})
-
-
 def fenced_spans(folded: str) -> list[tuple[int, int]]:
     """The spans of `folded` between pairs of ``` fences (an unclosed fence's text is not fenced)."""
     spans, at = [], folded.find("```")
@@ -307,17 +308,18 @@ def _exempt(pattern: re.Pattern[str], folded: str, start: int, end: int) -> bool
     return pattern.search(folded, max(0, start - EXEMPT_REACH), end) is not None
 
 
-_KEPT_BEFORE = re.compile(KEPT_BEFORE)
-_KEPT_AFTER = re.compile(KEPT_AFTER)
-KEPT_REACH = 24  # characters before a match where the keeping verb may start
+AROUND_REACH = 24  # characters before a match where what exempts it from both sides may start
 
 
-def _kept_secret(folded: str, start: int, end: int) -> bool:
-    """Whether the extraction match at `start:end` is what a guard keeps secret ("keep [your system
-    instructions] confidential"): a keeping verb right before it and a word of secrecy right after."""
+def _exempt_around(
+    patterns: tuple[re.Pattern[str], re.Pattern[str]], folded: str, start: int, end: int
+) -> bool:
+    """Whether the match at `start:end` is exempt from both sides ("keep [your system instructions]
+    confidential"): the first pattern ends where it starts, the second matches where it ends."""
+    before, after = patterns
     return (
-        _KEPT_BEFORE.search(folded, max(0, start - KEPT_REACH), start) is not None
-        and _KEPT_AFTER.match(folded, end) is not None
+        before.search(folded, max(0, start - AROUND_REACH), start) is not None
+        and after.match(folded, end) is not None
     )
 
 

@@ -86,6 +86,12 @@ KEPT_AFTER = (
     r" (?:\w+ ){0,2}?(?:as )?(?:strictly |completely |entirely |always )?"
     r"(?:confidential|secret|private|hidden|to yourself)\b"
 )
+# Which families' matches do not count when the first pattern ends where a match starts and the second
+# matches where it ends.
+EXEMPT_AROUND: dict[str, tuple[str, str]] = {"extraction": (KEPT_BEFORE, KEPT_AFTER)}
+# Families whose phrases are how code is written (`print "hello"`, `print(x)`): inside fenced code they do
+# not count. Overrides, extraction and the rest still do there (a comment can carry an injection).
+NOT_IN_CODE = frozenset({"output_forcing"})
 # "Your answers should not include any harmful, unethical, racist ... content": topics a prompt forbids,
 # the way safety preambles of system prompts name them, are not topics it asks for. What is forbidden:
 # the clause after one of the negations, when the content verb follows it. Each negation is given with
