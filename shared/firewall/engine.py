@@ -12,8 +12,10 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from shared.firewall import injection, normalize, pii, toxicity
+from shared.firewall import semantic as semantic_module
 from shared.firewall.model import FirewallModel, gram_keys, load_model
 from shared.firewall.pii import SECRET_TYPES, Finding
 from shared.firewall.policy import Action, Policy, most_severe
@@ -43,6 +45,9 @@ class FirewallResult:
     text: str | None = None
     findings: tuple[Finding, ...] = ()
     obfuscations: tuple[str, ...] = ()
+    # The first tier was unsure and the encoder was not asked (`scan(..., second_look=False)`): this
+    # verdict is provisional, and `scan` with the second look gives the final one.
+    undecided: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Detection:
     toxicity: float
     findings: tuple[Finding, ...]
     obfuscations: tuple[str, ...]
+    undecided: bool = False  # see FirewallResult.undecided
 
     @property
     def pii(self) -> tuple[Finding, ...]:
@@ -74,20 +80,43 @@ class Firewall:
         *,
         model: FirewallModel | None = None,
         model_path: Path | None = None,
+        semantic: Literal["auto", "on", "off"] = "auto",
+        encoder: semantic_module.Encoder | None = None,
     ) -> None:
+        """`semantic`: whether unsure prompts get the second tier's look ("auto": when its packages are
+        installed; "on": they must be). `encoder` replaces the process's shared one (tests)."""
         self.policy = policy or Policy()
         self.model = model or load_model(model_path)
+        if semantic == "on" and encoder is None and not semantic_module.available():
+            raise semantic_module.SemanticUnavailable(
+                "FIREWALL_SEMANTIC is on but the sentence encoder is not installed"
+            )
+        self.second_tier = (
+            self.model.semantic is not None
+            and semantic != "off"
+            and (encoder is not None or semantic_module.available())
+        )
+        self._encoder = encoder
         self.injection_threshold = self.policy.injection_threshold or self.model.injection.threshold
         self.toxicity_threshold = self.policy.toxicity_threshold or self.model.toxicity.threshold
         pii.warm_up()
 
-    def scan(self, text: str, *, role: str = "user", unchecked: Collection[str] = ()) -> FirewallResult:
+    def scan(
+        self,
+        text: str,
+        *,
+        role: str = "user",
+        unchecked: Collection[str] = (),
+        second_look: bool = True,
+    ) -> FirewallResult:
         """The verdict on `text` for a user of `role` (`user` or `admin`; policies differ per role).
 
-        Categories in `unchecked` are scored (the audit record has their scores) but decide nothing.
+        Categories in `unchecked` are scored (the audit record has their scores) but decide nothing. With
+        `second_look` false, a prompt the first tier is unsure of is not given to the encoder (which takes
+        milliseconds): the result says `undecided`, and the caller scans again, off its event loop.
         """
         text = _well_formed(text)
-        found = self._detect(text)
+        found = self._detect(text, second_look)
         scores = {
             "injection": round(found.injection, 4),
             "toxicity": round(found.toxicity, 4),
@@ -124,13 +153,14 @@ class Firewall:
             text=redacted,
             findings=found.findings,
             obfuscations=found.obfuscations,
+            undecided=found.undecided,
         )
 
-    def detect(self, text: str) -> Detection:
+    def detect(self, text: str, *, second_look: bool = True) -> Detection:
         """Scores and findings for `text`, independent of role and policy."""
-        return self._detect(_well_formed(text))
+        return self._detect(_well_formed(text), second_look)
 
-    def _detect(self, text: str) -> Detection:
+    def _detect(self, text: str, second_look: bool = True) -> Detection:
         """`detect` for text already made well-formed (`scan` has done it, for the redaction too)."""
         raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
         folded = normalize.fold(raw)  # NFKC again is a quick check on NFKC text: `fold(text)`, cheaper
@@ -162,6 +192,19 @@ class Firewall:
                     obfuscations.append(reading.how)
                     hidden_score = max(hidden_score, score)
         injection_score = max(injection_score, hidden_score)
+        head = model.semantic
+        undecided = False
+        if (
+            self.second_tier
+            and head is not None
+            and head.undecided(injection_score)
+            and semantic_module.readable(text)
+        ):
+            if second_look:
+                encoder = self._encoder or semantic_module.shared_encoder()
+                injection_score = head.combine(injection_score, head.probability(encoder.embed(text)))
+            else:
+                undecided = True
         toxicity_score = model.toxicity.probability_with(
             toxicity.signals(raw, folded, present), toxicity_lexical
         )
@@ -170,6 +213,7 @@ class Firewall:
             toxicity=toxicity_score,
             findings=tuple(pii.find_pii(text, present)),
             obfuscations=tuple(obfuscations),
+            undecided=undecided,
         )
 
     def _injection_score(self, folded: str) -> float:

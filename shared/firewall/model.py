@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.firewall.injection import Prose
+from shared.firewall.semantic import SemanticHead
 
 MODEL_PATH = Path(__file__).with_name("model.json")
 FORMAT_VERSION = 2
@@ -90,6 +91,8 @@ class FirewallModel:
     trained_on: Mapping[str, Any]
     # Both models' n-gram weights in one table, (injection, toxicity): a prompt's n-grams are looked up once.
     both: Mapping[Gram, tuple[float, float]] = field(default_factory=dict)
+    # The second tier's regression on sentence embeddings (`semantic.py`); None in a model without one.
+    semantic: SemanticHead | None = None
 
     def lexical(self, grams: set[Gram]) -> tuple[float, float]:
         """The sums of the injection and the toxicity model's weights of `grams` (`gram_keys`)."""
@@ -123,4 +126,5 @@ def load_model(path: Path | None = None) -> FirewallModel:
         toxicity=toxicity,
         trained_on=data.get("trained_on", {}),
         both=both,
+        semantic=SemanticHead.from_json(data["semantic"]) if data.get("semantic") else None,
     )
