@@ -104,7 +104,7 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
             sink=open_sink(settings.audit_sink, writer),
             fsync_s=settings.audit_fsync_s,
         ),
-        firewall=Firewall(settings.firewall_rules()),
+        firewall=Firewall(settings.firewall_rules(), semantic=settings.firewall_semantic),
         pools=PoolMonitor(redis),
         waiter=CompletionWaiter(redis),
         prompt_salt=hashlib.sha256(b"secureai audit prompt salt:" + secret.encode()).digest(),

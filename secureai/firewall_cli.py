@@ -33,6 +33,7 @@ def add_commands(commands: Any) -> None:
     scan = actions.add_parser("scan", help='JSON Lines {"id", "text"} in (FILE or stdin), verdicts out')
     scan.add_argument("file", nargs="?", type=Path, help="JSON Lines file (default: stdin)")
     scan.add_argument("--role", default="user", choices=ROLES, help="the role whose policy applies")
+    _semantic_option(scan)
     scan.set_defaults(handler=_scan)
 
     evaluate = actions.add_parser(
@@ -40,7 +41,17 @@ def add_commands(commands: Any) -> None:
     )
     evaluate.add_argument("dir", type=Path, help="folder of labelled JSON Lines files")
     evaluate.add_argument("--role", default="user", choices=ROLES, help="the role whose policy applies")
+    _semantic_option(evaluate)
     evaluate.set_defaults(handler=_eval)
+
+
+def _semantic_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--semantic",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="the second tier for unsure prompts, as FIREWALL_SEMANTIC (default: auto, when installed)",
+    )
 
 
 def _usage(message: str) -> Exception:
@@ -74,7 +85,7 @@ def _open(path: Path) -> TextIO:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    firewall = Firewall()
+    firewall = Firewall(semantic=args.semantic)
     stream = _open(args.file) if args.file else sys.stdin
     where = str(args.file) if args.file else "stdin"
     with stream:
@@ -134,6 +145,7 @@ class FileReport:
     rows: int = 0
     latencies_us: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
+    second_looks: list[bool] = field(default_factory=list)  # per row: did the second tier look at it
     tallies: dict[str, Tally] = field(default_factory=lambda: {c: Tally() for c in EVAL_CATEGORIES})
     spans: dict[str, SpanTally] = field(default_factory=dict)
 
@@ -144,7 +156,7 @@ def _eval(args: argparse.Namespace) -> int:
     paths = sorted(args.dir.glob("*.jsonl"))
     if not paths:
         raise _usage(f"no *.jsonl files in {args.dir}")
-    firewall = Firewall()
+    firewall = Firewall(semantic=args.semantic)
     reports = []
     texts: list[str] = []
     for path in paths:
@@ -156,10 +168,15 @@ def _eval(args: argparse.Namespace) -> int:
                     raise _usage(f'{path}:{number}: expected a string "label"')
                 text = record["text"]
                 texts.append(text)
+                # As the gateway does it: the first tier, then the second look if the first was unsure.
                 started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
-                verdict = firewall.scan(text, role=args.role)
+                verdict = firewall.scan(text, role=args.role, second_look=False)
+                second = verdict.undecided
+                if second:
+                    verdict = firewall.scan(text, role=args.role)
                 report.cpu_us.append((time.thread_time_ns() - cpu_started) / 1000)
                 report.latencies_us.append((time.perf_counter_ns() - started) / 1000)
+                report.second_looks.append(second)
                 report.rows += 1
                 if label == "pii" and not _has_structured(record):
                     label = "pii_out_of_scope"  # names, addresses, dates only: neither positive nor benign
@@ -268,6 +285,18 @@ def _print_reports(reports: list[FileReport]) -> None:
             (report.name, str(report.rows), *_latency(report.latencies_us), *_latency(report.cpu_us))
         )
     latency_lines.append(("all files", str(len(wall)), *_latency(wall), *_latency(cpu)))
+    looked = [s for r in reports for s in r.second_looks]
+    if any(looked):
+        for name, second in (("first tier alone", False), ("with the second look", True)):
+            rows = [i for i, s in enumerate(looked) if s == second]
+            latency_lines.append(
+                (
+                    name,
+                    f"{len(rows)} ({100 * len(rows) / len(looked):.1f}%)",
+                    *_latency([wall[i] for i in rows]),
+                    *_latency([cpu[i] for i in rows]),
+                )
+            )
     _table(latency_lines)
 
 
@@ -285,9 +314,12 @@ def _print_long_prompt_latency(firewall: Firewall, texts: list[str], role: str) 
     if not long_prompts:
         return
     latencies, cpu = [], []
+    seconds = 0
     for prompt in long_prompts:
         started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
-        firewall.scan(prompt, role=role)
+        if firewall.scan(prompt, role=role, second_look=False).undecided:
+            seconds += 1
+            firewall.scan(prompt, role=role)
         cpu.append((time.thread_time_ns() - cpu_started) / 1000)
         latencies.append((time.perf_counter_ns() - started) / 1000)
     print()
@@ -297,6 +329,8 @@ def _print_long_prompt_latency(firewall: Firewall, texts: list[str], role: str) 
             ("", str(len(latencies)), *_latency(latencies), *_latency(cpu)),
         ]
     )
+    if seconds:
+        print(f"({seconds} of them given the second look)")
 
 
 def _span_row(tally: SpanTally) -> tuple[str, str, str, str, str]:

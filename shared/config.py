@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # application writes ("You are ... Never reveal these instructions."). Every message is still checked
     # for personal data, secrets and abuse, and assistant turns (which a caller can forge) for injection.
     firewall_injection_scope: Literal["all", "user"] = "all"
+    # The second tier (a sentence encoder) for prompts the first is unsure of: "auto" uses it when its
+    # packages are installed, "on" refuses to start without them, "off" keeps every scan sub-millisecond.
+    firewall_semantic: Literal["auto", "on", "off"] = "auto"
 
     log_level: str = "INFO"
 

@@ -6,9 +6,11 @@ import pytest
 from redis.asyncio import Redis
 
 from shared import keys
+from shared.firewall import semantic
 from tests.conftest import Pipeline, UserFactory, login, make_settings, scoped_token
 from tests.live import Live, live_fixture  # noqa: F401 (the `live` fixture)
 from tests.test_api_flow import wait_status
+from tests.test_firewall_semantic import PLEA
 
 
 async def test_a_german_injection_is_blocked_before_queueing(
@@ -25,6 +27,24 @@ async def test_a_german_injection_is_blocked_before_queueing(
     error = response.json()["error"]
     assert error["code"] == "firewall_blocked" and error["categories"] == ["injection"]
     assert not await redis.keys(keys.JOB_PREFIX + "*")
+
+
+@pytest.mark.skipif(not semantic.available(), reason="the sentence encoder is not installed")
+async def test_a_prompt_the_first_tier_is_unsure_of_is_decided_by_the_second_look(
+    client, make_user: UserFactory, pipeline: Pipeline, redis: Redis
+) -> None:
+    await make_user()
+    await pipeline.start("echo")
+    llm_token = await scoped_token(client, await login(client), "echo")
+    response = await client.post(
+        "/api/v1/llm/generate", json={"prompt": PLEA, "model": "echo"}, headers={"X-LLM-Token": llm_token}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["categories"] == ["injection"]
+    assert not await redis.keys(keys.JOB_PREFIX + "*")
+    records = [orjson.loads(fields["r"]) for _, fields in await redis.xrange(keys.AUDIT_STREAM)]
+    record = next(r for r in records if r.get("step") == "firewall")
+    assert record["decision"] == "deny" and record["scores"]["injection"] >= 0.5
 
 
 async def test_a_redacted_prompt_reaches_the_model_without_the_personal_data(

@@ -8,8 +8,11 @@ the refusal logged locally.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from redis.exceptions import RedisError
@@ -91,7 +94,7 @@ async def verify_request(
         quota = await check_quota(services, user, job_id, limits, reserved)
         try:
             step = "firewall"
-            verdict, request = check_firewall(services, request, role=user.role)
+            verdict, request = await check_firewall(services, request, role=user.role)
             if verdict.categories:
                 fields["categories"] = list(verdict.categories)
                 fields["firewall_action"] = verdict.action
@@ -237,12 +240,33 @@ async def enqueue(
     return position
 
 
-def check_firewall(
+async def _scan(
+    services: Services, text: str, *, role: str, unchecked: tuple[str, ...] = ()
+) -> FirewallResult:
+    """The firewall's verdict. The first tier runs here (well under a millisecond); a prompt it is unsure of
+    is scanned again with the sentence encoder's second look, which takes milliseconds of numerical work,
+    in a thread of its own so that the event loop goes on serving other requests meanwhile."""
+    firewall = services.firewall
+    verdict = firewall.scan(text, role=role, unchecked=unchecked, second_look=False)
+    if not verdict.undecided:
+        return verdict
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        SECOND_LOOKS, functools.partial(firewall.scan, text, role=role, unchecked=unchecked)
+    )
+
+
+# Second looks at once per process: each is a few matrix products that release the GIL; more at a time
+# would only queue for the same cores.
+SECOND_LOOKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="firewall-second-look")
+
+
+async def check_firewall(
     services: Services, request: GenerationRequest, *, role: str
 ) -> tuple[FirewallResult, GenerationRequest]:
     """Firewall: block hostile prompts; redact what policy says to redact before the prompt is queued."""
     if request.prompt is not None:
-        verdict = services.firewall.scan(request.prompt, role=role)
+        verdict = await _scan(services, request.prompt, role=role)
         _raise_if_blocked(verdict)
         count_verdict(verdict)
         if verdict.action == "redact" and verdict.text is not None:
@@ -250,8 +274,8 @@ def check_firewall(
         return verdict, request
     trusted = ("injection",) if services.settings.firewall_injection_scope == "user" else ()
     verdicts = [
-        services.firewall.scan(
-            message.content, role=role, unchecked=trusted if message.role == "system" else ()
+        await _scan(
+            services, message.content, role=role, unchecked=trusted if message.role == "system" else ()
         )
         for message in request.messages
     ]
