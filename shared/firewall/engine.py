@@ -3,7 +3,9 @@ the policy's decision for the user's role.
 
 The cost of a scan is roughly linear in the prompt's length: every pattern is linear, the learned
 models read at most the start and the end of a long prompt, and decoding and phone-number validation
-are capped per prompt.
+are capped per prompt. A prompt whose injection score the first tier leaves unsure gets a second look
+from a sentence encoder (`semantic.py`, milliseconds, at most 128 tokens read), unless the caller asks
+for the first tier's verdict alone.
 """
 
 from __future__ import annotations
