@@ -151,3 +151,12 @@ def test_a_persuasion_attack_the_first_tier_lets_pass_is_blocked_after_the_secon
     assert Firewall().scan(PLEA, second_look=False).undecided
     final = Firewall().scan(PLEA)
     assert final.action == "block" and final.categories == ("injection",)
+
+
+def test_on_refuses_to_start_without_the_encoder_and_auto_goes_on_without_it(monkeypatch) -> None:
+    monkeypatch.setattr(semantic, "available", lambda: False)
+    with pytest.raises(semantic.SemanticUnavailable):
+        Firewall(semantic="on")
+    firewall = Firewall(semantic="auto")
+    assert not firewall.second_tier
+    assert not firewall.scan(UNSURE, second_look=False).undecided
