@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from shared.firewall import Firewall
+from shared.firewall import Firewall, FirewallResult
 from shared.firewall.policy import ROLES
 
 # Labels of the evaluation data (see the data README): which category a label is positive for.
@@ -168,12 +168,8 @@ def _eval(args: argparse.Namespace) -> int:
                     raise _usage(f'{path}:{number}: expected a string "label"')
                 text = record["text"]
                 texts.append(text)
-                # As the gateway does it: the first tier, then the second look if the first was unsure.
                 started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
-                verdict = firewall.scan(text, role=args.role, second_look=False)
-                second = verdict.undecided
-                if second:
-                    verdict = firewall.scan(text, role=args.role)
+                verdict, second = _scan_as_the_gate(firewall, text, args.role)
                 report.cpu_us.append((time.thread_time_ns() - cpu_started) / 1000)
                 report.latencies_us.append((time.perf_counter_ns() - started) / 1000)
                 report.second_looks.append(second)
@@ -187,6 +183,15 @@ def _eval(args: argparse.Namespace) -> int:
     _print_reports(reports)
     _print_long_prompt_latency(firewall, texts, args.role)
     return 0
+
+
+def _scan_as_the_gate(firewall: Firewall, text: str, role: str) -> tuple[FirewallResult, bool]:
+    """The verdict as the gate reaches it, the first tier and then, if it was unsure, the second look;
+    and whether the second look was needed."""
+    verdict = firewall.scan(text, role=role, second_look=False)
+    if not verdict.undecided:
+        return verdict, False
+    return firewall.scan(text, role=role), True
 
 
 def _count(report: FileReport, label: str, categories: tuple[str, ...]) -> None:
@@ -317,9 +322,7 @@ def _print_long_prompt_latency(firewall: Firewall, texts: list[str], role: str) 
     seconds = 0
     for prompt in long_prompts:
         started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
-        if firewall.scan(prompt, role=role, second_look=False).undecided:
-            seconds += 1
-            firewall.scan(prompt, role=role)
+        seconds += _scan_as_the_gate(firewall, prompt, role)[1]
         cpu.append((time.thread_time_ns() - cpu_started) / 1000)
         latencies.append((time.perf_counter_ns() - started) / 1000)
     print()
