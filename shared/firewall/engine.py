@@ -204,7 +204,9 @@ class Firewall:
         ):
             if second_look:
                 encoder = self._encoder or semantic_module.shared_encoder()
-                injection_score = head.combine(injection_score, head.probability(encoder.embed(text)))
+                embedding = encoder.embed_known(text)
+                if embedding is not None:  # None: a language the encoder did not learn
+                    injection_score = head.combine(injection_score, head.probability(embedding))
             else:
                 undecided = True
         toxicity_score = model.toxicity.probability_with(
