@@ -3,9 +3,10 @@
     python scripts/train_firewall.py [DATA_DIR] [--out PATH] [--cv]
 
 DATA_DIR (default: ../shared/data/firewall, relative to the repository root) holds the labelled JSON
-Lines files described in its README; the synthetic rows of `scripts/firewall_synthetic.py` are added to
-them. Needs the `dev` extra (scikit-learn, numpy, scipy). Every random choice uses a fixed seed, so the
-same data gives the same file. Every word and trigram in the file comes from these rows.
+Lines files described in its README; the synthetic rows of `scripts/firewall_synthetic.py` and the
+hand-written rows of `scripts/firewall_extra/` are added to them. Needs the `dev` extra (scikit-learn,
+numpy, scipy). Every random choice uses a fixed seed, so the same data gives the same file. Every word
+and trigram in the file comes from these rows.
 
 With --cv it first prints cross-validated figures: 5-fold (stratified by source) and leave-one-attack-
 family-out for injection (the family's attacks never seen in training), 5-fold for toxicity.
@@ -58,11 +59,12 @@ SEMANTIC_C = 1.0  # the embedding regression's (0.3 and 3 tried: no better on th
 # First-tier scores looked at again, the weight of the encoder's log-odds and the score at which it changes
 # nothing (chosen on the read sets and the check prompts: the figures hardly move between [0.02, 0.98] and
 # [0.1, 0.9]; weights 0.7 to 2 were no better; a centre of 0.5 caught more but let the encoder push
-# instruction-like benign prompts over, such as application templates, and 0.7 caught fewer).
+# instruction-like benign prompts over, such as application templates, and 0.7 caught fewer; with the
+# hand-written rows in training, 0.65 kept the read sets' recall of 0.6 with fewer false alarms).
 SEMANTIC_BAND = (0.05, 0.95)
 SEMANTIC_WEIGHT = 1.0
-SEMANTIC_CENTRE = 0.6
-TARGET_FPR = 0.01  # operating point: at most this share of benign rows (out of fold) flagged
+SEMANTIC_CENTRE = 0.65
+TARGET_FPR = 0.02  # operating point: at most this share of benign rows (out of fold) flagged
 # Signals the injection model weighs only through their products with a harmful topic ("disclaimer_harm"):
 # "for educational purposes", "a hypothetical world", "real-world", "this is an emergency" frame attacks
 # and everyday questions alike, and weighed alone they flagged such questions. "covert" (wanting a deed
@@ -90,6 +92,23 @@ def load_rows(data_dir: Path) -> list[Row]:
                 rows.append(
                     Row(item["id"], item["text"], item["label"], item["id"].rsplit("-", 1)[0], path.stem)
                 )
+    return rows
+
+
+WRITTEN_DIR = ROOT / "scripts" / "firewall_extra"
+
+
+def written_rows(directory: Path = WRITTEN_DIR) -> list[Row]:
+    """Prompts written by hand for training (`scripts/firewall_extra/`: chat jailbreaks, attacks on
+    applications, paraphrased and optimised attacks, and the hard benign prompts of the same worlds), one
+    source per file and family."""
+    rows = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            if line.strip():
+                item = json.loads(line)
+                source = f"written_{path.stem}_{item['family']}"
+                rows.append(Row(f"{source}-{i}", item["text"], item["label"], source, "written"))
     return rows
 
 
@@ -290,6 +309,7 @@ LEFT_OUT_FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "gcg + synthetic suffixes": ("jbb_gcg", "synthetic_suffix"),
     "synthetic indirect injections": ("synthetic_indirect",),
+    "written rows (every file)": ("written_",),
     "synthetic sideways attacks": (
         "synthetic_sideways_secret",
         "synthetic_safety_off",
@@ -377,11 +397,17 @@ def semantic_head(
     rule = semantic.SemanticHead.from_json(head)
     both = np.array(
         [
-            rule.combine(first, second) if rule.undecided(first) and semantic.readable(row.text) else first
-            for first, second, row in zip(first_oof, second_oof, task, strict=True)
+            rule.combine(first, second) if rule.undecided(first) and read else first
+            for first, second, read in zip(first_oof, second_oof, _read_by_encoder(task), strict=True)
         ]
     )
     return head, {"five_fold": _rates(task, y, both, threshold)}
+
+
+def _read_by_encoder(task: list[Row]) -> list[bool]:
+    """Whether the engine would give each row the encoder's opinion (Latin letters, a language it knows)."""
+    encoder = semantic.shared_encoder()
+    return [semantic.readable(row.text) and encoder.knows(row.text) for row in task]
 
 
 def _rates(
@@ -393,8 +419,10 @@ def _rates(
     for i, row in enumerate(task):
         if only is not None and not only[i]:
             continue
-        if row.file in ("injection", "benign_hard", "code", "synthetic"):
-            groups.setdefault(f"{row.source}:{row.label}", []).append(i)
+        if row.file in ("injection", "benign_hard", "code", "synthetic", "written"):
+            # the written rows by file, not by their dozens of families
+            source = "_".join(row.source.split("_")[:2]) if row.file == "written" else row.source
+            groups.setdefault(f"{source}:{row.label}", []).append(i)
     for group, members in sorted(groups.items()):
         out[group] = {"rows": len(members), "flagged": round(float(np.mean(flagged[members])), 4)}
     return out
@@ -420,7 +448,9 @@ def toxicity_task(rows: list[Row]) -> tuple[list[Row], np.ndarray, Featurised]:
     task = [
         r
         for r in rows + technical_rows()
-        if r.label in ("toxic", "not_toxic", "benign", "pii", "no_pii") and r.source not in INJECTION_ONLY
+        if r.label in ("toxic", "not_toxic", "benign", "pii", "no_pii")
+        and r.source not in INJECTION_ONLY
+        and r.file != "written"
     ]
     y = np.array([1 if r.label == "toxic" else 0 for r in task])
     data = featurise([r.text for r in task], toxicity.signals)
@@ -476,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"no *.jsonl rows in {args.data_dir}")
     from firewall_synthetic import synthetic_rows
 
-    rows += synthetic(synthetic_rows)
+    rows += synthetic(synthetic_rows) + written_rows()
     prose_words, trigrams = build_prose(rows)
     prose = injection.Prose(frozenset(prose_words), frozenset(trigrams))
     lexical = not args.no_lexical
@@ -509,6 +539,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "seed": SEED,
             "synthetic_rows": len([r for r in rows if r.file == "synthetic"]),
+            "written_rows": {
+                path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+                for path in sorted(WRITTEN_DIR.glob("*.jsonl"))
+            },
             "cross_validation": {
                 "injection": inj_report,
                 "toxicity": tox_report,
