@@ -25,7 +25,7 @@ import multiprocessing
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,18 +81,30 @@ class Row:
     label: str
     source: str  # the family a row comes from ("deepset_train", "jbb_pair...", "xstest", ...)
     file: str
+    group: str = ""  # the row's line in the reports, when not its source (the written rows: their file)
+
+
+def _records(directory: Path) -> Iterator[tuple[Path, int, dict[str, Any]]]:
+    """Each JSON Lines file of `directory` (sorted), and each of its records with its line number."""
+    for path in sorted(directory.glob("*.jsonl")):
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            if line.strip():
+                yield path, i, json.loads(line)
+
+
+def _hashes(directory: Path) -> dict[str, str]:
+    """A short digest of each JSON Lines file of `directory`, recorded with the model."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        for path in sorted(directory.glob("*.jsonl"))
+    }
 
 
 def load_rows(data_dir: Path) -> list[Row]:
-    rows = []
-    for path in sorted(data_dir.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                rows.append(
-                    Row(item["id"], item["text"], item["label"], item["id"].rsplit("-", 1)[0], path.stem)
-                )
-    return rows
+    return [
+        Row(item["id"], item["text"], item["label"], item["id"].rsplit("-", 1)[0], path.stem)
+        for path, _, item in _records(data_dir)
+    ]
 
 
 WRITTEN_DIR = ROOT / "scripts" / "firewall_extra"
@@ -103,12 +115,11 @@ def written_rows(directory: Path = WRITTEN_DIR) -> list[Row]:
     applications, paraphrased and optimised attacks, and the hard benign prompts of the same worlds), one
     source per file and family."""
     rows = []
-    for path in sorted(directory.glob("*.jsonl")):
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-            if line.strip():
-                item = json.loads(line)
-                source = f"written_{path.stem}_{item['family']}"
-                rows.append(Row(f"{source}-{i}", item["text"], item["label"], source, "written"))
+    for path, i, item in _records(directory):
+        source = f"written_{path.stem}_{item['family']}"
+        rows.append(
+            Row(f"{source}-{i}", item["text"], item["label"], source, "written", f"written_{path.stem}")
+        )
     return rows
 
 
@@ -420,9 +431,7 @@ def _rates(
         if only is not None and not only[i]:
             continue
         if row.file in ("injection", "benign_hard", "code", "synthetic", "written"):
-            # the written rows by file, not by their dozens of families
-            source = "_".join(row.source.split("_")[:2]) if row.file == "written" else row.source
-            groups.setdefault(f"{source}:{row.label}", []).append(i)
+            groups.setdefault(f"{row.group or row.source}:{row.label}", []).append(i)
     for group, members in sorted(groups.items()):
         out[group] = {"rows": len(members), "flagged": round(float(np.mean(flagged[members])), 4)}
     return out
@@ -533,16 +542,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = {
         "version": FORMAT_VERSION,
         "trained_on": {
-            "files": {
-                path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-                for path in sorted(args.data_dir.glob("*.jsonl"))
-            },
+            "files": _hashes(args.data_dir),
             "seed": SEED,
             "synthetic_rows": len([r for r in rows if r.file == "synthetic"]),
-            "written_rows": {
-                path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-                for path in sorted(WRITTEN_DIR.glob("*.jsonl"))
-            },
+            "written_rows": _hashes(WRITTEN_DIR),
             "cross_validation": {
                 "injection": inj_report,
                 "toxicity": tox_report,

@@ -99,8 +99,8 @@ def readable(text: str) -> bool:
 
 def foreign(pieces: Sequence[str]) -> bool:
     """Whether a prompt's WordPiece pieces look like a language the encoder did not learn: more than
-    `FOREIGN_PIECES` of the pieces of its words continue a word (punctuation and pieces that start with
-    a digit aside; a "##" piece always counts, digits too)."""
+    `FOREIGN_PIECES` of its pieces continue a word ("##..."). Pieces that start a word count only when
+    they are all letters, so punctuation and numbers standing alone are left out."""
     endings = words = 0
     for piece in pieces:
         if piece.startswith("##"):
