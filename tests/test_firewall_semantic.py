@@ -106,7 +106,9 @@ class UnknownLanguageEncoder(FixedEncoder):
 
 def test_word_pieces_that_are_mostly_word_endings_mean_a_language_the_encoder_did_not_learn() -> None:
     assert not semantic.foreign(["what", "is", "a", "good", "recipe", "for", "banana", "bread", "?"])
-    assert not semantic.foreign(["token", "##izer", "##s", "split", "rare", "words", "into", "parts", ",", "42"])
+    assert not semantic.foreign(
+        ["token", "##izer", "##s", "split", "rare", "words", "into", "parts", ",", "42"]
+    )
     assert semantic.foreign(["za", "##po", "##m", "##ni", "##j", "o", "sw", "##oic", "##h", "za", "##sa"])
     assert not semantic.foreign([])
     encoder = UnknownLanguageEncoder([0.0] * 4)
