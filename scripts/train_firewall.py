@@ -8,6 +8,10 @@ hand-written rows of `scripts/firewall_extra/` are added to them. Needs the `dev
 numpy, scipy). Every random choice uses a fixed seed, so the same data gives the same file. Every word
 and trigram in the file comes from these rows.
 
+The injection model's threshold is set last, on the evaluation sets already read (`VALIDATION_DIRS`),
+which are never trained on: the lowest that flags at most 2% of their benign prompts, scored as the
+gate scores them.
+
 With --cv it first prints cross-validated figures: 5-fold (stratified by source) and leave-one-attack-
 family-out for injection (the family's attacks never seen in training), 5-fold for toxicity.
 
@@ -41,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from shared.firewall import injection, normalize, semantic, toxicity  # noqa: E402
-from shared.firewall.model import FORMAT_VERSION, MODEL_PATH, ngrams  # noqa: E402
+from shared.firewall.model import FORMAT_VERSION, MODEL_PATH, lexical_scale, ngrams  # noqa: E402
 
 SEED = 20240601
 FOLDS = 5
@@ -52,6 +56,10 @@ INJECTION_C = (
 )
 TOXICITY_C = 1.0
 LEXICAL_MIN_DF = 2
+# A prompt with more distinct n-grams than this has its n-grams' sum scaled down (`model.lexical_scale`):
+# long benign documents (retrieval templates, agent traces, pasted mails) added up many small weights and
+# crossed the threshold. 32 and 64 tried (no clear difference; 64 touches fewer prompts).
+INJECTION_SCALE_FROM = 64
 INJECTION_MIN_WEIGHT = 0.02  # injection lexical weights smaller than this are dropped (0.005 to 0.05 tried)
 TOXICITY_MIN_WEIGHT = 0.005
 TOXICITY_F1_SLACK = 0.005
@@ -64,7 +72,7 @@ SEMANTIC_C = 1.0  # the embedding regression's (0.3 and 3 tried: no better on th
 SEMANTIC_BAND = (0.05, 0.95)
 SEMANTIC_WEIGHT = 1.0
 SEMANTIC_CENTRE = 0.65
-TARGET_FPR = 0.02  # operating point: at most this share of benign rows (out of fold) flagged
+TARGET_FPR = 0.02  # operating point: at most this share of the validation sets' benign rows flagged
 # Signals the injection model weighs only through their products with a harmful topic ("disclaimer_harm"):
 # "for educational purposes", "a hypothetical world", "real-world", "this is an emergency" frame attacks
 # and everyday questions alike, and weighed alone they flagged such questions. "covert" (wanting a deed
@@ -108,6 +116,14 @@ def load_rows(data_dir: Path) -> list[Row]:
 
 
 WRITTEN_DIR = ROOT / "scripts" / "firewall_extra"
+# The evaluation sets whose every row has been read and used for choices (the blind sets' `dev` halves,
+# the own evaluation set, the holdout); never trained on. They set the operating point. The blind sets'
+# `test` halves are not among them.
+VALIDATION_DIRS = (
+    ROOT / "scripts" / "firewall_eval",
+    ROOT / "scripts" / "firewall_holdout",
+    *sorted((ROOT / "scripts" / "firewall_blind").glob("set*/dev")),
+)
 
 
 def written_rows(directory: Path = WRITTEN_DIR) -> list[Row]:
@@ -182,6 +198,7 @@ class Trained:
     bias: float
     weights: dict[str, float]
     lexical: dict[str, float]
+    scale_from: int = 0
 
 
 def _without(signals: dict[str, float], names: Sequence[str]) -> dict[str, float]:
@@ -195,6 +212,7 @@ def fit(
     c: float,
     lexical: bool = True,
     min_weight: float = INJECTION_MIN_WEIGHT,
+    scale_from: int = 0,
 ) -> Trained:
     """Logistic regression on standardised signals plus binary n-grams; scaling folded into the weights."""
     scaler = StandardScaler().fit(data.dense[index])
@@ -208,6 +226,8 @@ def fit(
                 counts[gram] = counts.get(gram, 0) + 1
         vocabulary = {g: j for j, g in enumerate(sorted(g for g, n in counts.items() if n >= LEXICAL_MIN_DF))}
     matrix = _lexical_matrix([data.grams[i] for i in index], vocabulary)
+    scales = np.array([lexical_scale(len(data.grams[i]), scale_from) for i in index])
+    matrix = sparse.diags(scales) @ matrix
     x = sparse.hstack([sparse.csr_matrix(dense), matrix]).tocsr()
     model = LogisticRegression(
         C=c, class_weight="balanced", max_iter=5000, solver="liblinear", random_state=SEED
@@ -222,7 +242,7 @@ def fit(
         for g, j in vocabulary.items()
         if abs(coef[len(data.names) + j]) >= min_weight
     }
-    return Trained(bias, weights, lexical_weights)
+    return Trained(bias, weights, lexical_weights, scale_from)
 
 
 def _lexical_matrix(grams: list[set[str]], vocabulary: dict[str, int]) -> sparse.csr_matrix:
@@ -239,7 +259,13 @@ def _lexical_matrix(grams: list[set[str]], vocabulary: dict[str, int]) -> sparse
 def predict(trained: Trained, data: Featurised, index: np.ndarray) -> np.ndarray:
     w = np.array([trained.weights[name] for name in data.names])
     z = trained.bias + data.dense[index] @ w
-    z += np.array([sum(trained.lexical.get(g, 0.0) for g in data.grams[i]) for i in index])
+    z += np.array(
+        [
+            sum(trained.lexical.get(g, 0.0) for g in data.grams[i])
+            * lexical_scale(len(data.grams[i]), trained.scale_from)
+            for i in index
+        ]
+    )
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
@@ -339,7 +365,9 @@ def injection_cv(
     oof = np.zeros(len(task))
     for k in range(FOLDS):
         train, test = np.where(folds != k)[0], np.where(folds == k)[0]
-        oof[test] = predict(fit(data, train, y[train], INJECTION_C, lexical), data, test)
+        oof[test] = predict(
+            fit(data, train, y[train], INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM), data, test
+        )
     benign = np.array([r.label == "benign" for r in task])
     threshold = threshold_for(oof[benign], TARGET_FPR)
     report: dict[str, Any] = {"threshold": round(threshold, 4), "five_fold": _rates(task, y, oof, threshold)}
@@ -351,7 +379,7 @@ def injection_cv(
         family = np.where(in_family)[0]
         for k in range(FOLDS):
             train = np.where((folds != k) & ~in_family)[0]
-            model = fit(data, train, y[train], INJECTION_C, lexical)
+            model = fit(data, train, y[train], INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM)
             own = np.where((folds == k) & ~in_family)[0]
             scores[own] = predict(model, data, own)
             scores[family] += predict(model, data, family) / FOLDS
@@ -435,6 +463,31 @@ def _rates(
     for group, members in sorted(groups.items()):
         out[group] = {"rows": len(members), "flagged": round(float(np.mean(flagged[members])), 4)}
     return out
+
+
+def validation_threshold(model_path: Path, second_tier: bool) -> tuple[float, dict[str, Any]]:
+    """The operating point: the lowest threshold that flags at most `TARGET_FPR` of the validation sets'
+    benign prompts, scored as the gate scores them (both tiers) by the model at `model_path`; and the
+    figures at it. (Out of fold on the training rows, the same rule gave thresholds of 0.8 and more once
+    the hard benign rows were most of the benign rows: those are written to be as close to attacks as
+    possible, unlike what a gateway sees.)"""
+    from shared.firewall.engine import Firewall
+
+    firewall = Firewall(model_path=model_path, semantic="on" if second_tier else "off")
+    scores: dict[str, list[float]] = {"injection": [], "benign": []}
+    for directory in VALIDATION_DIRS:
+        for _, _, item in _records(directory):
+            if item["label"] in scores:
+                scores[item["label"]].append(firewall.detect(item["text"]).injection)
+    attacks, benign = np.array(scores["injection"]), np.array(scores["benign"])
+    threshold = threshold_for(benign, TARGET_FPR)
+    return threshold, {
+        "sets": [str(d.relative_to(ROOT)) for d in VALIDATION_DIRS],
+        "attacks": len(attacks),
+        "benign": len(benign),
+        "recall": round(float(np.mean(attacks >= threshold)), 4),
+        "benign_flagged": round(float(np.mean(benign >= threshold)), 4),
+    }
 
 
 # --- toxicity --------------------------------------------------------------------------------------------
@@ -537,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {group:45} {figures['rows']:4} rows  flagged {100 * figures['flagged']:5.1f}%")
 
     everything = np.arange(len(inj_rows))
-    inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical)
+    inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM)
     tox = fit(tox_data, np.arange(len(tox_rows)), tox_y, TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT)
     model = {
         "version": FORMAT_VERSION,
@@ -558,9 +611,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "toxicity": _serialise(tox, tox_report["threshold"]),
         **({"semantic": head} if head else {}),
     }
-    args.out.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n")
+    _write(args.out, model)
+    threshold, figures = validation_threshold(args.out, head is not None)
+    model["injection"]["threshold"] = round(threshold, 4)
+    model["trained_on"]["validation"] = figures
+    _write(args.out, model)
+    print(
+        f"injection threshold {threshold:.4f}: validation sets' attacks caught "
+        f"{100 * figures['recall']:.1f}%, benign flagged {100 * figures['benign_flagged']:.1f}%"
+    )
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
     return 0
+
+
+def _write(path: Path, model: dict[str, Any]) -> None:
+    path.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n")
 
 
 def print_cv(injection_report: dict[str, Any], toxicity_report: dict[str, Any]) -> None:
@@ -585,6 +650,7 @@ def _serialise(trained: Trained, threshold: float) -> dict[str, Any]:
         "weights": {k: round(v, 6) for k, v in trained.weights.items()},
         "lexical": dict(sorted(trained.lexical.items())),
         "threshold": threshold,
+        **({"lexical_scale_from": trained.scale_from} if trained.scale_from else {}),
     }
 
 

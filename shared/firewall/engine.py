@@ -172,7 +172,7 @@ class Firewall:
         model = self.model
         found = injection.signals(raw, folded, words, model.prose, present)
         injection_lexical, toxicity_lexical = model.lexical(grams)
-        injection_score = model.injection.probability_with(found, injection_lexical)
+        injection_score = model.injection.probability_with(found, injection_lexical, len(grams))
         obfuscations: list[str] = []
         readings = normalize.readings(
             text,
@@ -230,7 +230,8 @@ class Firewall:
         present = set(words)
         model = self.model
         found = injection.signals(folded, folded, words, model.prose, present)
-        return model.injection.probability_with(found, model.lexical(gram_keys(words))[0])
+        grams = gram_keys(words)
+        return model.injection.probability_with(found, model.lexical(grams)[0], len(grams))
 
 
 def _well_formed(text: str) -> str:

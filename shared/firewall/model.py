@@ -39,10 +39,13 @@ class LinearModel:
     # The weights by n-gram as `gram_keys` gives them (a word, or a pair of words as a tuple).
     lexical: Mapping[Gram, float]
     threshold: float
+    # Prompts with more distinct n-grams than this have their n-grams' sum scaled by sqrt(this / count), so
+    # that a long prompt does not add up many small weights (0: never scaled).
+    lexical_scale_from: int = 0
 
-    def probability_with(self, signals: Mapping[str, float], lexical: float) -> float:
-        """The probability for these signals when the n-grams' weights add up to `lexical`."""
-        z = self.bias + lexical
+    def probability_with(self, signals: Mapping[str, float], lexical: float, grams: int = 0) -> float:
+        """The probability for these signals when the `grams` n-grams' weights add up to `lexical`."""
+        z = self.bias + lexical * lexical_scale(grams, self.lexical_scale_from)
         z += sum(map(operator.mul, self.weights.values(), map(signals.get, self.weights, _ZEROS)))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -54,7 +57,13 @@ class LinearModel:
             weights={str(k): float(v) for k, v in data["weights"].items()},
             lexical={_key(str(k)): float(v) for k, v in data["lexical"].items()},
             threshold=float(data["threshold"]),
+            lexical_scale_from=int(data.get("lexical_scale_from", 0)),
         )
+
+
+def lexical_scale(grams: int, scale_from: int) -> float:
+    """The factor on the n-grams' sum of a prompt with `grams` distinct n-grams (`LinearModel`)."""
+    return math.sqrt(scale_from / grams) if 0 < scale_from < grams else 1.0
 
 
 Gram = str | tuple[str, str]
