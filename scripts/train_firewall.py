@@ -615,6 +615,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     threshold, figures = validation_threshold(args.out, head is not None)
     model["injection"]["threshold"] = round(threshold, 4)
     model["trained_on"]["validation"] = figures
+    # The 5-fold figures again at the threshold the model ships with (the first tier's scores).
+    shipped = _rates(inj_rows, inj_y, inj_oof, threshold)
+    model["trained_on"]["cross_validation"]["injection_at_threshold"] = shipped
+    if args.cv:
+        print(f"injection, 5-fold at the model's threshold {threshold:.4f} (first tier):")
+        for group, rates in shipped.items():
+            print(f"  {group:45} {rates['rows']:4} rows  flagged {100 * rates['flagged']:5.1f}%")
     _write(args.out, model)
     print(
         f"injection threshold {threshold:.4f}: validation sets' attacks caught "

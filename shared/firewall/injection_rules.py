@@ -383,6 +383,14 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "instruções ocultas|versteckten anweisungen|geheimen anweisungen",
             "",
         ),
+        # "previous instructions" in other languages, as the English rule above counts it.
+        ("vorherig*|ursprünglich*|anfänglich*|bisherig*", r"\w* (?:anweisung|instruktion|vorgabe)(?:en)?\b"),
+        (
+            "instructions précédentes|consignes précédentes|instructions initiales|instrucciones anteriores|"
+            "instrucciones iniciales|istruzioni precedenti|istruzioni iniziali|instruções anteriores|"
+            "instruções iniciais",
+            "",
+        ),
         (
             "information in the prompt|system prompt|system-prompt|systemprompt|sentences before|"
             "before the text|"
