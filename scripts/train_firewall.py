@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from shared.firewall import injection, normalize, semantic, toxicity  # noqa: E402
-from shared.firewall.model import FORMAT_VERSION, MODEL_PATH, lexical_scale, ngrams  # noqa: E402
+from shared.firewall.model import FORMAT_VERSION, MODEL_PATH, lexical_scale, load_model, ngrams  # noqa: E402
 
 SEED = 20240601
 FOLDS = 5
@@ -465,22 +465,37 @@ def _rates(
     return out
 
 
-def validation_threshold(model_path: Path, second_tier: bool) -> tuple[float, dict[str, Any]]:
+def validation_threshold(
+    model_path: Path, second_tier: bool, provisional: float
+) -> tuple[float, dict[str, Any]]:
     """The operating point: the lowest threshold that flags at most `TARGET_FPR` of the validation sets'
     benign prompts, scored as the gate scores them (both tiers) by the model at `model_path`; and the
     figures at it. (Out of fold on the training rows, the same rule gave thresholds of 0.8 and more once
     the hard benign rows were most of the benign rows: those are written to be as close to attacks as
-    possible, unlike what a gateway sees.)"""
+    possible, unlike what a gateway sees.) The scores depend a little on the threshold itself (an
+    obfuscated reading's model score counts only above it), so the sets are scored first at
+    `provisional` and again at each new threshold until it no longer moves."""
     from shared.firewall.engine import Firewall
+    from shared.firewall.policy import Policy
 
-    firewall = Firewall(model_path=model_path, semantic="on" if second_tier else "off")
-    scores: dict[str, list[float]] = {"injection": [], "benign": []}
-    for directory in VALIDATION_DIRS:
-        for _, _, item in _records(directory):
-            if item["label"] in scores:
-                scores[item["label"]].append(firewall.detect(item["text"]).injection)
-    attacks, benign = np.array(scores["injection"]), np.array(scores["benign"])
-    threshold = threshold_for(benign, TARGET_FPR)
+    model = load_model(model_path)
+    items = [
+        item
+        for d in VALIDATION_DIRS
+        for _, _, item in _records(d)
+        if item["label"] in ("injection", "benign")
+    ]
+    attack = np.array([item["label"] == "injection" for item in items])
+    threshold = provisional
+    for _ in range(3):
+        firewall = Firewall(
+            Policy(injection_threshold=threshold), model=model, semantic="on" if second_tier else "off"
+        )
+        scores = np.array([firewall.detect(item["text"]).injection for item in items])
+        previous, threshold = threshold, threshold_for(scores[~attack], TARGET_FPR)
+        if round(threshold, 4) == round(previous, 4):
+            break
+    attacks, benign = scores[attack], scores[~attack]
     return threshold, {
         "sets": [str(d.relative_to(ROOT)) for d in VALIDATION_DIRS],
         "attacks": len(attacks),
@@ -583,11 +598,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_semantic:
         head, head_report = semantic_head(inj_rows, inj_y, inj_oof, inj_report["threshold"])
         if args.cv:
-            print(
-                f"injection, both tiers, 5-fold (first-tier scores in {list(SEMANTIC_BAND)} looked at again):"
+            _print_rates(
+                f"injection, both tiers, 5-fold (first-tier scores in {list(SEMANTIC_BAND)} "
+                "looked at again):",
+                head_report["five_fold"],
             )
-            for group, figures in head_report["five_fold"].items():
-                print(f"  {group:45} {figures['rows']:4} rows  flagged {100 * figures['flagged']:5.1f}%")
 
     everything = np.arange(len(inj_rows))
     inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM)
@@ -611,23 +626,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "toxicity": _serialise(tox, tox_report["threshold"]),
         **({"semantic": head} if head else {}),
     }
-    # The scores depend a little on the threshold itself (an obfuscated reading's model score counts only
-    # above it), so the sets are scored again at the new threshold until it no longer moves.
-    for _ in range(3):
-        _write(args.out, model)
-        threshold, figures = validation_threshold(args.out, head is not None)
-        moved = round(threshold, 4) != model["injection"]["threshold"]
-        model["injection"]["threshold"] = round(threshold, 4)
-        model["trained_on"]["validation"] = figures
-        if not moved:
-            break
+    _write(args.out, model)
+    threshold, figures = validation_threshold(args.out, head is not None, inj_report["threshold"])
+    model["injection"]["threshold"] = round(threshold, 4)
+    model["trained_on"]["validation"] = figures
     # The 5-fold figures again at the threshold the model ships with (the first tier's scores).
     shipped = _rates(inj_rows, inj_y, inj_oof, threshold)
     model["trained_on"]["cross_validation"]["injection_at_threshold"] = shipped
     if args.cv:
-        print(f"injection, 5-fold at the model's threshold {threshold:.4f} (first tier):")
-        for group, rates in shipped.items():
-            print(f"  {group:45} {rates['rows']:4} rows  flagged {100 * rates['flagged']:5.1f}%")
+        _print_rates(f"injection, 5-fold at the model's threshold {threshold:.4f} (first tier):", shipped)
     _write(args.out, model)
     print(
         f"injection threshold {threshold:.4f}: validation sets' attacks caught "
@@ -643,18 +650,24 @@ def _write(path: Path, model: dict[str, Any]) -> None:
 
 def print_cv(injection_report: dict[str, Any], toxicity_report: dict[str, Any]) -> None:
     """The cross-validated figures as a table: share of rows flagged, per source and label."""
-    print(f"injection, 5-fold stratified by source (threshold {injection_report['threshold']}):")
-    for group, figures in injection_report["five_fold"].items():
-        print(f"  {group:45} {figures['rows']:4} rows  flagged {100 * figures['flagged']:5.1f}%")
+    _print_rates(
+        f"injection, 5-fold stratified by source (threshold {injection_report['threshold']}):",
+        injection_report["five_fold"],
+    )
     for family, groups in injection_report["leave_family_out"].items():
-        print(f"injection, attack family '{family}' left out of training:")
-        for group, figures in groups.items():
-            print(f"  {group:45} {figures['rows']:4} rows  flagged {100 * figures['flagged']:5.1f}%")
+        _print_rates(f"injection, attack family '{family}' left out of training:", groups)
     print(
         f"toxicity, 5-fold: F1 {toxicity_report['f1_comments']:.3f} on the comments at threshold "
         f"{toxicity_report['threshold']}, benign prompts flagged "
         f"{100 * toxicity_report['benign_prompts_flagged']:.1f}%"
     )
+
+
+def _print_rates(title: str, rates: dict[str, Any]) -> None:
+    """A title, then the share of rows flagged per group (`_rates`)."""
+    print(title)
+    for group, figures in rates.items():
+        print(f"  {group:45} {figures['rows']:4} rows  flagged {100 * figures['flagged']:5.1f}%")
 
 
 def _serialise(trained: Trained, threshold: float) -> dict[str, Any]:
