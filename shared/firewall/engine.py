@@ -99,7 +99,17 @@ class Firewall:
             and (encoder is not None or semantic_module.available())
         )
         self._encoder = encoder
-        self.injection_threshold = self.policy.injection_threshold or self.model.injection.threshold
+        tuned = self.model.semantic.tuned if self.model.semantic else None
+        if self.second_tier and encoder is None and tuned is not None and not tuned.is_file():
+            raise semantic_module.SemanticUnavailable(
+                f"the firewall model's tuned encoder layers are missing: {tuned}"
+            )
+        # The model's operating point is set for the tiers that run: the second tier pulls unsure benign
+        # prompts down, so both together are run at a lower threshold than the first alone.
+        injection = self.model.injection
+        alone = injection.first_tier_threshold
+        model_threshold = injection.threshold if self.second_tier or alone is None else alone
+        self.injection_threshold = self.policy.injection_threshold or model_threshold
         self.toxicity_threshold = self.policy.toxicity_threshold or self.model.toxicity.threshold
         pii.warm_up()
 
@@ -203,7 +213,7 @@ class Firewall:
             and semantic_module.readable(text)
         ):
             if second_look:
-                encoder = self._encoder or semantic_module.shared_encoder()
+                encoder = self._encoder or semantic_module.shared_encoder(head.tuned, head.tuned_sha256)
                 embedding = encoder.embed_known(text)
                 if embedding is not None:  # None: a language the encoder did not learn
                     injection_score = head.combine(injection_score, head.probability(embedding))

