@@ -56,7 +56,7 @@ def tune(texts: Sequence[str], labels: np.ndarray, seed: int) -> Tuned:
     with torch.no_grad():  # the frozen layers' output, once per row, kept in float16
         frozen = [np.empty(0)] * len(ids)
         for batch in _batches(np.argsort([len(i) for i in ids]), 64):
-            tokens, mask = _padded([ids[i] for i in batch])
+            tokens, mask = _padded([torch.tensor(ids[i]) for i in batch])
             out = bottom(tokens, mask)
             for r, i in enumerate(batch):
                 frozen[i] = out[r, : len(ids[i])].half().numpy()
@@ -74,7 +74,7 @@ def tune(texts: Sequence[str], labels: np.ndarray, seed: int) -> Tuned:
             batches += _batches(chunk[np.argsort([len(ids[i]) for i in chunk], kind="stable")], BATCH)
         for k in rng.permutation(len(batches)):
             batch = batches[k]
-            x, mask = _stacked([frozen[i] for i in batch])
+            x, mask = _padded([torch.from_numpy(frozen[i].astype(np.float32)) for i in batch])
             logits = head(_pooled(top(x, mask), mask) * POOL_SCALE)[:, 0]
             loss = F.binary_cross_entropy_with_logits(logits, y[batch], pos_weight=balance)
             optimiser.zero_grad()
@@ -99,24 +99,23 @@ def _batches(order: np.ndarray, size: int) -> list[np.ndarray]:
     return [order[i : i + size] for i in range(0, len(order), size)]
 
 
-def _padded(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    n = max(map(len, rows))
-    tokens = torch.zeros(len(rows), n, dtype=torch.long)
-    mask = torch.zeros(len(rows), n, dtype=torch.bool)
-    for r, row in enumerate(rows):
-        tokens[r, : len(row)] = torch.tensor(row)
-        mask[r, : len(row)] = True
-    return tokens, mask
+def _padded(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows zero-padded to the longest, and the mask of their real positions."""
+    lengths = torch.tensor([len(row) for row in rows])
+    mask = torch.arange(int(lengths.max()))[None, :] < lengths[:, None]
+    return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True), mask
 
 
-def _stacked(rows: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    n = max(len(row) for row in rows)
-    x = torch.zeros(len(rows), n, semantic.EMBEDDING_SIZE)
-    mask = torch.zeros(len(rows), n, dtype=torch.bool)
-    for r, row in enumerate(rows):
-        x[r, : len(row)] = torch.from_numpy(row.astype(np.float32))
-        mask[r, : len(row)] = True
-    return x, mask
+def _parameter(array: np.ndarray, trainable: bool = True) -> torch.nn.Parameter:
+    return torch.nn.Parameter(torch.tensor(np.array(array)), requires_grad=trainable)
+
+
+def _layer_norm(tensors: dict[str, np.ndarray], name: str, eps: float) -> torch.nn.LayerNorm:
+    """The checkpoint's layer norm `name` (its weight and bias trainable)."""
+    weight = tensors[f"{name}.weight"]
+    norm = torch.nn.LayerNorm(weight.shape[0], eps=eps)
+    norm.weight, norm.bias = _parameter(weight), _parameter(tensors[f"{name}.bias"])
+    return norm
 
 
 def _pooled(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -130,8 +129,8 @@ class LowRank(torch.nn.Module):
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray, rank: int) -> None:
         super().__init__()
-        self.weight = torch.nn.Parameter(torch.tensor(np.array(weight)), requires_grad=False)
-        self.bias = torch.nn.Parameter(torch.tensor(np.array(bias)), requires_grad=False)
+        self.weight = _parameter(weight, trainable=False)
+        self.bias = _parameter(bias, trainable=False)
         self.a = torch.nn.Parameter(torch.randn(rank, weight.shape[1]) * 0.01)
         self.b = torch.nn.Parameter(torch.zeros(weight.shape[0], rank))  # no change at the start
 
@@ -148,7 +147,6 @@ class Layer(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.prefix, self.heads = prefix, heads
-        size = tensors[prefix + "attention.output.dense.weight"].shape[0]
         self.names = {
             "query": "attention.self.query",
             "key": "attention.self.key",
@@ -163,15 +161,11 @@ class Layer(torch.nn.Module):
                 setattr(self, attr, LowRank(weight, bias, rank))
             else:
                 linear = torch.nn.Linear(weight.shape[1], weight.shape[0])
-                linear.weight = torch.nn.Parameter(torch.tensor(np.array(weight)))
-                linear.bias = torch.nn.Parameter(torch.tensor(np.array(bias)))
+                linear.weight, linear.bias = _parameter(weight), _parameter(bias)
                 setattr(self, attr, linear)
         self.norm_names = {"norm1": "attention.output.LayerNorm", "norm2": "output.LayerNorm"}
         for attr, name in self.norm_names.items():
-            norm = torch.nn.LayerNorm(size, eps=eps)
-            norm.weight = torch.nn.Parameter(torch.tensor(np.array(tensors[f"{prefix}{name}.weight"])))
-            norm.bias = torch.nn.Parameter(torch.tensor(np.array(tensors[f"{prefix}{name}.bias"])))
-            setattr(self, attr, norm)
+            setattr(self, attr, _layer_norm(tensors, prefix + name, eps))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, n, size = x.shape
@@ -215,11 +209,7 @@ class Stack(torch.nn.Module):
             self.words = torch.tensor(np.array(tensors["embeddings.word_embeddings.weight"]))
             self.positions = torch.tensor(np.array(tensors["embeddings.position_embeddings.weight"]))
             self.type0 = torch.tensor(np.array(tensors["embeddings.token_type_embeddings.weight"][0]))
-            self.norm0 = torch.nn.LayerNorm(self.words.shape[1], eps=encoder.eps)
-            self.norm0.weight = torch.nn.Parameter(
-                torch.tensor(np.array(tensors["embeddings.LayerNorm.weight"]))
-            )
-            self.norm0.bias = torch.nn.Parameter(torch.tensor(np.array(tensors["embeddings.LayerNorm.bias"])))
+            self.norm0 = _layer_norm(tensors, "embeddings.LayerNorm", encoder.eps)
         self.layers = torch.nn.ModuleList(
             [Layer(tensors, f"encoder.layer.{i}.", encoder.heads, encoder.eps, rank) for i in layers]
         )
