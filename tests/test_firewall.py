@@ -4,12 +4,13 @@ import base64
 import codecs
 import json
 import math
+from pathlib import Path
 
 import pytest
 
 from shared.firewall import Firewall, FirewallResult, ModelError, Policy, PolicyError, injection, normalize
 from shared.firewall.injection_rules import RULE_FAMILIES
-from shared.firewall.model import MODEL_PATH, load_model
+from shared.firewall.model import MODEL_PATH, gram_keys, load_model
 from shared.firewall.pii import find_pii
 
 
@@ -823,6 +824,20 @@ def test_a_long_prompts_words_are_weighed_by_its_length() -> None:
     unscaled = LinearModel.from_json({"bias": 0, "weights": {}, "lexical": {}, "threshold": 0.5})
     assert unscaled.probability_with({}, 2.0, grams=256) == pytest.approx(1 / (1 + math.exp(-2.0)))
     assert load_model().injection.lexical_scale_from > 0 and load_model().toxicity.lexical_scale_from == 0
+
+
+def test_each_model_reads_its_own_weights_from_the_shared_table(tmp_path: Path) -> None:
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    data["injection"]["lexical"] = {"ignore": 1.5, "ignore previous": 2.0, "you": 0.25}
+    data["toxicity"]["lexical"] = {"idiot": 3.0, "you": -0.5, "you idiot": 1.0}
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    model = load_model(path)
+    assert dict(model.injection.lexical) == {"ignore": 1.5, ("ignore", "previous"): 2.0, "you": 0.25}
+    assert dict(model.toxicity.lexical) == {"idiot": 3.0, "you": -0.5, ("you", "idiot"): 1.0}
+    assert len(model.injection.lexical) == 3 and "idiot" not in model.injection.lexical
+    assert model.lexical(gram_keys(["ignore", "previous", "you", "idiot"])) == (3.75, 3.5)
+    assert model.lexical(gram_keys(["nothing", "known"])) == (0.0, 0.0)
 
 
 def test_settings_describe_the_policy() -> None:

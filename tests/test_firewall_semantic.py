@@ -259,6 +259,31 @@ def test_the_encoder_gives_the_reference_implementations_embedding(text: str) ->
 
 
 @needs_encoder
+def test_word_rows_are_read_from_the_file_as_the_mapped_table_holds_them() -> None:
+    path = semantic.model_dir() / "model.safetensors"
+    name = "embeddings.word_embeddings.weight"
+    mapped = semantic.mapped_tensors(path)
+    table = mapped[name] if name in mapped else mapped["bert." + name]
+    rows = semantic.FileRows(path, name if name in mapped else "bert." + name)
+    ids = [0, 101, 7592, 7592, table.shape[0] - 1]  # a repeat and the last row
+    assert np.array_equal(rows.take(ids), table[ids])
+    assert rows.take([]).shape == (0, table.shape[1])
+    for outside in ([table.shape[0]], [-1]):
+        with pytest.raises(IndexError):
+            rows.take(outside)
+    # The shared encoder reads its rows this way: the 45 MiB table is not kept resident.
+    assert isinstance(semantic.shared_encoder().words, semantic.FileRows)
+
+
+def test_gelu_is_x_times_the_normal_cdf_and_leaves_its_input_as_it_was() -> None:
+    x = np.linspace(-6, 6, 1200, dtype=np.float32).reshape(3, -1)
+    before = x.copy()
+    expected = [v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x.ravel().tolist()]
+    assert semantic._gelu(x).ravel().tolist() == pytest.approx(expected, abs=2e-6)
+    assert np.array_equal(x, before)
+
+
+@needs_encoder
 def test_a_long_prompt_is_read_from_its_start_and_its_end() -> None:
     encoder = semantic.shared_encoder()
     ids = encoder.token_ids("alpha " + "word " * 5000 + "omega")

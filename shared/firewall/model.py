@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import math
 import operator
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,9 @@ _ZEROS = repeat(0.0)
 
 
 def _key(gram: str) -> Gram:
+    """A word, or a pair of words as a tuple; the words interned, so a word in many pairs is one string."""
     first, _, second = gram.partition(" ")
-    return (first, second) if second else first
+    return (sys.intern(first), sys.intern(second)) if second else sys.intern(first)
 
 
 def gram_keys(words: list[str]) -> set[Gram]:
@@ -104,20 +106,50 @@ class FirewallModel:
     injection: LinearModel
     toxicity: LinearModel
     trained_on: Mapping[str, Any]
-    # Both models' n-gram weights in one table, (injection, toxicity): a prompt's n-grams are looked up once.
-    both: Mapping[Gram, tuple[float, float]] = field(default_factory=dict)
+    # Both models' n-gram weights in one table, each n-gram's pair as one complex number (injection + toxicity
+    # j): a prompt's n-grams are looked up once, summed in one pass, and a weight costs one small object.
+    both: Mapping[Gram, complex] = field(default_factory=dict)
     # The second tier's regression on sentence embeddings (`semantic.py`); None in a model without one.
     semantic: SemanticHead | None = None
 
     def lexical(self, grams: set[Gram]) -> tuple[float, float]:
         """The sums of the injection and the toxicity model's weights of `grams` (`gram_keys`)."""
         # One lookup per n-gram, in C; the n-grams without a weight give None and are filtered out.
-        hits = list(filter(None, map(self.both.get, grams)))
-        return sum(map(_FIRST, hits)), sum(map(_SECOND, hits))
+        total = sum(filter(None, map(self.both.get, grams)), 0j)
+        return total.real, total.imag
 
 
-_FIRST = operator.itemgetter(0)
-_SECOND = operator.itemgetter(1)
+class _Column(Mapping[Gram, float]):
+    """One model's n-gram weights read from the shared table (`FirewallModel.both`): the real parts or the
+    imaginary ones, the n-grams whose weight there is 0 left out."""
+
+    def __init__(self, both: Mapping[Gram, complex], imaginary: bool) -> None:
+        self._both = both
+        self._part = operator.attrgetter("imag" if imaginary else "real")
+
+    def __getitem__(self, gram: Gram) -> float:
+        weight: float = self._part(self._both[gram])
+        if not weight:
+            raise KeyError(gram)
+        return weight
+
+    def __iter__(self) -> Iterator[Gram]:
+        return (gram for gram, weights in self._both.items() if self._part(weights))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _both_table(injection: Mapping[str, Any], toxicity: Mapping[str, Any]) -> dict[Gram, complex]:
+    """The two models' n-gram weights as the file names them ("first second" for a pair), in one table by
+    `gram_keys` key; each word is one string however many pairs it is in."""
+    both: dict[Gram, complex] = {}
+    for gram, weight in injection.items():
+        both[_key(gram)] = complex(float(weight), 0.0)
+    for gram, weight in toxicity.items():
+        key = _key(gram)
+        both[key] = complex(both.get(key, 0j).real, float(weight))
+    return both
 
 
 def load_model(path: Path | None = None) -> FirewallModel:
@@ -129,12 +161,14 @@ def load_model(path: Path | None = None) -> FirewallModel:
         raise ModelError(f"cannot read the firewall model {source}: {exc}") from None
     if data.get("version") != FORMAT_VERSION:
         raise ModelError(f"{source} has format version {data.get('version')}, expected {FORMAT_VERSION}")
-    injection = LinearModel.from_json(data["injection"])
-    toxicity = LinearModel.from_json(data["toxicity"])
-    both = {
-        gram: (injection.lexical.get(gram, 0.0), toxicity.lexical.get(gram, 0.0))
-        for gram in injection.lexical.keys() | toxicity.lexical.keys()
-    }
+    # The n-gram weights are kept once, in the shared table; each model reads its column of it.
+    both = _both_table(data["injection"]["lexical"], data["toxicity"]["lexical"])
+    injection = replace(
+        LinearModel.from_json({**data["injection"], "lexical": {}}), lexical=_Column(both, imaginary=False)
+    )
+    toxicity = replace(
+        LinearModel.from_json({**data["toxicity"], "lexical": {}}), lexical=_Column(both, imaginary=True)
+    )
     return FirewallModel(
         prose=Prose(words=frozenset(data["prose_words"]), trigrams=frozenset(data["trigrams"])),
         injection=injection,

