@@ -413,13 +413,14 @@ def semantic_head(task: list[Row], y: np.ndarray, tuned_path: Path) -> dict[str,
     # whose log-odds are the mean of the members' own.
     tensors = {f"{k}/{name}": t for k, member in enumerate(members) for name, t in member.tensors.items()}
     digest = write_tensors(tuned_path, tensors)
+    tuned_layers = {semantic.layer_of(name) for member in members for name in member.tensors}
     return {
         "encoder": "all-MiniLM-L6-v2",
         "tuned": {
             "file": tuned_path.name,
             "sha256": digest,
             "members": len(members),
-            "layers": sorted({int(name.split("/")[1].split(".")[2]) for name in tensors}),
+            "layers": sorted(layer for layer in tuned_layers if layer is not None),
         },
         "max_tokens": semantic.MAX_TOKENS,
         "weights": [round(w / len(members), 6) for member in members for w in member.weights],

@@ -286,7 +286,7 @@ def _members(overlay: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
     return [members[k] for k in range(len(members))]
 
 
-def _tuned_layer(name: str) -> int | None:
+def layer_of(name: str) -> int | None:
     """The index of the encoder layer a tensor name belongs to ("encoder.layer.4...."), None for others."""
     parts = name.split(".")
     return int(parts[2]) if parts[:2] == ["encoder", "layer"] and parts[2].isdigit() else None
@@ -329,7 +329,7 @@ class Encoder:
             raise SemanticUnavailable(f"tuned tensors the encoder cannot read: {', '.join(unknown[:3])}")
         layers = int(config["num_hidden_layers"])
         if len(members) > 1:
-            tuned_layers = [_tuned_layer(name) for member in members for name in member]
+            tuned_layers = [layer_of(name) for member in members for name in member]
             if None in tuned_layers:
                 raise SemanticUnavailable(
                     "tuned tensors the encoder cannot read: an ensemble's members tune its layers only"
@@ -339,11 +339,12 @@ class Encoder:
             first_tuned = layers  # one member: every layer is the shared stack's
         overlay = members[0]  # what the shared part reads: the whole overlay of a single member
 
-        def get(name: str, tensors: Mapping[str, np.ndarray] = overlay) -> np.ndarray:
+        def stored(name: str) -> str:
             # Checkpoints name the weights with or without the "bert." prefix.
-            if name in tensors:
-                return tensors[name]
-            return w[name] if name in w else w["bert." + name]
+            return name if name in w else "bert." + name
+
+        def get(name: str, tensors: Mapping[str, np.ndarray] = overlay) -> np.ndarray:
+            return tensors[name] if name in tensors else w[stored(name)]
 
         def matrix(name: str, tensors: Mapping[str, np.ndarray]) -> _Matrix:
             return _Matrix(get(name, tensors), tensors.get(name + ":a"), tensors.get(name + ":b"))
@@ -375,9 +376,8 @@ class Encoder:
             )
 
         table = "embeddings.word_embeddings.weight"
-        checkpoint_table = table if table in w else "bert." + table
         self.words: FileRows | np.ndarray = (
-            overlay[table] if table in overlay else FileRows(path / "model.safetensors", checkpoint_table)
+            overlay[table] if table in overlay else FileRows(path / "model.safetensors", stored(table))
         )
         self.positions = get("embeddings.position_embeddings.weight")
         self.type0 = get("embeddings.token_type_embeddings.weight")[0]
