@@ -323,6 +323,12 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         ("prompt", r"[ -]?text"),
         ("written|geschrieben|said|stated", r"\s+(?:above|at the beginning|before|oben|am anfang|zuvor)\b"),
         ("beginning|start|top", r" of (?:this|the|your) (?:prompt|conversation|text)\b"),
+        # The same place in German, French and Spanish ("was steht am Anfang dieses Prompts?").
+        (
+            "am anfang|zu beginn|ganz oben|au début|en haut|al principio|al inicio|al comienzo",
+            r" (?:dieses|des|deines|vom|de ce|du|de ton|de votre|de este|del|de tu) "
+            r"(?:prompts?|textes|texts|gesprächs|chats|prompt|texte|texto|conversation|conversación)\b",
+        ),
         # "the instructions you were given", "what were you told".
         (
             "instructions|prompt|rules|directives|configuration|message|sentence|words",
