@@ -327,7 +327,7 @@ RULE_FAMILIES: dict[str, list[tuple[str, str]]] = {
         (
             "am anfang|zu beginn|ganz oben|au début|en haut|al principio|al inicio|al comienzo",
             r" (?:dieses|des|deines|vom|de ce|du|de ton|de votre|de este|del|de tu) "
-            r"(?:prompts?|textes|texts|gesprächs|chats|prompt|texte|texto|conversation|conversación)\b",
+            r"(?:prompts?|textes|texts|gesprächs|chats|texte|texto|conversation|conversación)\b",
         ),
         # "the instructions you were given", "what were you told".
         (
