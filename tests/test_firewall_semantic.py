@@ -2,6 +2,7 @@
 
 import hashlib
 import math
+import platform
 from dataclasses import replace
 from pathlib import Path
 
@@ -383,3 +384,63 @@ def test_on_refuses_to_start_without_the_encoder_and_auto_goes_on_without_it(mon
     firewall = Firewall(semantic="auto")
     assert not firewall.second_tier
     assert not firewall.scan(UNSURE, second_look=False).undecided
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_heap_is_trimmed_at_most_once_an_interval_and_after_the_last_look() -> None:
+    trims: list[float] = []
+    timers: list[tuple[float, object]] = []
+    clock = _Clock()
+    trim = semantic.HeapTrim(
+        lambda: trims.append(clock.now), interval=1.0, clock=clock, later=lambda d, f: timers.append((d, f))
+    )
+    trim()
+    assert trims == [100.0] and timers == []  # the first look trims at once
+    clock.now = 100.25
+    trim()
+    clock.now = 100.5
+    trim()
+    assert trims == [100.0]  # within the interval: left to one timer, at the interval's end
+    assert [delay for delay, _ in timers] == [0.75]
+    clock.now = 101.0
+    timers.pop()[1]()  # type: ignore[operator]
+    assert trims == [100.0, 101.0]
+    clock.now = 101.5
+    trim()  # within the interval of the timer's trim
+    assert trims == [100.0, 101.0] and [delay for delay, _ in timers] == [0.5]
+    clock.now = 103.0
+    timers.pop()[1]()  # type: ignore[operator]
+    trim()
+    assert trims == [100.0, 101.0, 103.0] and len(timers) == 1
+
+
+def test_without_malloc_trim_nothing_is_trimmed_or_scheduled() -> None:
+    timers: list[object] = []
+    trim = semantic.HeapTrim(None, later=lambda d, f: timers.append(f))
+    trim()
+    trim()
+    assert timers == []
+
+
+def test_the_second_look_gives_freed_memory_back(monkeypatch) -> None:
+    released: list[int] = []
+    monkeypatch.setattr(semantic, "release_memory", lambda: released.append(1))
+    firewall = _firewall(_head(4.0), FixedEncoder([0.0] * 4))
+    firewall.detect(CLEAR)
+    assert released == []  # no second look, no trim
+    firewall.detect(UNSURE)
+    assert released == [1]
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_glibcs_malloc_trim_is_found_and_runs() -> None:
+    trim = semantic._malloc_trim()
+    assert trim is not None
+    assert trim() in (0, 1)  # 1: memory was released

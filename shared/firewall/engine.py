@@ -217,6 +217,7 @@ class Firewall:
                 embedding = encoder.embed_known(text)
                 if embedding is not None:  # None: a language the encoder did not learn
                     injection_score = head.combine(injection_score, head.probability(embedding))
+                semantic_module.release_memory()
             else:
                 undecided = True
         toxicity_score = model.toxicity.probability_with(
