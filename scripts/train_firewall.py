@@ -48,7 +48,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from shared.firewall import injection, normalize, semantic, toxicity  # noqa: E402
-from shared.firewall.model import FORMAT_VERSION, MODEL_PATH, lexical_scale, load_model, ngrams  # noqa: E402
+from shared.firewall.model import (  # noqa: E402
+    FORMAT_VERSION,
+    MODEL_PATH,
+    lexical_scale,
+    lexical_words,
+    load_model,
+    ngrams,
+)
 
 SEED = 20240601
 FOLDS = 5
@@ -200,7 +207,7 @@ def featurise(
         found = signal_fn(raw, folded, words)
         names = names or list(found)
         dense_rows.append([found[name] for name in names])
-        grams.append(ngrams(words))
+        grams.append(ngrams(lexical_words(words, folded)))
     return Featurised(np.array(dense_rows, dtype=float), names, grams)
 
 
@@ -407,8 +414,12 @@ def semantic_head(task: list[Row], y: np.ndarray, tuned_path: Path) -> dict[str,
     together.)"""
     import firewall_encoder
 
-    texts = [row.text for row in task]
-    members = [firewall_encoder.tune(texts, y, SEED + k) for k in range(ENCODER_ENSEMBLE)]
+    # Only the rows the gate would give the encoder: a prompt in another script, or in a language whose
+    # words WordPiece cuts into fragments, is left to the first tier, and would teach the encoder noise.
+    encoder = semantic.shared_encoder()
+    read = [i for i, row in enumerate(task) if semantic.readable(row.text) and encoder.knows(row.text)]
+    texts = [task[i].text for i in read]
+    members = [firewall_encoder.tune(texts, y[read], SEED + k) for k in range(ENCODER_ENSEMBLE)]
     # One file of all members' tensors ("K/NAME"), and one regression on their embeddings side by side
     # whose log-odds are the mean of the members' own.
     tensors = {f"{k}/{name}": t for k, member in enumerate(members) for name, t in member.tensors.items()}

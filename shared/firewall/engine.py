@@ -18,7 +18,7 @@ from typing import Literal
 
 from shared.firewall import injection, normalize, pii, toxicity
 from shared.firewall import semantic as semantic_module
-from shared.firewall.model import FirewallModel, gram_keys, load_model
+from shared.firewall.model import FirewallModel, gram_keys, lexical_words, load_model
 from shared.firewall.pii import SECRET_TYPES, Finding
 from shared.firewall.policy import Action, Policy, most_severe
 
@@ -178,7 +178,7 @@ class Firewall:
         folded = normalize.fold(raw)  # NFKC again is a quick check on NFKC text: `fold(text)`, cheaper
         words = injection.words_of(folded)
         present = set(words)
-        grams = gram_keys(words)
+        grams = gram_keys(lexical_words(words, folded))
         model = self.model
         found = injection.signals(raw, folded, words, model.prose, present)
         injection_lexical, toxicity_lexical = model.lexical(grams)
@@ -241,7 +241,7 @@ class Firewall:
         present = set(words)
         model = self.model
         found = injection.signals(folded, folded, words, model.prose, present)
-        grams = gram_keys(words)
+        grams = gram_keys(lexical_words(words, folded))
         return model.injection.probability_with(found, model.lexical(grams)[0], len(grams))
 
 

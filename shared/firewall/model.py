@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import operator
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -81,6 +82,36 @@ def _key(gram: str) -> Gram:
     """A word, or a pair of words as a tuple; the words interned, so a word in many pairs is one string."""
     first, _, second = gram.partition(" ")
     return (sys.intern(first), sys.intern(second)) if second else sys.intern(first)
+
+
+# Chinese, Japanese and Thai are written without spaces between words, so a "word" of theirs (text between
+# spaces and punctuation) is a whole clause, which no other prompt shares. The lexical models read such a
+# stretch as its overlapping pairs of characters, the usual unit for these scripts when no word list is at
+# hand. (Korean is written with spaces and read by its words.)
+_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_UNSPACED_SCRIPT = re.compile(f"[{_UNSPACED}]")
+_SCRIPT_RUNS = re.compile(f"([{_UNSPACED}]+)")
+
+
+def lexical_words(words: list[str], folded: str) -> list[str]:
+    """The words the lexical models read in `folded` (whose words are `words`): those words, with each
+    stretch of Chinese, Japanese or Thai script longer than two characters cut into its overlapping pairs
+    of characters, and the other letters of a mixed word ("给我ai代码") kept as a word. All-ASCII text,
+    and text without those scripts, is returned as it is (one check)."""
+    if folded.isascii() or _UNSPACED_SCRIPT.search(folded) is None:
+        return words
+    read: list[str] = []
+    for word in words:
+        if _UNSPACED_SCRIPT.search(word) is None:
+            read.append(word)
+            continue
+        # split() with a group: other letters at even places, the script's stretches at odd ones
+        for i, run in enumerate(_SCRIPT_RUNS.split(word)):
+            if i % 2 and len(run) > 2:
+                read.extend(map(operator.add, run[:-1], run[1:]))
+            elif run:
+                read.append(run)
+    return read
 
 
 def gram_keys(words: list[str]) -> set[Gram]:
