@@ -88,9 +88,7 @@ def _key(gram: str) -> Gram:
 # spaces and punctuation) is a whole clause, which no other prompt shares. The lexical models read such a
 # stretch as its overlapping pairs of characters, the usual unit for these scripts when no word list is at
 # hand. (Korean is written with spaces and read by its words.)
-_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_UNSPACED_SCRIPT = re.compile(f"[{_UNSPACED}]")
-_SCRIPT_RUNS = re.compile(f"([{_UNSPACED}]+)")
+_SCRIPT_RUNS = re.compile("([\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 
 
 def lexical_words(words: list[str], folded: str) -> list[str]:
@@ -98,13 +96,10 @@ def lexical_words(words: list[str], folded: str) -> list[str]:
     stretch of Chinese, Japanese or Thai script longer than two characters cut into its overlapping pairs
     of characters, and the other letters of a mixed word ("给我ai代码") kept as a word. All-ASCII text,
     and text without those scripts, is returned as it is (one check)."""
-    if folded.isascii() or _UNSPACED_SCRIPT.search(folded) is None:
+    if folded.isascii() or _SCRIPT_RUNS.search(folded) is None:
         return words
     read: list[str] = []
     for word in words:
-        if _UNSPACED_SCRIPT.search(word) is None:
-            read.append(word)
-            continue
         # split() with a group: other letters at even places, the script's stretches at odd ones
         for i, run in enumerate(_SCRIPT_RUNS.split(word)):
             if i % 2 and len(run) > 2:

@@ -566,12 +566,12 @@ class HeapTrim:
         with self._lock:
             if self._pending:
                 return
-            wait = self._next - self._clock()
-            if wait > 0:
+            now = self._clock()
+            if now < self._next:
                 self._pending = True
-                self._later(wait, self._deferred)
+                self._later(self._next - now, self._deferred)
                 return
-            self._next = self._clock() + self._interval
+            self._next = now + self._interval
         self._trim()
 
     def _deferred(self) -> None:
