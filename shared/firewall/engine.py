@@ -29,7 +29,7 @@ OBFUSCATED_ATTACK_SCORE = (
 )
 # Readings that are text a person wrote, which the injection model can read like a prompt. Not "rot13" or
 # "reversed": those can be a whole prompt turned into letter soup, which the model would take for a suffix.
-MODEL_READ = frozenset({"homoglyph", "leetspeak", "spaced", "base64", "hex", "binary", "morse"})
+MODEL_READ = frozenset({"homoglyph", "leetspeak", "spaced", "base64", "hex", "binary", "morse", "tags"})
 MODEL_READ_CHARS = 2048  # a reading longer than twice this is read by the model from its start and its end
 
 
@@ -206,9 +206,12 @@ class Firewall:
         injection_score = max(injection_score, hidden_score)
         head = model.semantic
         undecided = False
+        # A hidden reading the model took for an attack decides: the encoder would read the visible text,
+        # which the trick made harmless.
         if (
             self.second_tier
             and head is not None
+            and not obfuscations
             and head.undecided(injection_score)
             and semantic_module.readable(text)
         ):

@@ -349,15 +349,27 @@ def _join_letters(match: re.Match[str]) -> str:
     return " " + " ".join(words) + " "
 
 
+# Unicode's tag characters (U+E0020 to U+E007E) mirror printable ASCII and show as nothing, so text
+# written in them reaches a model unseen by the person reading the prompt ("ASCII smuggling"). A flag's
+# tag sequence is a region code of a few letters: a run of eight or more is a hidden text.
+_TAG_RUN = re.compile("[\U000e0020-\U000e007e]{8,}")
+_UNTAG = {code: code - 0xE0000 for code in range(0xE0020, 0xE007F)}
+_TAG_LEAD = b"\xf3\xa0"  # how U+E0000 to U+E0FFF begin in UTF-8: found by a byte search, not the pattern
+
+
 def decode_payloads(text: str) -> list[tuple[str, str]]:
-    """Base64, hex, binary and Morse runs in `text` that decode to readable text, as (how, decoded), `how`
-    one of "base64", "hex", "binary" and "morse".
+    """Base64, hex, binary and Morse runs, and text in invisible tag characters, in `text` that decode to
+    readable text, as (how, decoded), `how` one of "base64", "hex", "binary", "morse" and "tags".
 
     Base64 and hex are tried only in whitespace-free runs of at least `MIN_ENCODED_RUN` characters:
     payloads are long words, and looking at those alone keeps the cost to a scan of the text. Binary, Morse
     and hex bytes written apart are looked for only where a cheap sign of them stands.
     """
     decoded: list[tuple[str, str]] = []
+    if not text.isascii() and _TAG_LEAD in text.encode():
+        decoded.extend(
+            ("tags", run.translate(_UNTAG)) for run in _TAG_RUN.findall(text)[:MAX_DECODED_PAYLOADS]
+        )
     if "0110" in text or "0111" in text:
         for match in _BINARY.finditer(text):
             if len(decoded) >= MAX_DECODED_PAYLOADS:
