@@ -20,6 +20,7 @@ import codecs
 import math
 import operator
 import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, repeat
@@ -188,7 +189,11 @@ _ROT13_TRIGGERS = frozenset(
 _STRIP = "\"'`.,:;!?()[]{}<>*-_=/\\|~^@#$%&+"
 # Punctuation glued between word characters the way prose never does ('Article."Add', '](With', '{@'),
 # and capitalised words in mid-sentence: the texture of token-optimised adversarial suffixes.
-_GLUED = re.compile(r"[^\W_][^\w\s'’.,:/@-][^\W_]|[a-z][.,:;!?\"][A-Z]|[^\w\s]{3,}|[(\[{][^\w\s]")
+# Only ASCII symbols count: a vowel sign or a virama between two letters (Bengali, Hindi, Tamil), or the
+# comma of Chinese or Arabic, is how those scripts are written.
+_GLUED = re.compile(
+    r"[^\W_][!\"#$%&()*+;<=>?\[\\\]^`{|}~][^\W_]|[a-z][.,:;!?\"][A-Z]|[!-/:-@\[-^`{-~]{3,}|[(\[{][^\w\s]"
+)
 _MID_CAPITAL = re.compile(r"(?<=[a-z,] )[A-Z]|[a-z][A-Z]")
 _SYMBOLS = b"{}[]()<>\\|^~=@#$%*_;`+"  # counted by deleting them from the UTF-8 bytes, in C
 
@@ -463,18 +468,39 @@ def _weird(token: str, prose: Prose) -> float:
         return 0.0
     score = 0.0
     if core.isalpha():
-        if not (core.islower() or core.isupper() or core.istitle()):
-            score += 0.5  # camelCase or random capitals inside a word
+        # camelCase or random capitals inside a word (Hebrew, Arabic and other scripts have no case)
+        if not (core.islower() or core.isupper() or core.istitle()) and core != core.lower():
+            score += 0.5
         lower = core.lower()
         # Trigrams are known for the Latin-script languages of the training data only.
         if len(core) > 2 and core.isascii() and lower not in prose.words:
             score += 0.5 * unusual_share(lower, prose.trigrams)
         return min(score, 1.0)
     if any(ch.isalpha() for ch in core):
+        if not core.isascii() and _written_word(core):
+            return 0.0
         score += 0.75  # letters glued to symbols or digits
     if len(token) - len(core) >= 2:
         score += 0.25
     return min(score, 1.0)
+
+
+# What words of other scripts are made of besides letters: vowel signs and other combining marks (M),
+# joiners (Cf: the Persian ZWNJ), digits (N) and the scripts' own punctuation (P), inside a word or at its
+# ends ("¿Qué", "ہیں۔", "你好，请", "2024年").
+_WORD_PARTS = ("L", "M", "N", "P")
+
+
+def _written_word(core: str) -> bool:
+    """Whether a token with letters beyond ASCII is a word as its script writes it: no ASCII symbol, and
+    every other character a letter, a mark, a digit, a joiner or punctuation outside ASCII."""
+    for character in core:
+        if character.isascii():
+            if not character.isalnum():
+                return False
+        elif unicodedata.category(character)[0] not in _WORD_PARTS and character not in "\u200c\u200d":
+            return False
+    return True
 
 
 def unusual_share(word: str, trigrams: Collection[str]) -> float:

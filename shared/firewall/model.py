@@ -109,11 +109,19 @@ def lexical_words(words: list[str], folded: str) -> list[str]:
     return read
 
 
+# A number is read by its count of digits: which number a prompt holds says nothing of its intent, and a
+# weight per number would be learnt from the few rows that happen to hold it (and a run of numbers,
+# each its own word, would carry a prompt's score wherever those weights lean).
+_NUMBER_SHAPES = ("", "0", "00", "000", "0000", "00000")
+
+
 def gram_keys(words: list[str]) -> set[Gram]:
     """The distinct words and adjacent word pairs a lexical model reads (head and tail of long prompts),
-    each pair as a tuple: no string is built."""
+    each pair as a tuple: no string is built. A number is read as its shape (`_NUMBER_SHAPES`)."""
     if len(words) > LEXICAL_HEAD + LEXICAL_TAIL:
         words = [*words[:LEXICAL_HEAD], *words[-LEXICAL_TAIL:]]
+    if any(map(str.isdigit, words)):
+        words = [_NUMBER_SHAPES[min(len(word), 5)] if word.isdigit() else word for word in words]
     grams: set[Gram] = set(words)
     grams.update(pairwise(words))
     return grams
