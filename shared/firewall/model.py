@@ -120,8 +120,10 @@ def gram_keys(words: list[str]) -> set[Gram]:
     each pair as a tuple: no string is built. A number is read as its shape (`_NUMBER_SHAPES`)."""
     if len(words) > LEXICAL_HEAD + LEXICAL_TAIL:
         words = [*words[:LEXICAL_HEAD], *words[-LEXICAL_TAIL:]]
-    if any(map(str.isdigit, words)):
-        words = [_NUMBER_SHAPES[min(len(word), 5)] if word.isdigit() else word for word in words]
+    numbers = list(filter(str.isdigit, words))
+    if numbers:  # each word looked up once, in C: a number gets its shape, any other word itself
+        shapes = {number: _NUMBER_SHAPES[min(len(number), 5)] for number in numbers}
+        words = list(map(shapes.get, words, words))
     grams: set[Gram] = set(words)
     grams.update(pairwise(words))
     return grams
