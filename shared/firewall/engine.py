@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from shared.firewall import injection, normalize, pii, toxicity
+from shared.firewall import injection, normalize, pii, toxicity, transcript
 from shared.firewall import semantic as semantic_module
-from shared.firewall.model import FirewallModel, gram_keys, lexical_words, load_model
+from shared.firewall.model import FirewallModel, Gram, gram_keys, lexical_words, load_model
 from shared.firewall.pii import SECRET_TYPES, Finding
 from shared.firewall.policy import Action, Policy, most_severe
 
@@ -174,15 +174,60 @@ class Firewall:
 
     def _detect(self, text: str, second_look: bool = True) -> Detection:
         """`detect` for text already made well-formed (`scan` has done it, for the redaction too)."""
-        raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
-        folded = normalize.fold(raw)  # NFKC again is a quick check on NFKC text: `fold(text)`, cheaper
-        words = injection.words_of(folded)
-        present = set(words)
-        grams = gram_keys(lexical_words(words, folded))
+        raw, folded, words, present, grams = _read(text)
+        injection_lexical, toxicity_lexical = self.model.lexical(grams)
+        conversation = transcript.turns(text)
+        if conversation is None:
+            injection_score, obfuscations, undecided = self._injection(
+                text, raw, folded, words, present, grams, injection_lexical, second_look
+            )
+        else:
+            # A whole conversation in one prompt: each turn is judged on its own, as the gate judges the
+            # messages of a chat request (`transcript.py`).
+            injection_score, obfuscations, undecided = 0.0, [], False
+            for turn in conversation:
+                turn_text = _well_formed(turn.text)
+                turn_raw, turn_folded, turn_words, turn_present, turn_grams = _read(turn_text)
+                score, found, unsure = self._injection(
+                    turn_text,
+                    turn_raw,
+                    turn_folded,
+                    turn_words,
+                    turn_present,
+                    turn_grams,
+                    self.model.lexical(turn_grams)[0],
+                    second_look,
+                )
+                injection_score = max(injection_score, score)
+                obfuscations += [how for how in found if how not in obfuscations]
+                undecided = undecided or unsure
+        toxicity_score = self.model.toxicity.probability_with(
+            toxicity.signals(raw, folded, present), toxicity_lexical
+        )
+        return Detection(
+            injection=injection_score,
+            toxicity=toxicity_score,
+            findings=tuple(pii.find_pii(text, present)),
+            obfuscations=tuple(obfuscations),
+            undecided=undecided,
+        )
+
+    def _injection(
+        self,
+        text: str,
+        raw: str,
+        folded: str,
+        words: list[str],
+        present: set[str],
+        grams: set[Gram],
+        lexical: float,
+        second_look: bool,
+    ) -> tuple[float, list[str], bool]:
+        """The injection score of one prompt (or one turn of a conversation), the obfuscations undone to
+        find it, and whether the first tier was unsure and the encoder was not asked."""
         model = self.model
         found = injection.signals(raw, folded, words, model.prose, present)
-        injection_lexical, toxicity_lexical = model.lexical(grams)
-        injection_score = model.injection.probability_with(found, injection_lexical, len(grams))
+        injection_score = model.injection.probability_with(found, lexical, len(grams))
         obfuscations: list[str] = []
         readings = normalize.readings(
             text,
@@ -223,16 +268,7 @@ class Firewall:
                 semantic_module.release_memory()
             else:
                 undecided = True
-        toxicity_score = model.toxicity.probability_with(
-            toxicity.signals(raw, folded, present), toxicity_lexical
-        )
-        return Detection(
-            injection=injection_score,
-            toxicity=toxicity_score,
-            findings=tuple(pii.find_pii(text, present)),
-            obfuscations=tuple(obfuscations),
-            undecided=undecided,
-        )
+        return injection_score, obfuscations, undecided
 
     def _injection_score(self, folded: str) -> float:
         """The injection model's score for an extra reading (already folded: its own raw text). A long
@@ -246,6 +282,15 @@ class Firewall:
         found = injection.signals(folded, folded, words, model.prose, present)
         grams = gram_keys(lexical_words(words, folded))
         return model.injection.probability_with(found, model.lexical(grams)[0], len(grams))
+
+
+def _read(text: str) -> tuple[str, str, list[str], set[str], set[Gram]]:
+    """What every model reads of a prompt: its NFKC form, that folded, its words (and their set) and the
+    lexical models' n-grams."""
+    raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    folded = normalize.fold(raw)  # NFKC again is a quick check on NFKC text: `fold(text)`, cheaper
+    words = injection.words_of(folded)
+    return raw, folded, words, set(words), gram_keys(lexical_words(words, folded))
 
 
 def _well_formed(text: str) -> str:
