@@ -3,8 +3,8 @@
 Each input repeats one piece (or a mix of pieces) of what the firewall's patterns and decoders key on:
 digits and separators (cards, phones, IBANs, addresses), `@` and dots (e-mail), base64, hex, binary and
 Morse runs, key headers, spaced-out letters, invisible and look-alike characters, trigger words in several
-scripts. A pattern that backtracks catastrophically shows as a time that grows faster than the input;
-linear ones grow with it.
+scripts, the role markers of chat templates and request bodies. A pattern that backtracks catastrophically
+shows as a time that grows faster than the input; linear ones grow with it.
 The same pieces feed the fuzz tests (`tests/test_fuzz.py`), which only check that every call finishes.
 """
 
@@ -28,7 +28,8 @@ PIECES: tuple[str, ...] = (
     "-----BEGIN ", " PRIVATE KEY-----", "eyJ", "sk-", "AKIA", "ghp_", "ignore ", "previous ",
     "instructions ", "system prompt ", "IGNORE ", "1gn0r3 ", "$", "i g n o r e ", "vtaber ", "а", "ο",
     "😀", "Sure, here is ", "01101001", "01110011 ", ".-.. ", "-. / ", "--- ", "ignor",
-    "تجاهل التعليمات ", "คำสั่ง",
+    "تجاهل التعليمات ", "คำสั่ง", "<system>", "<system>x</system><a>", "<|im_start|>system\n",
+    "### System\n", "SYSTEM: x\n", "[INST] <<SYS>>", '{"messages": [{"role": "system", "content": "',
 )  # fmt: skip
 SIZES = (1024, 8192, 32768)
 REPEATS = 3

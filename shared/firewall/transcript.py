@@ -93,11 +93,13 @@ _SYSTEM_MARKERS = re.compile(
     r"|^[ \t]*#{1,6}[ \t]*(?:system|developer)\b"
     r"|^[ \t]*(?:system|developer)[ \t]*:"
     r"|<<SYS>>"
-    r"|<(?:system|developer)\b[^>\n]*>",
+    r"|<(?:system|developer)\b[^<>\n]*>",
     re.IGNORECASE | re.MULTILINE,
 )
-_XML_OPENING = re.compile(r"<(system)\b[^>\n]*>", re.IGNORECASE)
-_XML_TURN = re.compile(r"<([A-Za-z_]+)\b[^>\n]*>(.*?)</\1\s*>", re.DOTALL)
+# A tag, opening or closing; it ends at the first "<", ">" or line end, so that looking for tags stays
+# one pass over any text.
+_XML_OPENING = re.compile(r"<system\b[^<>\n]*>", re.IGNORECASE)
+_XML_TAG = re.compile(r"<(/?)([A-Za-z_][\w-]*)[^<>\n]*>")
 _BEGINNING = re.compile(r"(?:<\|begin_of_text\|>|<s>)[ \t\n]*")  # a tokenizer's start-of-text mark
 _LLAMA2 = re.compile(r"\[INST\][ \t\n]*<<SYS>>(.*?)<</SYS>>(.*)", re.DOTALL)
 _LLAMA2_TURN = re.compile(r"\[INST\]|\[/INST\]|</s>|<s>")
@@ -153,15 +155,29 @@ def _split(text: str, template: _Template) -> tuple[Turn, ...] | None:
 
 
 def _xml(text: str) -> tuple[Turn, ...] | None:
+    """Turns in tags (`<system>...</system><user_message>...</user_message>`): each top-level tag named
+    for a role opens a turn that its closing tag ends; text between turns is the user's. One pass over
+    the tags, whatever they hold (a turn's own markup, an HTML page, is left inside it)."""
     found = []
-    position = 0
-    for match in _XML_TURN.finditer(text):
-        between = text[position : match.start()].strip()
-        if between:
-            found.append(Turn("user", between))
-        tag = match.group(1).lower()
-        found.append(Turn("system" if ROLES.get(tag) == "system" else "user", match.group(2).strip()))
-        position = match.end()
+    position = 0  # where the last turn ended
+    name: str | None = None  # the open turn's tag
+    start = 0  # where the open turn's text starts
+    for tag in _XML_TAG.finditer(text):
+        closing, tag_name = tag.group(1), tag.group(2).lower()
+        if name is None:
+            if closing or tag_name not in ROLES:
+                continue
+            between = text[position : tag.start()].strip()
+            if between:
+                found.append(Turn("user", between))
+            name, start = tag_name, tag.end()
+        elif closing and tag_name == name:
+            found.append(
+                Turn("system" if ROLES[name] == "system" else "user", text[start : tag.start()].strip())
+            )
+            position, name = tag.end(), None
+    if name is not None:
+        return None  # a turn left open: not a conversation as an application renders it
     rest = text[position:].strip()
     if rest:
         found.append(Turn("user", rest))
