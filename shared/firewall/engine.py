@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from shared.firewall import injection, normalize, pii, toxicity, transcript
 from shared.firewall import semantic as semantic_module
@@ -174,12 +174,12 @@ class Firewall:
 
     def _detect(self, text: str, second_look: bool = True) -> Detection:
         """`detect` for text already made well-formed (`scan` has done it, for the redaction too)."""
-        raw, folded, words, present, grams = _read(text)
-        injection_lexical, toxicity_lexical = self.model.lexical(grams)
+        read = _read(text)
+        injection_lexical, toxicity_lexical = self.model.lexical(read.grams)
         conversation = transcript.turns(text)
         if conversation is None:
             injection_score, obfuscations, undecided = self._injection(
-                text, raw, folded, words, present, grams, injection_lexical, second_look
+                text, read, injection_lexical, second_look
             )
         else:
             # A whole conversation in one prompt: each turn is judged on its own, as the gate judges the
@@ -187,51 +187,37 @@ class Firewall:
             injection_score, obfuscations, undecided = 0.0, [], False
             for turn in conversation:
                 turn_text = _well_formed(turn.text)
-                turn_raw, turn_folded, turn_words, turn_present, turn_grams = _read(turn_text)
-                score, found, unsure = self._injection(
-                    turn_text,
-                    turn_raw,
-                    turn_folded,
-                    turn_words,
-                    turn_present,
-                    turn_grams,
-                    self.model.lexical(turn_grams)[0],
-                    second_look,
-                )
+                turn_read = _read(turn_text)
+                lexical = self.model.lexical(turn_read.grams)[0]
+                score, found, unsure = self._injection(turn_text, turn_read, lexical, second_look)
                 injection_score = max(injection_score, score)
                 obfuscations += [how for how in found if how not in obfuscations]
                 undecided = undecided or unsure
         toxicity_score = self.model.toxicity.probability_with(
-            toxicity.signals(raw, folded, present), toxicity_lexical
+            toxicity.signals(read.raw, read.folded, read.present), toxicity_lexical
         )
         return Detection(
             injection=injection_score,
             toxicity=toxicity_score,
-            findings=tuple(pii.find_pii(text, present)),
+            findings=tuple(pii.find_pii(text, read.present)),
             obfuscations=tuple(obfuscations),
             undecided=undecided,
         )
 
     def _injection(
-        self,
-        text: str,
-        raw: str,
-        folded: str,
-        words: list[str],
-        present: set[str],
-        grams: set[Gram],
-        lexical: float,
-        second_look: bool,
+        self, text: str, read: _Read, lexical: float, second_look: bool
     ) -> tuple[float, list[str], bool]:
-        """The injection score of one prompt (or one turn of a conversation), the obfuscations undone to
-        find it, and whether the first tier was unsure and the encoder was not asked."""
+        """The injection score of one prompt (or one turn of a conversation), read as `read` with its
+        n-grams' injection weights summing to `lexical`; the obfuscations undone to find it; and whether
+        the first tier was unsure and the encoder was not asked."""
         model = self.model
-        found = injection.signals(raw, folded, words, model.prose, present)
-        injection_score = model.injection.probability_with(found, lexical, len(grams))
+        present = read.present
+        found = injection.signals(read.raw, read.folded, read.words, model.prose, present)
+        injection_score = model.injection.probability_with(found, lexical, len(read.grams))
         obfuscations: list[str] = []
         readings = normalize.readings(
             text,
-            folded,
+            read.folded,
             present,
             rot13_hint=injection.wants_rot13(present),
             rot13_words=injection.rot13_words(present),
@@ -284,13 +270,22 @@ class Firewall:
         return model.injection.probability_with(found, model.lexical(grams)[0], len(grams))
 
 
-def _read(text: str) -> tuple[str, str, list[str], set[str], set[Gram]]:
+class _Read(NamedTuple):
     """What every model reads of a prompt: its NFKC form, that folded, its words (and their set) and the
     lexical models' n-grams."""
+
+    raw: str
+    folded: str
+    words: list[str]
+    present: set[str]
+    grams: set[Gram]
+
+
+def _read(text: str) -> _Read:
     raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
     folded = normalize.fold(raw)  # NFKC again is a quick check on NFKC text: `fold(text)`, cheaper
     words = injection.words_of(folded)
-    return raw, folded, words, set(words), gram_keys(lexical_words(words, folded))
+    return _Read(raw, folded, words, set(words), gram_keys(lexical_words(words, folded)))
 
 
 def _well_formed(text: str) -> str:

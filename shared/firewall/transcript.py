@@ -103,8 +103,8 @@ _XML_TAG = re.compile(r"<(/?)([A-Za-z_][\w-]*)[^<>\n]*>")
 _BEGINNING = re.compile(r"(?:<\|begin_of_text\|>|<s>)[ \t\n]*")  # a tokenizer's start-of-text mark
 _LLAMA2 = re.compile(r"\[INST\][ \t\n]*<<SYS>>(.*?)<</SYS>>(.*)", re.DOTALL)
 _LLAMA2_TURN = re.compile(r"\[INST\]|\[/INST\]|</s>|<s>")
-# Cheap test before any pattern: the first character of every opening above.
-_FIRST = frozenset("{<[#sSdD")
+# Cheap test before any pattern: the first character of every opening above (a request body's "{").
+_FIRST = frozenset("{<[#sS")
 
 
 def turns(text: str) -> tuple[Turn, ...] | None:
