@@ -241,18 +241,25 @@ async def enqueue(
 
 
 async def _scan(
-    services: Services, text: str, *, role: str, unchecked: tuple[str, ...] = ()
+    services: Services,
+    text: str,
+    *,
+    role: str,
+    unchecked: tuple[str, ...] = (),
+    turn: str = "user",
 ) -> FirewallResult:
     """The firewall's verdict. The first tier runs here (well under a millisecond); a prompt it is unsure of
     is scanned again with the sentence encoder's second look, which takes milliseconds of numerical work,
-    in a thread of its own so that the event loop goes on serving other requests meanwhile."""
+    in a thread of its own so that the event loop goes on serving other requests meanwhile. `turn` is the
+    chat message's role (the firewall judges the operator's system messages a little differently)."""
     firewall = services.firewall
-    verdict = firewall.scan(text, role=role, unchecked=unchecked, second_look=False)
+    verdict = firewall.scan(text, role=role, unchecked=unchecked, second_look=False, turn=turn)
     if not verdict.undecided:
         return verdict
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(
-        SECOND_LOOKS, functools.partial(firewall.scan, text, role=role, unchecked=unchecked)
+        SECOND_LOOKS,
+        functools.partial(firewall.scan, text, role=role, unchecked=unchecked, turn=turn),
     )
 
 
@@ -275,7 +282,11 @@ async def check_firewall(
     trusted = ("injection",) if services.settings.firewall_injection_scope == "user" else ()
     verdicts = [
         await _scan(
-            services, message.content, role=role, unchecked=trusted if message.role == "system" else ()
+            services,
+            message.content,
+            role=role,
+            unchecked=trusted if message.role == "system" else (),
+            turn=message.role,
         )
         for message in request.messages
     ]

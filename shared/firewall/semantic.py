@@ -90,11 +90,14 @@ class SemanticHead:
         z = self.bias + sum(map(operator.mul, self.weights, map(float, embedding)))
         return _sigmoid(z)
 
-    def combine(self, first: float, second: float) -> float:
-        """The injection score from the first tier's and the encoder's."""
+    def combine(self, first: float, second: float, *, may_raise: bool = True) -> float:
+        """The injection score from the first tier's and the encoder's; with `may_raise` false the
+        encoder can only lower the first tier's."""
         push = self.weight * (_logit(second) - _logit(self.centre))
         if self.most_raise is not None:
             push = min(push, self.most_raise)
+        if not may_raise:
+            push = min(push, 0.0)
         return _sigmoid(_logit(first) + push)
 
     @classmethod
