@@ -251,7 +251,7 @@ async def _scan(
     """The firewall's verdict. The first tier runs here (well under a millisecond); a prompt it is unsure of
     is scanned again with the sentence encoder's second look, which takes milliseconds of numerical work,
     in a thread of its own so that the event loop goes on serving other requests meanwhile. `turn` is the
-    chat message's role (the firewall judges the operator's system messages a little differently)."""
+    chat message's role: on a system message the encoder may clear the first tier's verdict, not raise it."""
     firewall = services.firewall
     verdict = firewall.scan(text, role=role, unchecked=unchecked, second_look=False, turn=turn)
     if not verdict.undecided:
