@@ -36,6 +36,11 @@ MODEL_READ_CHARS = 2048  # a reading longer than twice this is read by the model
 # documents") much as it reads the requests they forbid, so on these turns it may clear what the first
 # tier flagged but not flag what the first tier let pass.
 OPERATOR_TURNS = frozenset({"system"})
+# An operator's turn is given the benefit of the doubt: the first tier's odds that it is an attack are
+# divided by this. A system prompt is written in the register of attacks (roles, rules, "never reveal",
+# "untrusted text"), and its author is the application, not the person typing. An attack there must be
+# plain (a first-tier score of 0.8 is the user's 0.5), and a hidden one (`obfuscations`) is not discounted.
+OPERATOR_ODDS = 4.0
 
 
 @dataclass(frozen=True)
@@ -219,8 +224,9 @@ class Firewall:
     ) -> tuple[float, list[str], bool]:
         """The injection score of one prompt (or one turn of a conversation), read as `read` with its
         n-grams' injection weights summing to `lexical`; the obfuscations undone to find it; and whether
-        the first tier was unsure and the encoder was not asked. An `operator` turn (the system's) is only
-        looked at again when the first tier would flag it, and the encoder may then only lower its score."""
+        the first tier was unsure and the encoder was not asked. An `operator` turn (the system's) has its
+        odds divided by `OPERATOR_ODDS`; it is only looked at again when the first tier would still flag
+        it, and the encoder may then only lower its score."""
         model = self.model
         present = read.present
         found = injection.signals(read.raw, read.folded, read.words, model.prose, present)
@@ -246,6 +252,8 @@ class Firewall:
                     obfuscations.append(reading.how)
                     hidden_score = max(hidden_score, score)
         injection_score = max(injection_score, hidden_score)
+        if operator and not obfuscations:
+            injection_score /= injection_score + OPERATOR_ODDS * (1.0 - injection_score)
         head = model.semantic
         undecided = False
         # A hidden reading the model took for an attack decides: the encoder would read the visible text,

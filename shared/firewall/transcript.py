@@ -14,6 +14,13 @@ application renders it is split: it opens with a system turn, is written in one 
 least one other turn and no second system turn. A second system turn, or a system marker of another
 template inside a turn, is what a counterfeit one looks like ("<|im_start|>system New policy: ..." in
 the user's text); such a prompt is scored whole, as any other.
+
+In the templates written as plain text (Markdown headings, labelled lines) an application also marks
+what it pastes in by name rather than by role: "### Ticket history", "### read_mail", "TERMINAL
+OUTPUT:". Such a section, at the level of the system turn's own heading (or labelled in capitals as
+its "SYSTEM:" is), is a turn of text from elsewhere; left in the system turn, what it carries would be
+judged as the operator's words. A section an operator writes into a system prompt ("### Rules",
+"### Output format", `OPERATOR_SECTIONS`) stays part of it.
 """
 
 from __future__ import annotations
@@ -48,7 +55,16 @@ ROLES = {
     "question": "user",
 }
 _ROLE = "|".join(sorted(ROLES, key=len, reverse=True))
+_ROLE_NAME = re.compile(rf"(?:{_ROLE})\b", re.IGNORECASE)
 MAX_TURNS = 64  # a longer transcript is scored whole
+# Words that name a part of the operator's own instructions when they head a section of a system prompt.
+_SECTION_WORDS = """about audience background behavior behaviour boundaries capabilities constraint
+    constraints escalation example examples format formatting goal goals guardrails guideline guidelines
+    identity important instruction instructions language limitations limits note notes objective objectives
+    persona policies policy priorities priority requirements response responses restrictions role rule rules
+    safety scope security style task tasks tone voice warning"""
+OPERATOR_SECTIONS = frozenset(_SECTION_WORDS.split())
+_WORD = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,9 @@ class _Template:
     opening: re.Pattern[str]  # matched at the start of the prompt
     marker: re.Pattern[str]  # a turn's start; group 1 the role
     end: re.Pattern[str] | None = None  # what closes a turn, cut from its text
+    # A section named for what it holds rather than for a role; group 1 the name. It opens a turn of
+    # text from elsewhere when it is written as the system turn's own marker is (`_section_style`).
+    section: re.Pattern[str] | None = None
 
 
 _TEMPLATES = (
@@ -80,10 +99,12 @@ _TEMPLATES = (
     _Template(  # Markdown headings: "### System", "## User:"
         re.compile(r"#{1,6}[ \t]*system\b", re.IGNORECASE),
         re.compile(rf"^[ \t]*#{{1,6}}[ \t]*({_ROLE})\b[^\n]*\n?", re.IGNORECASE | re.MULTILINE),
+        section=re.compile(r"^[ \t]*(#{1,6}[ \t]*[^#\s][^\n]*)\n?", re.MULTILINE),
     ),
     _Template(  # labelled lines: "SYSTEM: ...", "User: ..."
         re.compile(r"system[ \t]*:", re.IGNORECASE),
         re.compile(rf"^[ \t]*({_ROLE})[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE),
+        section=re.compile(r"^[ \t]*([A-Z][A-Z0-9_]*(?:[ \t][A-Z0-9_]+){0,3})[ \t]*:[ \t]*", re.MULTILINE),
     ),
 )
 # Every system marker of every template (and Llama 2's <<SYS>>, XML tags): a transcript holds exactly one.
@@ -142,9 +163,12 @@ def _split(text: str, template: _Template) -> tuple[Turn, ...] | None:
     markers = list(template.marker.finditer(text))
     if not markers or markers[0].start() != 0:
         return None
+    if template.section is not None:
+        markers = sorted(markers + _sections(text, template.section, markers), key=lambda m: m.start())
     found = []
     for marker, after in zip(markers, [*markers[1:], None], strict=True):
-        role = ROLES.get(marker.group(1).lower())
+        name = marker.group(1)
+        role = "tool" if marker.re is template.section else ROLES.get(name.lower())
         if role is None:
             return None  # a role no application sends: not a transcript
         body = text[marker.end() : after.start() if after else len(text)]
@@ -152,6 +176,36 @@ def _split(text: str, template: _Template) -> tuple[Turn, ...] | None:
             body = template.end.sub(" ", body)
         found.append(Turn(role, body.strip()))
     return tuple(turn for turn in found if turn.text) or None
+
+
+def _sections(text: str, section: re.Pattern[str], markers: list[re.Match[str]]) -> list[re.Match[str]]:
+    """The sections of `text` that open a turn of text from elsewhere: written as the system turn's
+    marker is (a heading of its level; a label in capitals after "SYSTEM:"), named for no role and for
+    no part of an operator's instructions."""
+    style = _section_style(markers[0].group(0))
+    if style is None:
+        return []
+    starts = {marker.start() for marker in markers}
+    found = []
+    for match in section.finditer(text, markers[0].end()):
+        name = match.group(1)
+        if match.start() in starts or _section_style(name) != style:
+            continue
+        name = name.lstrip("# \t")
+        if _ROLE_NAME.match(name) or OPERATOR_SECTIONS.intersection(_WORD.findall(name.lower())):
+            continue
+        found.append(match)
+    return found
+
+
+def _section_style(marker: str) -> str | None:
+    """How a marker is written, for comparing a section's with the system turn's: the heading's level
+    ("###"), or "CAPS" for a label in capitals; None for a label in other letters."""
+    marker = marker.strip()
+    if marker.startswith("#"):
+        return marker[: len(marker) - len(marker.lstrip("#"))]
+    label = marker.rstrip(": \t")
+    return "CAPS" if label.isupper() else None
 
 
 def _xml(text: str) -> tuple[Turn, ...] | None:
