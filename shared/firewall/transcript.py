@@ -96,6 +96,11 @@ _TEMPLATES = (
         re.compile(r"<\|start_header_id\|>[ \t]*(\w+)[ \t]*<\|end_header_id\|>"),
         re.compile(r"<\|eot_id\|>"),
     ),
+    _Template(  # Phi-3 and Zephyr: "<|system|>...<|end|><|user|>...<|end|><|assistant|>"
+        re.compile(r"<\|system\|>"),
+        re.compile(rf"<\|({_ROLE})\|>[ \t]*\n?"),
+        re.compile(r"<\|end\|>|</s>"),
+    ),
     _Template(  # Markdown headings: "### System", "## User:"
         re.compile(r"#{1,6}[ \t]*system\b", re.IGNORECASE),
         re.compile(rf"^[ \t]*#{{1,6}}[ \t]*({_ROLE})\b[^\n]*\n?", re.IGNORECASE | re.MULTILINE),
@@ -111,6 +116,7 @@ _TEMPLATES = (
 _SYSTEM_MARKERS = re.compile(
     r"<\|im_start\|>[ \t]*(?:system|developer)\b"
     r"|<\|start_header_id\|>[ \t]*(?:system|developer)\b"
+    r"|<\|(?:system|developer)\|>"
     r"|^[ \t]*#{1,6}[ \t]*(?:system|developer)\b"
     r"|^[ \t]*(?:system|developer)[ \t]*:"
     r"|<<SYS>>"
