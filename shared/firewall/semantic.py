@@ -177,7 +177,7 @@ class _Matrix:
         """x W^T (+ x A^T B^T): the products read the matrices transposed, without a copy."""
         product: np.ndarray = x @ self.weight.T
         if self.a is not None and self.b is not None:  # kept in float16 (`tuned_tensors`): widened here
-            product += (x @ self.a.astype(x.dtype).T) @ self.b.astype(x.dtype).T
+            product += (x @ self.a.astype(x.dtype, copy=False).T) @ self.b.astype(x.dtype, copy=False).T
         return product
 
 
