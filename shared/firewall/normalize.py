@@ -1,5 +1,6 @@
 """Undo the tricks that hide words from a matcher: Unicode look-alikes, invisible characters, leetspeak,
-letters spaced apart, and payloads encoded as base64, hex, binary, Morse or rot13.
+letters spaced apart, payloads encoded as base64, hex, binary, Morse or rot13, and passages written in a
+Caesar shift, Atbash or Pig Latin.
 
 `fold(text)` is the reading every check uses; `readings(...)` adds the others only when the text shows a
 sign of the trick, so ordinary prompts pay for one pass.
@@ -179,6 +180,121 @@ def rot13(text: str) -> str:
     return _translate_ascii(text, _ROT13)
 
 
+# Substitution ciphers. A passage (a line, or the rest of one after a colon) that has almost none of these
+# common words is read in the cipher that turns the most of its words into them: a Caesar shift (any of the
+# 25), Atbash, or Pig Latin. English words first; a few of other languages the cipher attacks use.
+CIPHER_PLAIN_WORDS = _word_set(
+    """a an the and or but if of to in on at by for with from into about as is are was were be been am do
+    does did have has had i you he she it we they me him her us them my your his its our their this that
+    these those what which who how why when where can could will would should may might must not no so than
+    then there here all any some each every one out up over again just only also very now tell give make
+    write explain describe show help get go let want need know please without after before because way step
+    someone something people home money
+    de la que el en los las un una como para por del se es lo con le les et est des une pour qui dans der
+    die das und ist wie ich nicht mit zu den ein eine o um uma os com não"""
+)
+# Words naming a cipher, a shift or a decoding, in the languages of the rules: a prompt with none of them
+# (and not mostly Pig Latin) is not searched, since a cipher attack must tell the model how to read it.
+CIPHER_WORDS = _word_set(
+    """caesar cesar césar cäsar cezar cipher ciphers cypher ciphertext cifra cifrado cifrada chiffre chiffré
+    chiffrement verschlüsselt verschlüsselung geheimschrift atbash shift shifted shifting verschiebung
+    verschoben deslocamento desplazamiento décalage spostamento rot rot13 rotate rotated decode decoding
+    decrypt decipher encrypted encrypt encoded entschlüssle entschlüsseln entschlüsselt déchiffre déchiffrer
+    décode décoder descifra descifrar decifra decifrar decodifica decodificar шифр шифре шифром расшифруй
+    расшифровать"""
+)
+CIPHER_MIN_WORDS = 5  # a shorter passage is a name or a code, not a message
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+# Each code as a translation of the lower-case letters to what they stand for, by name.
+_CIPHERS: tuple[tuple[str, dict[int, int]], ...] = (
+    *(("caesar", str.maketrans(_LOWER, _LOWER[shift:] + _LOWER[:shift])) for shift in range(1, 26)),
+    ("atbash", str.maketrans(_LOWER, _LOWER[::-1])),
+)
+# Each common word as each code writes it, to the codes that do: one look-up per word finds the code.
+_CIPHER_OF: dict[str, list[int]] = {}
+for _index, (_name, _table) in enumerate(_CIPHERS):
+    _decode = {decoded: encoded for encoded, decoded in _table.items()}
+    for _plain in CIPHER_PLAIN_WORDS:
+        if _plain.isascii():
+            _CIPHER_OF.setdefault(_plain.translate(_decode), []).append(_index)
+# The longer of those written forms that are no common word themselves: a prompt with fewer than two of
+# them among its words holds no passage in a cipher, and is not searched.
+_CIPHER_SIGNS = frozenset(word for word in _CIPHER_OF if len(word) >= 3) - CIPHER_PLAIN_WORDS
+_CIPHER_PASSAGE = re.compile(r"[^\n:]+")
+_CIPHER_WORD = re.compile(r"(?<![\w@./])[a-z']+(?![\w@]|[./]\w)")  # not a piece of an address or a path
+# Consonant clusters that begin English words, longest first: what Pig Latin moved to a word's end.
+_ONSETS: tuple[str, ...] = (
+    *("sch", "scr", "shr", "spl", "spr", "squ", "str", "thr", "bl", "br", "ch", "cl", "cr", "dr", "fl"),
+    *("fr", "gl", "gr", "kn", "ph", "pl", "pr", "qu", "sc", "sh", "sk", "sl", "sm", "sn", "sp", "st", "sw"),
+    *("th", "tr", "wh", "wr"),
+)
+
+
+def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[str, str]]:
+    """The passages of `text` written in a substitution cipher, as (how, text with them decoded); `folded`
+    is its folded form and `present` holds that one's words. Looked for only when the prompt names a cipher
+    (`CIPHER_WORDS`) or a third of its words end in "ay" (Pig Latin): a passage of `CIPHER_MIN_WORDS` or
+    more words, mostly letters, with at most one in eight a common word (`CIPHER_PLAIN_WORDS`), is decoded
+    when a code makes at least three of them, and three in ten, common words."""
+    # "ay" counted in C first: the words are counted one by one only where a third of them may end so.
+    pig_latin = (
+        folded.count("ay") * 3 > folded.count(" ")
+        and sum(word.endswith("ay") for word in present) * 3 >= len(present) >= CIPHER_MIN_WORDS
+    )
+    if not pig_latin and (CIPHER_WORDS.isdisjoint(present) or len(_CIPHER_SIGNS.intersection(present)) < 2):
+        return []
+    found: dict[str, list[tuple[int, int, str]]] = {}
+    lower = text.lower()
+    for match in _CIPHER_PASSAGE.finditer(lower):
+        passage = match.group()
+        pieces = passage.split()  # in C: most passages are plain text, and their common words say so
+        if len(CIPHER_PLAIN_WORDS.intersection(pieces)) * 8 > len(pieces):
+            continue
+        words = _CIPHER_WORD.findall(passage)
+        count = len(words)
+        if count < CIPHER_MIN_WORDS or sum(map(len, words)) < 0.6 * len(passage.strip()):
+            continue
+        if len(CIPHER_PLAIN_WORDS.intersection(words)) * 8 > count:  # distinct ones: a set operation, in C
+            continue
+        votes = [0] * len(_CIPHERS)
+        for word in words:
+            for index in _CIPHER_OF.get(word, ()):
+                votes[index] += 1
+        best = max(range(len(votes)), key=votes.__getitem__)
+        how, plain = _CIPHERS[best][0], passage.translate(_CIPHERS[best][1])
+        hits = votes[best]
+        if pig_latin:
+            unpigged = _CIPHER_WORD.sub(lambda word: _unpig(word.group()), passage)
+            unpigged_hits = sum(word in CIPHER_PLAIN_WORDS for word in _CIPHER_WORD.findall(unpigged))
+            if unpigged_hits > hits:
+                how, plain, hits = "piglatin", unpigged, unpigged_hits
+        if hits >= 3 and hits * 10 >= count * 3:
+            found.setdefault(how, []).append((*match.span(), plain))
+    decoded = []
+    for how, passages in found.items():
+        parts, last = [], 0
+        for start, end, plain in passages:
+            parts += [lower[last:start], plain]
+            last = end
+        decoded.append((how, "".join(parts) + lower[last:]))
+    return decoded
+
+
+def _unpig(word: str) -> str:
+    """A word of Pig Latin back in English ("ouyay" -> "you", "itewray" -> "write", "andway" -> "and"); a
+    word that does not end in "ay" as it is."""
+    if len(word) < 4 or not word.endswith("ay"):
+        return word
+    stem = word[:-2]
+    if stem.endswith("w") and stem[0] in "aeiou":
+        return stem[:-1]
+    one = stem[-1] + stem[:-1]  # "owh" is "how" or "who": the common word with one letter moved wins
+    if one in CIPHER_PLAIN_WORDS:
+        return one
+    onset = next((onset for onset in _ONSETS if stem.endswith(onset) and len(stem) > len(onset)), stem[-1])
+    return onset + stem[: -len(onset)]
+
+
 def readings(
     text: str,
     folded: str,
@@ -222,6 +338,7 @@ def readings(
     if not REVERSED_TRIGGERS.isdisjoint(present):
         found.append(View("reversed", folded[::-1]))
     found.extend(View(how, fold(decoded)) for how, decoded in decode_payloads(text))
+    found.extend(View(how, fold(decoded)) for how, decoded in _in_cipher(text, folded, present))
     return found
 
 
