@@ -1,6 +1,6 @@
 """Undo the tricks that hide words from a matcher: Unicode look-alikes, invisible characters, leetspeak,
 letters spaced apart, payloads encoded as base64, hex, binary, Morse or rot13, and passages written in a
-Caesar shift, Atbash or Pig Latin.
+Caesar shift, Atbash, Pig Latin or backwards.
 
 `fold(text)` is the reading every check uses; `readings(...)` adds the others only when the text shows a
 sign of the trick, so ordinary prompts pay for one pass.
@@ -182,7 +182,8 @@ def rot13(text: str) -> str:
 
 # Substitution ciphers. A passage (a line, or the rest of one after a colon) that has almost none of these
 # common words is read in the cipher that turns the most of its words into them: a Caesar shift (any of the
-# 25), Atbash, or Pig Latin. English words first; a few of other languages the cipher attacks use.
+# 25), Atbash, Pig Latin, or the passage written backwards. English words first; a few of other languages
+# the cipher attacks use.
 CIPHER_PLAIN_WORDS = _word_set(
     """a an the and or but if of to in on at by for with from into about as is are was were be been am do
     does did have has had i you he she it we they me him her us them my your his its our their this that
@@ -198,12 +199,17 @@ CIPHER_PLAIN_WORDS = _word_set(
 CIPHER_WORDS = _word_set(
     """caesar cesar césar cäsar cezar cipher ciphers cypher ciphertext cifra cifrado cifrada chiffre chiffré
     chiffrement verschlüsselt verschlüsselung geheimschrift atbash shift shifted shifting verschiebung
-    verschoben deslocamento desplazamiento décalage spostamento rot rot13 rotate rotated decode decoding
+    verschoben deslocamento desplazamiento décalage spostamento rot rot13 rotate rotated vigenère vigenere
+    backwards backward
+    reversed reverse mirror flip rückwärts umgekehrt envers revés invertido inverso decode decoding
     decrypt decipher encrypted encrypt encoded entschlüssle entschlüsseln entschlüsselt déchiffre déchiffrer
     décode décoder descifra descifrar decifra decifrar decodifica decodificar шифр шифре шифром расшифруй
     расшифровать"""
-)
+) | frozenset(
+    word[::-1] for word in ("backwards", "backward", "reversed", "reverse")
+)  # a prompt all backwards
 CIPHER_MIN_WORDS = 5  # a shorter passage is a name or a code, not a message
+VIGENERE_MAX_CHARS = 600  # characters decrypted with the prompt's keys, all passages and keys together
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 # Each code as a translation of the lower-case letters to what they stand for, by name.
 _CIPHERS: tuple[tuple[str, dict[int, int]], ...] = (
@@ -217,9 +223,23 @@ for _index, (_name, _table) in enumerate(_CIPHERS):
     for _plain in CIPHER_PLAIN_WORDS:
         if _plain.isascii():
             _CIPHER_OF.setdefault(_plain.translate(_decode), []).append(_index)
-# The longer of those written forms that are no common word themselves: a prompt with fewer than two of
-# them among its words holds no passage in a cipher, and is not searched.
-_CIPHER_SIGNS = frozenset(word for word in _CIPHER_OF if len(word) >= 3) - CIPHER_PLAIN_WORDS
+# Common words of three letters or more: a code leaves "a", "i" or "no" as they were, or makes them of others.
+_CIPHER_PLAIN_LONG = frozenset(word for word in CIPHER_PLAIN_WORDS if len(word) >= 3)
+# The longer of those written forms, and the common words written backwards (from two letters: "ot",
+# "ym"), that are no common word themselves: a prompt with fewer than two of them among its words holds
+# no passage in a cipher, and is not searched.
+_CIPHER_SIGNS = (
+    frozenset(word for word in _CIPHER_OF if len(word) >= 3)
+    | frozenset(plain[::-1] for plain in CIPHER_PLAIN_WORDS if len(plain) >= 2)
+) - CIPHER_PLAIN_WORDS
+_KEY_WORDS = frozenset({"key", "keyword", "schlüssel", "clave", "clé", "chave", "chiave"})
+# The key in capitals, as ciphers' keys are written ("key = LEMON", "Key is SHADOW"): "the API key in
+# this config" names none.
+_VIGENERE_KEY = re.compile(
+    r"\b(?i:key(?:word)?|schlüssel|clave|clé|chave|chiave)\b(?:\s*(?:=|:|(?i:is|of))\s*|\s+)[\"'“]?([A-Z]{3,16})\b"
+)
+# Every written form of a common word, backwards included, that is not a common word itself.
+_CIPHER_FORMS = frozenset((*_CIPHER_OF, *(plain[::-1] for plain in CIPHER_PLAIN_WORDS))) - CIPHER_PLAIN_WORDS
 _CIPHER_PASSAGE = re.compile(r"[^\n:]+")
 _CIPHER_WORD = re.compile(r"(?<![\w@./])[a-z']+(?![\w@]|[./]\w)")  # not a piece of an address or a path
 # Consonant clusters that begin English words, longest first: what Pig Latin moved to a word's end.
@@ -232,29 +252,46 @@ _ONSETS: tuple[str, ...] = (
 
 def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[str, str]]:
     """The passages of `text` written in a substitution cipher, as (how, text with them decoded); `folded`
-    is its folded form and `present` holds that one's words. Looked for only when the prompt names a cipher
-    (`CIPHER_WORDS`) or a third of its words end in "ay" (Pig Latin): a passage of `CIPHER_MIN_WORDS` or
-    more words, mostly letters, with at most one in eight a common word (`CIPHER_PLAIN_WORDS`), is decoded
-    when a code makes at least three of them, and three in ten, common words."""
+    is its folded form and `present` holds that one's words.
+
+    Looked for only when the prompt names a cipher (`CIPHER_WORDS`) and holds two of `_CIPHER_SIGNS`, or
+    names a cipher and a key (Vigenère), or a third of its words end in "ay" (Pig Latin). A passage of
+    `CIPHER_MIN_WORDS` or more words, mostly letters, with at most one in eight a common word of three
+    letters or more (`CIPHER_PLAIN_WORDS`), is decoded when a code makes at least three of them, and three
+    in ten, common words."""
     # "ay" counted in C first: the words are counted one by one only where a third of them may end so.
     pig_latin = (
         folded.count("ay") * 3 > folded.count(" ")
         and sum(word.endswith("ay") for word in present) * 3 >= len(present) >= CIPHER_MIN_WORDS
     )
-    if not pig_latin and (CIPHER_WORDS.isdisjoint(present) or len(_CIPHER_SIGNS.intersection(present)) < 2):
+    named = not CIPHER_WORDS.isdisjoint(present)
+    # A Vigenère key the prompt gives ("key = LEMON", "keyword: GARDEN"): the first three are tried.
+    keys = (
+        [key.lower() for key in _VIGENERE_KEY.findall(text)[:3]]
+        if named and not _KEY_WORDS.isdisjoint(present)
+        else []
+    )
+    if not (pig_latin or keys or (named and len(_CIPHER_SIGNS.intersection(present)) >= 2)):
         return []
     found: dict[str, list[tuple[int, int, str]]] = {}
     lower = text.lower()
-    for match in _CIPHER_PASSAGE.finditer(lower):
-        passage = match.group()
-        pieces = passage.split()  # in C: most passages are plain text, and their common words say so
-        if len(CIPHER_PLAIN_WORDS.intersection(pieces)) * 8 > len(pieces):
+    at = 0  # where the last passage decoded ends
+    budget = VIGENERE_MAX_CHARS
+    for passage in _CIPHER_PASSAGE.findall(lower):
+        if len(passage) < 2 * CIPHER_MIN_WORDS:
+            continue
+        # In C, on the words as whitespace splits them: in a passage in a code, a fifth of the distinct
+        # words at least are common words as a code writes them; plain text has its own common words.
+        pieces = passage.split()
+        if not (pig_latin or keys) and len(_CIPHER_FORMS.intersection(pieces)) * 5 < len(pieces):
+            continue
+        if len(_CIPHER_PLAIN_LONG.intersection(pieces)) * 8 > len(pieces):
             continue
         words = _CIPHER_WORD.findall(passage)
         count = len(words)
         if count < CIPHER_MIN_WORDS or sum(map(len, words)) < 0.6 * len(passage.strip()):
             continue
-        if len(CIPHER_PLAIN_WORDS.intersection(words)) * 8 > count:  # distinct ones: a set operation, in C
+        if len(_CIPHER_PLAIN_LONG.intersection(words)) * 8 > count:  # distinct ones: a set operation, in C
             continue
         votes = [0] * len(_CIPHERS)
         for word in words:
@@ -263,13 +300,27 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
         best = max(range(len(votes)), key=votes.__getitem__)
         how, plain = _CIPHERS[best][0], passage.translate(_CIPHERS[best][1])
         hits = votes[best]
+        start = lower.find(passage, at)
+        backwards_hits = sum(word[::-1] in CIPHER_PLAIN_WORDS for word in words)
+        if backwards_hits > hits:
+            original = text[start : start + len(passage)] if len(lower) == len(text) else passage
+            how, plain, hits = "backwards", _backwards(original).lower(), backwards_hits
+        for key in keys:
+            if budget < len(passage):
+                break
+            budget -= len(passage)
+            unkeyed = _vigenere(passage, key)
+            unkeyed_hits = sum(word in CIPHER_PLAIN_WORDS for word in _CIPHER_WORD.findall(unkeyed))
+            if unkeyed_hits > hits:
+                how, plain, hits = "vigenere", unkeyed, unkeyed_hits
         if pig_latin:
             unpigged = _CIPHER_WORD.sub(lambda word: _unpig(word.group()), passage)
             unpigged_hits = sum(word in CIPHER_PLAIN_WORDS for word in _CIPHER_WORD.findall(unpigged))
             if unpigged_hits > hits:
                 how, plain, hits = "piglatin", unpigged, unpigged_hits
         if hits >= 3 and hits * 10 >= count * 3:
-            found.setdefault(how, []).append((*match.span(), plain))
+            at = start + len(passage)
+            found.setdefault(how, []).append((start, at, plain))
     decoded = []
     for how, passages in found.items():
         parts, last = [], 0
@@ -278,6 +329,30 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
             last = end
         decoded.append((how, "".join(parts) + lower[last:]))
     return decoded
+
+
+def _vigenere(passage: str, key: str) -> str:
+    """`passage` (lower case) decrypted with the Vigenère `key` (lower-case letters): each letter shifted back
+    by the key's letter in turn, the key advancing on letters only."""
+    shifts = [ord(letter) - 97 for letter in key]
+    plain, at = [], 0
+    for character in passage:
+        if "a" <= character <= "z":
+            character = chr((ord(character) - 97 - shifts[at % len(shifts)]) % 26 + 97)
+            at += 1
+        plain.append(character)
+    return "".join(plain)
+
+
+def _backwards(passage: str) -> str:
+    """A passage written backwards, read forwards: the whole of it reversed, or each word where the words
+    stand in their order (the first word ends in a capital, "nialpxE woh ot"), which a passage reversed
+    whole does not show (it starts with the sentence's full stop, or ends in its capital)."""
+    words = passage.split()
+    before, after = passage[: len(passage) - len(passage.lstrip())], passage[len(passage.rstrip()) :]
+    if words and words[0][-1].isupper() and not words[-1][-1].isupper() and passage.lstrip()[:1] not in ".?!":
+        return before + " ".join(word[::-1] for word in words) + after
+    return before + passage.strip()[::-1] + after
 
 
 def _unpig(word: str) -> str:
