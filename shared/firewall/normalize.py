@@ -331,6 +331,32 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
     return decoded
 
 
+# Text written upside down ("ɹǝʇuɐɥdǝW"): letters that look like Latin ones turned over, in reverse order.
+# Lower case: "w" is a turned capital "M"; "b", "d", "n", "p", "q" and "u" are one another turned.
+_UPSIDE_DOWN = str.maketrans(
+    {
+        "ɐ": "a", "q": "b", "ɔ": "c", "p": "d", "ǝ": "e", "ɟ": "f", "ƃ": "g", "ɥ": "h", "ᴉ": "i", "ɾ": "j",
+        "ʞ": "k", "ɯ": "m", "w": "m", "u": "n", "d": "p", "b": "q", "ɹ": "r", "ʇ": "t", "n": "u", "ʌ": "v",
+        "ʍ": "w", "ʎ": "y", "˙": ".", "¿": "?", "¡": "!", "„": '"', "⅋": "&",
+    }
+)  # fmt: skip
+_TURNED = "ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎ"  # the turned letters that are no Latin letter: three of them mark the text
+_TURNED_LEADS = bytes(b for b in range(256) if b not in (0xC9, 0xCA, 0xE1))  # their UTF-8 lead bytes
+
+
+def _upside_down(text: str, folded: str, encoded: bytes) -> str | None:
+    """`text` folded, with its lines written upside down turned back, or None when no line is (`folded` is
+    its folded form, `encoded` that one's UTF-8 bytes): a line with three of the turned letters is read in
+    reverse, each letter turned."""
+    if not encoded.translate(None, _TURNED_LEADS) or sum(letter in folded for letter in _TURNED) < 3:
+        return None
+    lines = _fold_characters(text).split("\n")
+    turned = [
+        line.translate(_UPSIDE_DOWN)[::-1] if sum(c in line for c in _TURNED) >= 3 else line for line in lines
+    ]
+    return fold("\n".join(turned))
+
+
 def _vigenere(passage: str, key: str) -> str:
     """`passage` (lower case) decrypted with the Vigenère `key` (lower-case letters): each letter shifted back
     by the key's letter in turn, the key advancing on letters only."""
@@ -412,6 +438,10 @@ def readings(
         found.append(View("rot13", _excerpt(folded, sorted(spans), rot13) if spans else rot13(folded)))
     if not REVERSED_TRIGGERS.isdisjoint(present):
         found.append(View("reversed", folded[::-1]))
+    if not folded.isascii():
+        upright = _upside_down(text, folded, encoded)
+        if upright is not None:
+            found.append(View("upsidedown", upright))
     found.extend(View(how, fold(decoded)) for how, decoded in decode_payloads(text))
     found.extend(View(how, fold(decoded)) for how, decoded in _in_cipher(text, folded, present))
     return found
