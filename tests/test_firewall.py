@@ -418,6 +418,9 @@ def test_a_passage_in_a_cipher_is_decoded_and_its_frame_kept() -> None:
     assert _views(prompt)["vigenere"] == "vigenère, key lemon: " + plain.lower()
     each_word = " ".join(word[::-1] for word in plain.split())  # "teeM em ta eht ..."
     assert _views("Each word backwards: " + each_word)["backwards"] == "each word backwards: " + plain.lower()
+    # The whole prompt backwards, the words that say so too: each passage long enough is turned.
+    prompt = ("Read this backwards:\n" + plain)[::-1]
+    assert _views(prompt)["backwards"].startswith(plain.lower())
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Undo the tricks that hide words from a matcher: Unicode look-alikes, invisible characters, leetspeak,
 letters spaced apart, payloads encoded as base64, hex, binary, Morse or rot13, and passages written in a
-Caesar shift, Atbash, Pig Latin or backwards.
+Caesar shift, Atbash, Vigenère, Pig Latin, backwards or upside down.
 
 `fold(text)` is the reading every check uses; `readings(...)` adds the others only when the text shows a
 sign of the trick, so ordinary prompts pay for one pass.
@@ -181,9 +181,9 @@ def rot13(text: str) -> str:
 
 
 # Substitution ciphers. A passage (a line, or the rest of one after a colon) that has almost none of these
-# common words is read in the cipher that turns the most of its words into them: a Caesar shift (any of the
-# 25), Atbash, Pig Latin, or the passage written backwards. English words first; a few of other languages
-# the cipher attacks use.
+# common words is read in the code that turns the most of its words into them: a Caesar shift (any of the
+# 25), Atbash, Vigenère with a key the prompt gives, Pig Latin, or the passage written backwards. English
+# words first; a few of other languages the cipher attacks use.
 CIPHER_PLAIN_WORDS = _word_set(
     """a an the and or but if of to in on at by for with from into about as is are was were be been am do
     does did have has had i you he she it we they me him her us them my your his its our their this that
@@ -200,14 +200,11 @@ CIPHER_WORDS = _word_set(
     """caesar cesar césar cäsar cezar cipher ciphers cypher ciphertext cifra cifrado cifrada chiffre chiffré
     chiffrement verschlüsselt verschlüsselung geheimschrift atbash shift shifted shifting verschiebung
     verschoben deslocamento desplazamiento décalage spostamento rot rot13 rotate rotated vigenère vigenere
-    backwards backward
-    reversed reverse mirror flip rückwärts umgekehrt envers revés invertido inverso decode decoding
-    decrypt decipher encrypted encrypt encoded entschlüssle entschlüsseln entschlüsselt déchiffre déchiffrer
-    décode décoder descifra descifrar decifra decifrar decodifica decodificar шифр шифре шифром расшифруй
-    расшифровать"""
-) | frozenset(
-    word[::-1] for word in ("backwards", "backward", "reversed", "reverse")
-)  # a prompt all backwards
+    backwards backward reversed reverse mirror flip rückwärts umgekehrt envers revés invertido inverso
+    decode decoding decrypt decipher encrypted encrypt encoded entschlüssle entschlüsseln entschlüsselt
+    déchiffre déchiffrer décode décoder descifra descifrar decifra decifrar decodifica decodificar шифр
+    шифре шифром расшифруй расшифровать"""
+) | frozenset(word[::-1] for word in ("backwards", "backward", "reversed", "reverse"))  # all of it backwards
 CIPHER_MIN_WORDS = 5  # a shorter passage is a name or a code, not a message
 VIGENERE_MAX_CHARS = 600  # characters decrypted with the prompt's keys, all passages and keys together
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
@@ -257,8 +254,9 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
     Looked for only when the prompt names a cipher (`CIPHER_WORDS`) and holds two of `_CIPHER_SIGNS`, or
     names a cipher and a key (Vigenère), or a third of its words end in "ay" (Pig Latin). A passage of
     `CIPHER_MIN_WORDS` or more words, mostly letters, with at most one in eight a common word of three
-    letters or more (`CIPHER_PLAIN_WORDS`), is decoded when a code makes at least three of them, and three
-    in ten, common words."""
+    letters or more (`CIPHER_PLAIN_WORDS`) and, but for Vigenère and Pig Latin, one in five a common word
+    as a code writes it (`_CIPHER_FORMS`), is decoded when a code makes at least three of its words, and
+    three in ten, common words."""
     # "ay" counted in C first: the words are counted one by one only where a third of them may end so.
     pig_latin = (
         folded.count("ay") * 3 > folded.count(" ")
