@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Collection
@@ -214,21 +215,15 @@ _CIPHERS: tuple[tuple[str, dict[int, int]], ...] = (
     ("atbash", str.maketrans(_LOWER, _LOWER[::-1])),
 )
 # Each common word as each code writes it, to the codes that do: one look-up per word finds the code.
-_CIPHER_OF: dict[str, list[int]] = {}
+_CIPHER_OF: dict[str, tuple[int, ...]] = {}
 for _index, (_name, _table) in enumerate(_CIPHERS):
     _decode = {decoded: encoded for encoded, decoded in _table.items()}
     for _plain in CIPHER_PLAIN_WORDS:
         if _plain.isascii():
-            _CIPHER_OF.setdefault(_plain.translate(_decode), []).append(_index)
+            _form = _plain.translate(_decode)
+            _CIPHER_OF[_form] = (*_CIPHER_OF.get(_form, ()), _index)
 # Common words of three letters or more: a code leaves "a", "i" or "no" as they were, or makes them of others.
 _CIPHER_PLAIN_LONG = frozenset(word for word in CIPHER_PLAIN_WORDS if len(word) >= 3)
-# The longer of those written forms, and the common words written backwards (from two letters: "ot",
-# "ym"), that are no common word themselves: a prompt with fewer than two of them among its words holds
-# no passage in a cipher, and is not searched.
-_CIPHER_SIGNS = (
-    frozenset(word for word in _CIPHER_OF if len(word) >= 3)
-    | frozenset(plain[::-1] for plain in CIPHER_PLAIN_WORDS if len(plain) >= 2)
-) - CIPHER_PLAIN_WORDS
 _KEY_WORDS = frozenset({"key", "keyword", "schlüssel", "clave", "clé", "chave", "chiave"})
 # The key in capitals, as ciphers' keys are written ("key = LEMON", "Key is SHADOW"): "the API key in
 # this config" names none.
@@ -237,6 +232,17 @@ _VIGENERE_KEY = re.compile(
 )
 # Every written form of a common word, backwards included, that is not a common word itself.
 _CIPHER_FORMS = frozenset((*_CIPHER_OF, *(plain[::-1] for plain in CIPHER_PLAIN_WORDS))) - CIPHER_PLAIN_WORDS
+
+
+def _cipher_signs(present: Collection[str]) -> int:
+    """How many of the prompt's words are common words as a code writes them, long enough to be a sign of
+    one: three letters or more, or two written backwards ("ot", "ym"); fewer than two, and the prompt holds
+    no passage in a code."""
+    return sum(
+        len(word) >= 3 or word[::-1] in CIPHER_PLAIN_WORDS for word in _CIPHER_FORMS.intersection(present)
+    )
+
+
 _CIPHER_PASSAGE = re.compile(r"[^\n:]+")
 _CIPHER_WORD = re.compile(r"(?<![\w@./])[a-z']+(?![\w@]|[./]\w)")  # not a piece of an address or a path
 # Consonant clusters that begin English words, longest first: what Pig Latin moved to a word's end.
@@ -251,8 +257,9 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
     """The passages of `text` written in a substitution cipher, as (how, text with them decoded); `folded`
     is its folded form and `present` holds that one's words.
 
-    Looked for only when the prompt names a cipher (`CIPHER_WORDS`) and holds two of `_CIPHER_SIGNS`, or
-    names a cipher and a key (Vigenère), or a third of its words end in "ay" (Pig Latin). A passage of
+    Looked for only when the prompt names a cipher (`CIPHER_WORDS`) and holds two signs of one
+    (`_cipher_signs`), or names a cipher and a key (Vigenère), or a third of its words end in "ay" (Pig
+    Latin). A passage of
     `CIPHER_MIN_WORDS` or more words, mostly letters, with at most one in eight a common word of three
     letters or more (`CIPHER_PLAIN_WORDS`) and, but for Vigenère and Pig Latin, one in five a common word
     as a code writes it (`_CIPHER_FORMS`), is decoded when a code makes at least three of its words, and
@@ -269,7 +276,7 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
         if named and not _KEY_WORDS.isdisjoint(present)
         else []
     )
-    if not (pig_latin or keys or (named and len(_CIPHER_SIGNS.intersection(present)) >= 2)):
+    if not (pig_latin or keys or (named and _cipher_signs(present) >= 2)):
         return []
     found: dict[str, list[tuple[int, int, str]]] = {}
     lower = text.lower()
@@ -392,6 +399,55 @@ def _unpig(word: str) -> str:
         return one
     onset = next((onset for onset in _ONSETS if stem.endswith(onset) and len(stem) > len(onset)), stem[-1])
     return onset + stem[: -len(onset)]
+
+
+# Words with their inner letters scrambled ("ignroe", "pervious"), which a reader still reads: a word that
+# ordinary prose does not hold is put back to the word of `SCRAMBLED_TARGETS` with the same first and last
+# letters and the same letters between, where only one has them. The targets are the words attacks are
+# made of and the common ones around them; the rest of a scrambled prompt is left as it is.
+SCRAMBLED_TARGETS = LEET_TRIGGERS | _word_set(
+    """ignore disregard forget previous above earlier instructions instruction system prompt rules rule
+        restrictions filters filter policy guidelines secret password confidential hidden reveal print output
+        repeat everything anything nothing answer tell show give write explain describe without unless now
+        from your you are with have this that what there their they them then when will would should could
+        must just only also every never always before after above below mode access admin developer bypass
+        jailbreak unfiltered uncensored unrestricted pretend character respond reply message messages"""
+)
+SCRAMBLED_MIN, SCRAMBLED_MAX = 4, 14  # shorter words have nothing to scramble; longer ones are rare
+SCRAMBLED_WORDS = 96  # words unknown to prose looked at per prompt: the cost stays bounded
+SCRAMBLED_MIN_FIXED = 2  # words put back before the reading counts: one typo is a typo
+
+
+def scrambled_key(word: str) -> str:
+    """What a word's scrambled forms share: its first and last letters and its inner letters in order."""
+    return word[0] + word[-1] + "".join(sorted(word[1:-1]))
+
+
+_KEYED: dict[str, list[str]] = {}
+for _target in SCRAMBLED_TARGETS:
+    if len(_target) >= SCRAMBLED_MIN:
+        _KEYED.setdefault(scrambled_key(_target), []).append(_target)
+_UNSCRAMBLED = {key: words[0] for key, words in _KEYED.items() if len(words) == 1}
+_TARGET_ENDS = frozenset(key[:2] for key in _UNSCRAMBLED)  # first and last letters: a cheap test first
+
+
+def unscrambled(words: list[str], present: set[str], prose: frozenset[str]) -> str | None:
+    """The prompt's `words` with the scrambled ones put back (`present` is their set, `prose` the words
+    ordinary prose holds), or None when fewer than `SCRAMBLED_MIN_FIXED` are."""
+    fixed: dict[str, str] = {}
+    for word in itertools.islice(present - prose, SCRAMBLED_WORDS):
+        if (
+            SCRAMBLED_MIN <= len(word) <= SCRAMBLED_MAX
+            and word[0] + word[-1] in _TARGET_ENDS
+            and word.isascii()
+            and word.isalpha()
+        ):
+            put_back = _UNSCRAMBLED.get(scrambled_key(word))
+            if put_back is not None and put_back != word:
+                fixed[word] = put_back
+    if len(fixed) < SCRAMBLED_MIN_FIXED:
+        return None
+    return " ".join([fixed.get(word, word) for word in words])
 
 
 def readings(
