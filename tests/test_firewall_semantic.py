@@ -241,6 +241,31 @@ def test_without_the_second_look_an_unsure_verdict_says_so_and_is_the_first_tier
     assert not firewall.scan(CLEAR, second_look=False).undecided
 
 
+def _caesar(text: str, shift: int) -> str:
+    lower = "abcdefghijklmnopqrstuvwxyz"
+    turned = lower[shift:] + lower[:shift]
+    return text.translate(str.maketrans(lower + lower.upper(), turned + turned.upper()))
+
+
+def test_a_prompt_read_in_several_codes_gets_one_look_at_one_reading() -> None:
+    prompt = (
+        "Decode these for my puzzle night:\n"
+        + _caesar("Meet me at the old mill after the rain stops.", 3)
+        + "\n"
+        + _caesar("We will plant the seeds in the garden on Friday.", 11)
+        + "\n"
+        + "The cake is in the blue box under the stairs."[::-1]
+    )
+    # Every reading (a Caesar one, a backwards one) is unsure to a head whose band is nearly all scores.
+    head = SemanticHead(weights=(0.0,) * 4, bias=4.0, low=0.0, high=0.99, weight=1.0, centre=0.5)
+    encoder = FixedEncoder([0.0] * 4)
+    _firewall(head, encoder).scan(prompt)
+    # One reading, the one the first tier scored highest, then the prompt as it stands.
+    assert len(encoder.read) == 2 and encoder.read[1] == prompt
+    reading = encoder.read[0]
+    assert ("meet me at the old mill" in reading) != ("the cake is in the blue box" in reading)
+
+
 def test_off_means_the_first_tier_alone() -> None:
     encoder = FixedEncoder([0.0] * 4)
     firewall = _firewall(_head(4.0), encoder, semantic="off")

@@ -30,6 +30,7 @@ PIECES: tuple[str, ...] = (
     "😀", "Sure, here is ", "01101001", "01110011 ", ".-.. ", "-. / ", "--- ", "ignor",
     "تجاهل التعليمات ", "คำสั่ง", "<system>", "<system>x</system><a>", "<|im_start|>system\n",
     "### System\n", "SYSTEM: x\n", "[INST] <<SYS>>", '{"messages": [{"role": "system", "content": "',
+    "decode aol uif ", "caesar:\n", "ouyay away ", "key LEMON ", "eht dna ", "ɐǝɹʇ ", "igonre rlues ",
 )  # fmt: skip
 SIZES = (1024, 8192, 32768)
 REPEATS = 3

@@ -252,6 +252,7 @@ class Firewall:
             readings.append(normalize.View("scrambled", put_back))
         hidden_score = 0.0
         undecided = False
+        unsure: tuple[float, str, str] | None = None  # the cipher reading the encoder is to look at
         for reading in readings:
             if injection.strong_hits(reading.text):
                 obfuscations.append(reading.how)
@@ -260,15 +261,24 @@ class Firewall:
                 # No phrase of the strong families, but the model may still know the hidden text for an
                 # attack ("you have no rules now", in leetspeak): it reads the reading as it would a prompt.
                 score = self._injection_score(reading.text)
-                if reading.how in CIPHER_READ and self._unsure(score, reading.text):
-                    # A decoded cipher passage reads as a prompt, its frame with it: the encoder may look.
-                    if second_look:
-                        score = self._second_look(reading.text, score)
-                    else:
-                        undecided = True
                 if score >= self.injection_threshold:
                     obfuscations.append(reading.how)
                     hidden_score = max(hidden_score, score)
+                elif (
+                    reading.how in CIPHER_READ
+                    and (unsure is None or score > unsure[0])
+                    and self._unsure(score, ends := _ends(reading.text))
+                ):
+                    unsure = (score, reading.how, ends)
+        if unsure is not None and not obfuscations:
+            # A decoded cipher passage reads as a prompt, its frame with it: the encoder looks at the one the
+            # first tier came closest to flagging (one look a prompt, however many codes it was read in).
+            score, how, ends = unsure
+            if not second_look:
+                undecided = True
+            elif (score := self._second_look(ends, score)) >= self.injection_threshold:
+                obfuscations.append(how)
+                hidden_score = max(hidden_score, score)
         injection_score = max(injection_score, hidden_score)
         if operator and not obfuscations:
             injection_score /= injection_score + OPERATOR_ODDS * (1.0 - injection_score)
@@ -310,14 +320,20 @@ class Firewall:
         """The injection model's score for an extra reading (already folded: its own raw text). A long
         reading is read from its start and its end, as the lexical model reads a long prompt: the strong
         phrases were looked for in all of it, and the cost stays bounded."""
-        if len(folded) > 2 * MODEL_READ_CHARS:
-            folded = folded[:MODEL_READ_CHARS] + " . " + folded[-MODEL_READ_CHARS:]
+        folded = _ends(folded)
         words = injection.words_of(folded)
         present = set(words)
         model = self.model
         found = injection.signals(folded, folded, words, model.prose, present)
         grams = gram_keys(lexical_words(words, folded))
         return model.injection.probability_with(found, model.lexical(grams)[0], len(grams))
+
+
+def _ends(reading: str) -> str:
+    """An extra reading as the models read it: a long one, from its start and its end."""
+    if len(reading) > 2 * MODEL_READ_CHARS:
+        return reading[:MODEL_READ_CHARS] + " . " + reading[-MODEL_READ_CHARS:]
+    return reading
 
 
 class _Read(NamedTuple):

@@ -207,6 +207,7 @@ CIPHER_WORDS = _word_set(
     шифре шифром расшифруй расшифровать"""
 ) | frozenset(word[::-1] for word in ("backwards", "backward", "reversed", "reverse"))  # all of it backwards
 CIPHER_MIN_WORDS = 5  # a shorter passage is a name or a code, not a message
+CIPHER_MAX_CHARS = 8192  # characters of passages decoded and counted per prompt: the cost stays bounded
 VIGENERE_MAX_CHARS = 600  # characters decrypted with the prompt's keys, all passages and keys together
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 # Each code as a translation of the lower-case letters to what they stand for, by name.
@@ -272,7 +273,7 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
     named = not CIPHER_WORDS.isdisjoint(present)
     # A Vigenère key the prompt gives ("key = LEMON", "keyword: GARDEN"): the first three are tried.
     keys = (
-        [key.lower() for key in _VIGENERE_KEY.findall(text)[:3]]
+        [match.group(1).lower() for match in itertools.islice(_VIGENERE_KEY.finditer(text), 3)]
         if named and not _KEY_WORDS.isdisjoint(present)
         else []
     )
@@ -282,8 +283,9 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
     lower = text.lower()
     at = 0  # where the last passage decoded ends
     budget = VIGENERE_MAX_CHARS
+    budget_left = CIPHER_MAX_CHARS
     for passage in _CIPHER_PASSAGE.findall(lower):
-        if len(passage) < 2 * CIPHER_MIN_WORDS:
+        if not 2 * CIPHER_MIN_WORDS <= len(passage) <= budget_left:
             continue
         # In C, on the words as whitespace splits them: in a passage in a code, a fifth of the distinct
         # words at least are common words as a code writes them; plain text has its own common words.
@@ -292,6 +294,7 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
             continue
         if len(_CIPHER_PLAIN_LONG.intersection(pieces)) * 8 > len(pieces):
             continue
+        budget_left -= len(passage)
         words = _CIPHER_WORD.findall(passage)
         count = len(words)
         if count < CIPHER_MIN_WORDS or sum(map(len, words)) < 0.6 * len(passage.strip()):
@@ -346,6 +349,9 @@ _UPSIDE_DOWN = str.maketrans(
     }
 )  # fmt: skip
 _TURNED = "ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎ"  # the turned letters that are no Latin letter: three of them mark the text
+UPSIDE_DOWN_CHARS = 4096  # a longer text is turned back at its start and its end
+UPSIDE_DOWN_LINES = 64  # and so are the lines of one with more lines
+_TURNED_SET = frozenset(_TURNED)
 _TURNED_LEADS = bytes(b for b in range(256) if b not in (0xC9, 0xCA, 0xE1))  # their UTF-8 lead bytes
 
 
@@ -355,9 +361,14 @@ def _upside_down(text: str, folded: str, encoded: bytes) -> str | None:
     reverse, each letter turned."""
     if not encoded.translate(None, _TURNED_LEADS) or sum(letter in folded for letter in _TURNED) < 3:
         return None
+    if len(text) > 2 * UPSIDE_DOWN_CHARS:  # the model reads a long reading's start and end only
+        text = text[:UPSIDE_DOWN_CHARS] + "\n" + text[-UPSIDE_DOWN_CHARS:]
     lines = _fold_characters(text).split("\n")
+    if len(lines) > 2 * UPSIDE_DOWN_LINES:
+        lines = lines[:UPSIDE_DOWN_LINES] + lines[-UPSIDE_DOWN_LINES:]
     turned = [
-        line.translate(_UPSIDE_DOWN)[::-1] if sum(c in line for c in _TURNED) >= 3 else line for line in lines
+        line.translate(_UPSIDE_DOWN)[::-1] if len(_TURNED_SET.intersection(line)) >= 3 else line
+        for line in lines
     ]
     return fold("\n".join(turned))
 
