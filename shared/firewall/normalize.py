@@ -260,11 +260,10 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
 
     Looked for only when the prompt names a cipher (`CIPHER_WORDS`) and holds two signs of one
     (`_cipher_signs`), or names a cipher and a key (Vigenère), or a third of its words end in "ay" (Pig
-    Latin). A passage of
-    `CIPHER_MIN_WORDS` or more words, mostly letters, with at most one in eight a common word of three
-    letters or more (`CIPHER_PLAIN_WORDS`) and, but for Vigenère and Pig Latin, one in five a common word
-    as a code writes it (`_CIPHER_FORMS`), is decoded when a code makes at least three of its words, and
-    three in ten, common words."""
+    Latin). A passage of `CIPHER_MIN_WORDS` or more words, mostly letters, with at most one in eight a
+    common word of three letters or more (`CIPHER_PLAIN_WORDS`) and, but for Vigenère and Pig Latin, one in
+    five a common word as a code writes it (`_CIPHER_FORMS`), is decoded when a code makes at least three
+    of its words, and three in ten, common words."""
     # "ay" counted in C first: the words are counted one by one only where a third of them may end so.
     pig_latin = (
         folded.count("ay") * 3 > folded.count(" ")
@@ -282,10 +281,10 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
     found: dict[str, list[tuple[int, int, str]]] = {}
     lower = text.lower()
     at = 0  # where the last passage decoded ends
-    budget = VIGENERE_MAX_CHARS
-    budget_left = CIPHER_MAX_CHARS
+    key_budget = VIGENERE_MAX_CHARS
+    passage_budget = CIPHER_MAX_CHARS
     for passage in _CIPHER_PASSAGE.findall(lower):
-        if not 2 * CIPHER_MIN_WORDS <= len(passage) <= budget_left:
+        if not 2 * CIPHER_MIN_WORDS <= len(passage) <= passage_budget:
             continue
         # In C, on the words as whitespace splits them: in a passage in a code, a fifth of the distinct
         # words at least are common words as a code writes them; plain text has its own common words.
@@ -294,7 +293,7 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
             continue
         if len(_CIPHER_PLAIN_LONG.intersection(pieces)) * 8 > len(pieces):
             continue
-        budget_left -= len(passage)
+        passage_budget -= len(passage)
         words = _CIPHER_WORD.findall(passage)
         count = len(words)
         if count < CIPHER_MIN_WORDS or sum(map(len, words)) < 0.6 * len(passage.strip()):
@@ -314,9 +313,9 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
             original = text[start : start + len(passage)] if len(lower) == len(text) else passage
             how, plain, hits = "backwards", _backwards(original).lower(), backwards_hits
         for key in keys:
-            if budget < len(passage):
+            if key_budget < len(passage):
                 break
-            budget -= len(passage)
+            key_budget -= len(passage)
             unkeyed = _vigenere(passage, key)
             unkeyed_hits = sum(word in CIPHER_PLAIN_WORDS for word in _CIPHER_WORD.findall(unkeyed))
             if unkeyed_hits > hits:
@@ -418,18 +417,18 @@ def _unpig(word: str) -> str:
 # made of and the common ones around them; the rest of a scrambled prompt is left as it is.
 SCRAMBLED_TARGETS = LEET_TRIGGERS | _word_set(
     """ignore disregard forget previous above earlier instructions instruction system prompt rules rule
-        restrictions filters filter policy guidelines secret password confidential hidden reveal print output
-        repeat everything anything nothing answer tell show give write explain describe without unless now
-        from your you are with have this that what there their they them then when will would should could
-        must just only also every never always before after above below mode access admin developer bypass
-        jailbreak unfiltered uncensored unrestricted pretend character respond reply message messages"""
+    restrictions filters filter policy guidelines secret password confidential hidden reveal print output
+    repeat everything anything nothing answer tell show give write explain describe without unless now
+    from your you are with have this that what there their they them then when will would should could
+    must just only also every never always before after above below mode access admin developer bypass
+    jailbreak unfiltered uncensored unrestricted pretend character respond reply message messages"""
 )
 SCRAMBLED_MIN, SCRAMBLED_MAX = 4, 14  # shorter words have nothing to scramble; longer ones are rare
 SCRAMBLED_WORDS = 96  # words unknown to prose looked at per prompt: the cost stays bounded
 SCRAMBLED_MIN_FIXED = 2  # words put back before the reading counts: one typo is a typo
 
 
-def scrambled_key(word: str) -> str:
+def _scrambled_key(word: str) -> str:
     """What a word's scrambled forms share: its first and last letters and its inner letters in order."""
     return word[0] + word[-1] + "".join(sorted(word[1:-1]))
 
@@ -437,7 +436,7 @@ def scrambled_key(word: str) -> str:
 _KEYED: dict[str, list[str]] = {}
 for _target in SCRAMBLED_TARGETS:
     if len(_target) >= SCRAMBLED_MIN:
-        _KEYED.setdefault(scrambled_key(_target), []).append(_target)
+        _KEYED.setdefault(_scrambled_key(_target), []).append(_target)
 _UNSCRAMBLED = {key: words[0] for key, words in _KEYED.items() if len(words) == 1}
 _TARGET_ENDS = frozenset(key[:2] for key in _UNSCRAMBLED)  # first and last letters: a cheap test first
 
@@ -453,7 +452,7 @@ def unscrambled(words: list[str], present: set[str], prose: frozenset[str]) -> s
             and word.isascii()
             and word.isalpha()
         ):
-            put_back = _UNSCRAMBLED.get(scrambled_key(word))
+            put_back = _UNSCRAMBLED.get(_scrambled_key(word))
             if put_back is not None and put_back != word:
                 fixed[word] = put_back
     if len(fixed) < SCRAMBLED_MIN_FIXED:
