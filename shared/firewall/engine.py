@@ -310,7 +310,7 @@ class Firewall:
         if head is None:
             return score
         encoder = self._encoder or semantic_module.shared_encoder(head.tuned, head.tuned_sha256)
-        embedding = encoder.embed_known(text)
+        embedding = encoder.embed(text) if head.reads_latin else encoder.embed_known(text)
         if embedding is not None:
             score = head.combine(score, head.probability(embedding), may_raise=may_raise)
         semantic_module.release_memory()

@@ -81,6 +81,10 @@ class SemanticHead:
     # None: the encoder as published.
     tuned: Path | None = None
     tuned_sha256: str = ""
+    # Whether the tuned encoder learnt every language written in Latin letters (it was tuned on all of the
+    # training rows in them): then it reads them all; if not, only those whose words its WordPiece
+    # vocabulary knows (`Encoder.embed_known`).
+    reads_latin: bool = False
 
     def undecided(self, score: float) -> bool:
         """Whether a first-tier score is unsure enough to ask the encoder."""
@@ -115,6 +119,7 @@ class SemanticHead:
             most_raise=float(data["most_raise"]) if data.get("most_raise") is not None else None,
             tuned=(directory or Path(__file__).parent) / tuned["file"] if tuned else None,
             tuned_sha256=str(tuned["sha256"]) if tuned else "",
+            reads_latin=data.get("reads") == "latin",
         )
 
 
