@@ -14,6 +14,7 @@ from shared.firewall import Firewall, semantic
 from shared.firewall.engine import OPERATOR_ODDS
 from shared.firewall.model import load_model
 from shared.firewall.semantic import SemanticHead
+from tests.test_firewall import _caesar
 
 needs_encoder = pytest.mark.skipif(not semantic.available(), reason="the sentence encoder is not installed")
 
@@ -239,12 +240,6 @@ def test_without_the_second_look_an_unsure_verdict_says_so_and_is_the_first_tier
     final = firewall.scan(UNSURE)
     assert not final.undecided and final.scores["injection"] < provisional.scores["injection"]
     assert not firewall.scan(CLEAR, second_look=False).undecided
-
-
-def _caesar(text: str, shift: int) -> str:
-    lower = "abcdefghijklmnopqrstuvwxyz"
-    turned = lower[shift:] + lower[:shift]
-    return text.translate(str.maketrans(lower + lower.upper(), turned + turned.upper()))
 
 
 def test_a_prompt_read_in_several_codes_gets_one_look_at_one_reading() -> None:

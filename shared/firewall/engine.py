@@ -31,9 +31,8 @@ OBFUSCATED_ATTACK_SCORE = (
 # "reversed": those can be a whole prompt turned into letter soup, which the model would take for a suffix.
 # The cipher readings (`CIPHER_READ`) decode only the passages that then read as words, or put back only the
 # scrambled words, and keep the rest of the prompt as it was (the frame that asks for the answer in the
-# cipher).
-# The encoder may look at those too: they are rare, and the visible text it would read instead hides the
-# request.
+# cipher). The encoder may look at those too: they are rare, and the visible text it would read instead
+# hides the request.
 CIPHER_READ = frozenset({"caesar", "atbash", "piglatin", "backwards", "vigenere", "upsidedown", "scrambled"})
 MODEL_READ = (
     frozenset({"homoglyph", "leetspeak", "spaced", "base64", "hex", "binary", "morse", "tags"}) | CIPHER_READ

@@ -317,12 +317,12 @@ def _in_cipher(text: str, folded: str, present: Collection[str]) -> list[tuple[s
                 break
             key_budget -= len(passage)
             unkeyed = _vigenere(passage, key)
-            unkeyed_hits = sum(word in CIPHER_PLAIN_WORDS for word in _CIPHER_WORD.findall(unkeyed))
+            unkeyed_hits = _plain_hits(unkeyed)
             if unkeyed_hits > hits:
                 how, plain, hits = "vigenere", unkeyed, unkeyed_hits
         if pig_latin:
             unpigged = _CIPHER_WORD.sub(lambda word: _unpig(word.group()), passage)
-            unpigged_hits = sum(word in CIPHER_PLAIN_WORDS for word in _CIPHER_WORD.findall(unpigged))
+            unpigged_hits = _plain_hits(unpigged)
             if unpigged_hits > hits:
                 how, plain, hits = "piglatin", unpigged, unpigged_hits
         if hits >= 3 and hits * 10 >= count * 3:
@@ -370,6 +370,11 @@ def _upside_down(text: str, folded: str, encoded: bytes) -> str | None:
         for line in lines
     ]
     return fold("\n".join(turned))
+
+
+def _plain_hits(decoded: str) -> int:
+    """How many of a decoded passage's words are common words (`CIPHER_PLAIN_WORDS`)."""
+    return sum(word in CIPHER_PLAIN_WORDS for word in _CIPHER_WORD.findall(decoded))
 
 
 def _vigenere(passage: str, key: str) -> str:
