@@ -52,6 +52,7 @@ from shared.firewall import injection, normalize, semantic, toxicity  # noqa: E4
 from shared.firewall.model import (  # noqa: E402
     FORMAT_VERSION,
     MODEL_PATH,
+    dumps,
     lexical_scale,
     lexical_words,
     load_model,
@@ -665,7 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _write(path: Path, model: dict[str, Any]) -> None:
-    path.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n")
+    path.write_text(dumps(model), encoding="utf-8")
 
 
 def print_cv(injection_report: dict[str, Any], toxicity_report: dict[str, Any]) -> None:

@@ -9,10 +9,20 @@ import string
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.firewall import Firewall, FirewallResult, ModelError, Policy, PolicyError, injection, normalize
 from shared.firewall.injection_rules import RULE_FAMILIES
-from shared.firewall.model import MODEL_PATH, gram_keys, lexical_words, load_model
+from shared.firewall.model import (
+    MODEL_PATH,
+    LexicalTable,
+    dumps,
+    gram_keys,
+    lexical_words,
+    load_model,
+    read_words,
+)
 from shared.firewall.pii import find_pii
 
 
@@ -1091,8 +1101,74 @@ def test_each_model_reads_its_own_weights_from_the_shared_table(tmp_path: Path) 
     assert dict(model.injection.lexical) == {"ignore": 1.5, ("ignore", "previous"): 2.0, "you": 0.25}
     assert dict(model.toxicity.lexical) == {"idiot": 3.0, "you": -0.5, ("you", "idiot"): 1.0}
     assert len(model.injection.lexical) == 3 and "idiot" not in model.injection.lexical
-    assert model.lexical(gram_keys(["ignore", "previous", "you", "idiot"])) == (3.75, 3.5)
-    assert model.lexical(gram_keys(["nothing", "known"])) == (0.0, 0.0)
+    # Seven distinct n-grams: four words and three pairs, of which three words and two pairs have weights.
+    assert model.lexical(["ignore", "previous", "you", "idiot"]) == (3.75, 3.5, 7)
+    assert model.lexical(["nothing", "known"]) == (0.0, 0.0, 3)
+
+
+# Words of three scripts, "ag" and "条" among them: str hashes read a string's bytes, and "条" is stored as
+# the bytes of "ag" (U+6761), so the two hash alike.
+_TABLE_WORDS = ["ag", "条", "ignore", "previous", "you", "idiot", "0", "00", "mais", "ça", "😀", "a"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    weighted=st.dictionaries(
+        st.one_of(
+            st.sampled_from(_TABLE_WORDS),
+            st.tuples(st.sampled_from(_TABLE_WORDS), st.sampled_from(_TABLE_WORDS)).map(" ".join),
+        ),
+        st.complex_numbers(min_magnitude=0.5, max_magnitude=4, allow_nan=False, allow_infinity=False),
+    ),
+    words=st.lists(st.one_of(st.sampled_from(_TABLE_WORDS), st.sampled_from(["12", "1999", "other"]))),
+)
+def test_the_lexical_table_sums_the_weights_of_the_distinct_n_grams(
+    weighted: dict[str, complex], words: list[str]
+) -> None:
+    table = LexicalTable(weighted)
+    by_gram = {gram: weighted[name] for name in weighted for gram in [_gram(name)]}
+    grams = gram_keys(words)
+    total, count = table.sums(read_words(words))
+    assert count == len(grams)
+    assert total == pytest.approx(sum((by_gram.get(gram, 0j) for gram in grams), 0j), abs=1e-9)
+    assert dict(table) == pytest.approx(by_gram) and len(table) == len(weighted)
+
+
+def _gram(name: str) -> str | tuple[str, str]:
+    first, _, second = name.partition(" ")
+    return (first, second) if second else first
+
+
+def test_words_whose_characters_hash_alike_are_told_apart() -> None:
+    assert hash("ag") == hash("条")  # CPython hashes the stored bytes: 61 67 for both
+    table = LexicalTable({"ag": 2j, "ag ag": 1.0})
+    assert table.sums(["条"]) == (0j, 1) and table.sums(["条", "条"]) == (0j, 2)
+    assert table.sums(["ag", "ag"]) == (1 + 2j, 2)
+    assert "条" not in table and ("条", "条") not in table and table["ag"] == 2j
+
+
+def test_n_grams_that_share_a_key_share_their_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shared.firewall.model as model_module
+
+    keys = model_module._word_keys
+    # "alpha" and "beta" keyed alike, as two of a table's n-grams are with a chance of about 1 in 10**9
+    monkeypatch.setattr(
+        model_module,
+        "_word_keys",
+        lambda words: keys(["alpha" if word == "beta" else word for word in words]),
+    )
+    table = LexicalTable({"alpha": 1.0, "beta": 2.0, "gamma": 4j})
+    assert table.sums(["alpha"]) == (3.0, 1) and table.sums(["beta", "gamma"]) == (3 + 4j, 3)
+    assert len(table) == 3 and dict(table) == {"alpha": 3.0, "beta": 3.0, "gamma": 4j}
+
+
+def test_the_shipped_model_file_lists_the_n_gram_weights_last() -> None:
+    # Parsed last, the weights the loader drops free their memory whole (`model.dumps`).
+    text = MODEL_PATH.read_text(encoding="utf-8")
+    data = json.loads(text)
+    assert dumps(data) == text
+    assert list(data)[-2:] == ["toxicity", "injection"]
+    assert list(data["toxicity"])[-1] == list(data["injection"])[-1] == "lexical"
 
 
 def test_settings_describe_the_policy() -> None:

@@ -18,7 +18,7 @@ from typing import Literal, NamedTuple
 
 from shared.firewall import injection, normalize, pii, toxicity, transcript
 from shared.firewall import semantic as semantic_module
-from shared.firewall.model import FirewallModel, Gram, gram_keys, lexical_words, load_model
+from shared.firewall.model import FirewallModel, lexical_words, load_model
 from shared.firewall.pii import SECRET_TYPES, Finding
 from shared.firewall.policy import Action, Policy, most_severe
 
@@ -194,12 +194,11 @@ class Firewall:
 
     def _detect(self, text: str, second_look: bool = True, turn: str = "user") -> Detection:
         """`detect` for text already made well-formed (`scan` has done it, for the redaction too)."""
-        read = _read(text)
-        injection_lexical, toxicity_lexical = self.model.lexical(read.grams)
+        read = _read(text, self.model)
         conversation = transcript.turns(text)
         if conversation is None:
             injection_score, obfuscations, undecided = self._injection(
-                text, read, injection_lexical, second_look, turn in OPERATOR_TURNS
+                text, read, second_look, turn in OPERATOR_TURNS
             )
         else:
             # A whole conversation in one prompt: each turn is judged on its own, as the gate judges the
@@ -207,16 +206,15 @@ class Firewall:
             injection_score, obfuscations, undecided = 0.0, [], False
             for part in conversation:
                 turn_text = _well_formed(part.text)
-                turn_read = _read(turn_text)
-                lexical = self.model.lexical(turn_read.grams)[0]
+                turn_read = _read(turn_text, self.model)
                 score, found, unsure = self._injection(
-                    turn_text, turn_read, lexical, second_look, part.role in OPERATOR_TURNS
+                    turn_text, turn_read, second_look, part.role in OPERATOR_TURNS
                 )
                 injection_score = max(injection_score, score)
                 obfuscations += [how for how in found if how not in obfuscations]
                 undecided = undecided or unsure
         toxicity_score = self.model.toxicity.probability_with(
-            toxicity.signals(read.raw, read.folded, read.present), toxicity_lexical
+            toxicity.signals(read.raw, read.folded, read.present), read.toxicity_lexical
         )
         return Detection(
             injection=injection_score,
@@ -227,17 +225,17 @@ class Firewall:
         )
 
     def _injection(
-        self, text: str, read: _Read, lexical: float, second_look: bool, operator: bool = False
+        self, text: str, read: _Read, second_look: bool, operator: bool = False
     ) -> tuple[float, list[str], bool]:
-        """The injection score of one prompt (or one turn of a conversation), read as `read` with its
-        n-grams' injection weights summing to `lexical`; the obfuscations undone to find it; and whether
+        """The injection score of one prompt (or one turn of a conversation), read as `read`; the
+        obfuscations undone to find it; and whether
         the first tier was unsure and the encoder was not asked. An `operator` turn (the system's) has its
         odds divided by `OPERATOR_ODDS`; it is only looked at again when the first tier would still flag
         it, and the encoder may then only lower its score."""
         model = self.model
         present = read.present
         found = injection.signals(read.raw, read.folded, read.words, model.prose, present)
-        injection_score = model.injection.probability_with(found, lexical, len(read.grams))
+        injection_score = model.injection.probability_with(found, read.injection_lexical, read.grams)
         obfuscations: list[str] = []
         readings = normalize.readings(
             text,
@@ -324,8 +322,8 @@ class Firewall:
         present = set(words)
         model = self.model
         found = injection.signals(folded, folded, words, model.prose, present)
-        grams = gram_keys(lexical_words(words, folded))
-        return model.injection.probability_with(found, model.lexical(grams)[0], len(grams))
+        lexical, _, grams = model.lexical(lexical_words(words, folded))
+        return model.injection.probability_with(found, lexical, grams)
 
 
 def _ends(reading: str) -> str:
@@ -336,21 +334,23 @@ def _ends(reading: str) -> str:
 
 
 class _Read(NamedTuple):
-    """What every model reads of a prompt: its NFKC form, that folded, its words (and their set) and the
-    lexical models' n-grams."""
+    """What every model reads of a prompt: its NFKC form, that folded, its words (and their set), the
+    sums of the lexical models' weights of its n-grams and how many distinct n-grams they read."""
 
     raw: str
     folded: str
     words: list[str]
     present: set[str]
-    grams: set[Gram]
+    injection_lexical: float
+    toxicity_lexical: float
+    grams: int
 
 
-def _read(text: str) -> _Read:
+def _read(text: str, model: FirewallModel) -> _Read:
     raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
     folded = normalize.fold(raw)  # NFKC again is a quick check on NFKC text: `fold(text)`, cheaper
     words = injection.words_of(folded)
-    return _Read(raw, folded, words, set(words), gram_keys(lexical_words(words, folded)))
+    return _Read(raw, folded, words, set(words), *model.lexical(lexical_words(words, folded)))
 
 
 def _well_formed(text: str) -> str:

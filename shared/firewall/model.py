@@ -19,6 +19,8 @@ from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shared.firewall.injection import Prose
 from shared.firewall.semantic import SemanticHead
 
@@ -115,15 +117,22 @@ def lexical_words(words: list[str], folded: str) -> list[str]:
 _NUMBER_SHAPES = ("", "0", "00", "000", "0000", "00000")
 
 
-def gram_keys(words: list[str]) -> set[Gram]:
-    """The distinct words and adjacent word pairs a lexical model reads (head and tail of long prompts),
-    each pair as a tuple: no string is built. A number is read as its shape (`_NUMBER_SHAPES`)."""
+def read_words(words: list[str]) -> list[str]:
+    """The words a lexical model reads of a prompt whose words (`lexical_words`) are `words`: those of its
+    start and its end when it is long, each number as its shape (`_NUMBER_SHAPES`)."""
     if len(words) > LEXICAL_HEAD + LEXICAL_TAIL:
         words = [*words[:LEXICAL_HEAD], *words[-LEXICAL_TAIL:]]
     numbers = list(filter(str.isdigit, words))
     if numbers:  # each word looked up once, in C: a number gets its shape, any other word itself
         shapes = {number: _NUMBER_SHAPES[min(len(number), 5)] for number in numbers}
         words = list(map(shapes.get, words, words))
+    return words
+
+
+def gram_keys(words: list[str]) -> set[Gram]:
+    """The distinct words and adjacent word pairs a lexical model reads (`read_words`), each pair as a
+    tuple: no string is built."""
+    words = read_words(words)
     grams: set[Gram] = set(words)
     grams.update(pairwise(words))
     return grams
@@ -134,6 +143,86 @@ def ngrams(words: list[str]) -> set[str]:
     return {gram if isinstance(gram, str) else " ".join(gram) for gram in gram_keys(words)}
 
 
+# An n-gram's key: Python's hash of a word (64 bits, keyed afresh in each process) with its length mixed in
+# (str hashes read the characters' bytes, so "ag" and "条" hash alike), and for a pair of words the two
+# words' keys combined. Each product wraps around at 64 bits.
+_LENGTH_MIX = np.uint64(0x165667B19E3779F9)
+_FIRST_MIX = np.uint64(0x9E3779B97F4A7C15)
+_SECOND_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _word_keys(words: list[str]) -> np.ndarray:
+    hashes = np.fromiter(map(hash, words), np.int64, len(words)).view(np.uint64)
+    return hashes ^ np.fromiter(map(len, words), np.uint64, len(words)) * _LENGTH_MIX
+
+
+def _pair_keys(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    return first * _FIRST_MIX + second * _SECOND_MIX
+
+
+class LexicalTable(Mapping[Gram, complex]):
+    """Both models' n-gram weights, each n-gram's pair as one complex number (injection + toxicity j), in
+    two arrays: the n-grams' 64-bit keys, sorted, and their weights. A prompt's n-grams are keyed, sorted
+    and looked up together (a few NumPy calls, one binary search each, over 1.3 MB rather than a dict of
+    objects ten times that size spread over the heap). The n-grams' names are kept as one UTF-8 string,
+    read only when the table is iterated.
+
+    Two n-grams of a table of 100,000 share a key with a chance of about one in 4 * 10**9, and an n-gram
+    that is not in it takes one of its keys with one in 10**14: n-grams of the table that do share a key
+    both have the sum of their weights."""
+
+    def __init__(self, weights: Mapping[str, complex] | None = None) -> None:
+        """`weights` by n-gram as the model file names them (a word, or two words and a space between)."""
+        weights = weights or {}
+        names = list(weights)
+        firsts = [name.partition(" ")[0] for name in names]
+        seconds = [name.partition(" ")[2] for name in names]
+        keys = _word_keys(firsts)
+        pairs = np.fromiter(map(bool, seconds), bool, len(names))
+        keys[pairs] = _pair_keys(keys[pairs], _word_keys(list(filter(None, seconds))))
+        values = np.fromiter(map(weights.__getitem__, names), np.complex128, len(names))
+        order = np.argsort(keys, kind="stable")
+        keys, values = keys[order], values[order]
+        if len(keys) > 1 and (keys[1:] == keys[:-1]).any():  # n-grams that share a key: weights added
+            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            keys, values = keys[starts], np.add.reduceat(values, starts)
+        self._keys = keys
+        self._weights = values
+        self._names = "\n".join(names).encode()
+        self._size = len(names)
+
+    def sums(self, words: list[str]) -> tuple[complex, int]:
+        """The sum of the weights of the distinct n-grams of `words` (`read_words`), and their count."""
+        keys = _word_keys(words)
+        keys = np.concatenate((keys, _pair_keys(keys[:-1], keys[1:])))
+        keys.sort()
+        if len(keys) > 1:
+            distinct = np.empty(len(keys), bool)
+            distinct[0] = True
+            np.not_equal(keys[1:], keys[:-1], out=distinct[1:])
+            keys = keys[distinct]
+        if not len(self._keys):
+            return 0j, len(keys)
+        at = self._keys.searchsorted(keys)
+        np.minimum(at, len(self._keys) - 1, out=at)
+        return complex(self._weights[at[self._keys[at] == keys]].sum()), len(keys)
+
+    def __getitem__(self, gram: Gram) -> complex:
+        key = _word_keys([gram] if isinstance(gram, str) else list(gram))
+        if len(key) == 2:
+            key = _pair_keys(key[:1], key[1:])
+        at = int(self._keys.searchsorted(key)[0]) if len(self._keys) else 0
+        if at == len(self._keys) or self._keys[at] != key[0]:
+            raise KeyError(gram)
+        return complex(self._weights[at])
+
+    def __iter__(self) -> Iterator[Gram]:
+        return map(_key, self._names.decode().split("\n")) if self._size else iter(())
+
+    def __len__(self) -> int:
+        return self._size
+
+
 @dataclass(frozen=True)
 class FirewallModel:
     """Everything learned: what prose looks like (for gibberish), the injection and the toxicity model."""
@@ -142,17 +231,16 @@ class FirewallModel:
     injection: LinearModel
     toxicity: LinearModel
     trained_on: Mapping[str, Any]
-    # Both models' n-gram weights in one table, each n-gram's pair as one complex number (injection + toxicity
-    # j): a prompt's n-grams are looked up once, summed in one pass, and a weight costs one small object.
-    both: Mapping[Gram, complex] = field(default_factory=dict)
+    # Both models' n-gram weights in one table: a prompt's n-grams are looked up once, for both.
+    both: LexicalTable = field(default_factory=LexicalTable)
     # The second tier's regression on sentence embeddings (`semantic.py`); None in a model without one.
     semantic: SemanticHead | None = None
 
-    def lexical(self, grams: set[Gram]) -> tuple[float, float]:
-        """The sums of the injection and the toxicity model's weights of `grams` (`gram_keys`)."""
-        # One lookup per n-gram, in C; the n-grams without a weight give None and are filtered out.
-        total = sum(filter(None, map(self.both.get, grams)), 0j)
-        return total.real, total.imag
+    def lexical(self, words: list[str]) -> tuple[float, float, int]:
+        """The sums of the injection and the toxicity model's weights of the n-grams of `words` (the
+        prompt's `lexical_words`), and how many distinct n-grams the models read there."""
+        total, grams = self.both.sums(read_words(words))
+        return total.real, total.imag, grams
 
 
 class _Column(Mapping[Gram, float]):
@@ -176,16 +264,12 @@ class _Column(Mapping[Gram, float]):
         return sum(1 for _ in self)
 
 
-def _both_table(injection: Mapping[str, Any], toxicity: Mapping[str, Any]) -> dict[Gram, complex]:
-    """The two models' n-gram weights as the file names them ("first second" for a pair), in one table by
-    `gram_keys` key; each word is one string however many pairs it is in."""
-    both: dict[Gram, complex] = {}
-    for gram, weight in injection.items():
-        both[_key(gram)] = complex(float(weight), 0.0)
+def _both_table(injection: Mapping[str, Any], toxicity: Mapping[str, Any]) -> LexicalTable:
+    """The two models' n-gram weights as the file names them ("first second" for a pair), in one table."""
+    both = {gram: complex(float(weight), 0.0) for gram, weight in injection.items()}
     for gram, weight in toxicity.items():
-        key = _key(gram)
-        both[key] = complex(both.get(key, 0j).real, float(weight))
-    return both
+        both[gram] = complex(both.get(gram, 0j).real, float(weight))
+    return LexicalTable(both)
 
 
 def load_model(path: Path | None = None) -> FirewallModel:
@@ -197,8 +281,9 @@ def load_model(path: Path | None = None) -> FirewallModel:
         raise ModelError(f"cannot read the firewall model {source}: {exc}") from None
     if data.get("version") != FORMAT_VERSION:
         raise ModelError(f"{source} has format version {data.get('version')}, expected {FORMAT_VERSION}")
-    # The n-gram weights are kept once, in the shared table; each model reads its column of it.
-    both = _both_table(data["injection"]["lexical"], data["toxicity"]["lexical"])
+    # The n-gram weights are kept once, in the shared table; each model reads its column of it. The parsed
+    # weights are dropped before anything else is built (see `dumps`).
+    both = _both_table(data["injection"].pop("lexical"), data["toxicity"].pop("lexical"))
     injection = replace(
         LinearModel.from_json({**data["injection"], "lexical": {}}), lexical=_Column(both, imaginary=False)
     )
@@ -213,3 +298,29 @@ def load_model(path: Path | None = None) -> FirewallModel:
         both=both,
         semantic=SemanticHead.from_json(data["semantic"], source.parent) if data.get("semantic") else None,
     )
+
+
+_LINEAR_MODELS = ("toxicity", "injection")
+
+
+def dumps(model: Mapping[str, Any]) -> str:
+    """The model file's text for `model` (what `load_model` reads): compact JSON, keys sorted, but the
+    two models' n-gram weights last. Parsing makes each weight and each n-gram a small object, which the
+    loader drops once the table holds them: made after every object that is kept, they take memory of
+    their own, which is given back whole (4 to 6 MiB less resident than with the weights parsed in the
+    middle of the file, and so between objects that are kept)."""
+    ordered = {key: _sorted(value) for key, value in sorted(model.items()) if key not in _LINEAR_MODELS}
+    for name in _LINEAR_MODELS:
+        linear = model[name]
+        ordered[name] = {key: _sorted(value) for key, value in sorted(linear.items()) if key != "lexical"}
+        ordered[name]["lexical"] = dict(sorted(linear["lexical"].items()))
+    return json.dumps(ordered, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _sorted(value: Any) -> Any:
+    """`value` with the keys of every dictionary in it sorted, as `json.dumps(sort_keys=True)` writes them."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
