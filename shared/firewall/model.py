@@ -91,14 +91,22 @@ def _key(gram: str) -> Gram:
 # stretch as its overlapping pairs of characters, the usual unit for these scripts when no word list is at
 # hand. (Korean is written with spaces and read by its words.)
 _SCRIPT_RUNS = re.compile("([\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+# Every byte but the UTF-8 lead bytes of those characters (0xE0 leads U+0800 to U+0FFF, 0xE3 to 0xE9 lead
+# U+3000 to U+9FFF, 0xEF leads U+F000 to U+FFFF): text made only of these bytes (Greek, Cyrillic or
+# accented Latin, say) has none of them, and is not searched.
+_NOT_SCRIPT_LEADS = bytes(b for b in range(256) if b not in b"\xe0\xe3\xe4\xe5\xe6\xe7\xe8\xe9\xef")
 
 
 def lexical_words(words: list[str], folded: str) -> list[str]:
     """The words the lexical models read in `folded` (whose words are `words`): those words, with each
     stretch of Chinese, Japanese or Thai script longer than two characters cut into its overlapping pairs
     of characters, and the other letters of a mixed word ("给我ai代码") kept as a word. All-ASCII text,
-    and text without those scripts, is returned as it is (one check)."""
-    if folded.isascii() or _SCRIPT_RUNS.search(folded) is None:
+    and text without those scripts, is returned as it is (a check of its bytes, then a search)."""
+    if (
+        folded.isascii()
+        or not folded.encode().translate(None, _NOT_SCRIPT_LEADS)
+        or _SCRIPT_RUNS.search(folded) is None
+    ):
         return words
     read: list[str] = []
     for word in words:

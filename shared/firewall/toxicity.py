@@ -127,18 +127,16 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
     """
     present = present if isinstance(present, (set, frozenset)) else set(present)
     insults = present & INSULTS
-    stems = sum(
-        1
-        for stem in PROFANITY_STEMS
-        if stem in folded and (stem not in _STEM_WORDS or _STEM_WORDS[stem].search(folded))
-    )
+    in_text = [stem for stem in PROFANITY_STEMS if stem in folded]
+    stems = sum(1 for stem in in_text if stem not in _STEM_WORDS or _STEM_WORDS[stem].search(folded))
     at_reader = 0
     if insults or stems:
+        # A stem inside a word of the text is in the text: only those stems are looked for in the words.
         at_reader = sum(
             1
             for pattern in _AT_READER
-            for match in pattern.finditer(folded)
-            if match.group(1) in INSULTS or any(stem in match.group(1) for stem in PROFANITY_STEMS)
+            for word in pattern.findall(folded)
+            if word in INSULTS or any(stem in word for stem in in_text)
         )
     threats = 0
     if not _THREAT_WORDS.isdisjoint(present):
