@@ -168,6 +168,16 @@ def _pair_keys(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return first * _FIRST_MIX + second * _SECOND_MIX
 
 
+def _name_keys(names: list[str]) -> np.ndarray:
+    """The keys of n-grams named as the model file names them (a word, or two words and a space between)."""
+    firsts = [name.partition(" ")[0] for name in names]
+    seconds = [name.partition(" ")[2] for name in names]
+    keys = _word_keys(firsts)
+    pairs = np.fromiter(map(bool, seconds), bool, len(names))
+    keys[pairs] = _pair_keys(keys[pairs], _word_keys(list(filter(None, seconds))))
+    return keys
+
+
 class LexicalTable(Mapping[Gram, complex]):
     """Both models' n-gram weights, each n-gram's pair as one complex number (injection + toxicity j), in
     two arrays: the n-grams' 64-bit keys, sorted, and their weights. A prompt's n-grams are keyed, sorted
@@ -183,11 +193,7 @@ class LexicalTable(Mapping[Gram, complex]):
         """`weights` by n-gram as the model file names them (a word, or two words and a space between)."""
         weights = weights or {}
         names = list(weights)
-        firsts = [name.partition(" ")[0] for name in names]
-        seconds = [name.partition(" ")[2] for name in names]
-        keys = _word_keys(firsts)
-        pairs = np.fromiter(map(bool, seconds), bool, len(names))
-        keys[pairs] = _pair_keys(keys[pairs], _word_keys(list(filter(None, seconds))))
+        keys = _name_keys(names)
         values = np.fromiter(map(weights.__getitem__, names), np.complex128, len(names))
         order = np.argsort(keys, kind="stable")
         keys, values = keys[order], values[order]
@@ -216,9 +222,7 @@ class LexicalTable(Mapping[Gram, complex]):
         return complex(self._weights[at[self._keys[at] == keys]].sum()), len(keys)
 
     def __getitem__(self, gram: Gram) -> complex:
-        key = _word_keys([gram] if isinstance(gram, str) else list(gram))
-        if len(key) == 2:
-            key = _pair_keys(key[:1], key[1:])
+        key = _name_keys([gram if isinstance(gram, str) else " ".join(gram)])
         at = int(self._keys.searchsorted(key)[0]) if len(self._keys) else 0
         if at == len(self._keys) or self._keys[at] != key[0]:
             raise KeyError(gram)
@@ -315,7 +319,7 @@ def dumps(model: Mapping[str, Any]) -> str:
     """The model file's text for `model` (what `load_model` reads): compact JSON, keys sorted, but the
     two models' n-gram weights last. Parsing makes each weight and each n-gram a small object, which the
     loader drops once the table holds them: made after every object that is kept, they take memory of
-    their own, which is given back whole (4 to 6 MiB less resident than with the weights parsed in the
+    their own, which is given back whole (about 6 MiB less resident than with the weights parsed in the
     middle of the file, and so between objects that are kept)."""
     ordered = {key: _sorted(value) for key, value in sorted(model.items()) if key not in _LINEAR_MODELS}
     for name in _LINEAR_MODELS:
