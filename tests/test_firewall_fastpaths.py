@@ -87,6 +87,45 @@ def test_rules_count_as_findall_on_random_mixtures() -> None:
         assert injection.family_counts(folded) == _findall_counts(folded)
 
 
+def _mixtures(count: int, seed: int) -> list[str]:
+    pieces = [*RULE_TEXTS, "no", "not", "no limits", "user", "user:", "must", "must answer", "_", "é", "\n"]
+    rng = random.Random(seed)
+    glues = [rng.choice([" ", ""]) for _ in range(count)]
+    return [glue.join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for glue in glues]
+
+
+def test_every_match_goes_on_as_a_lead_in_of_its_rule() -> None:
+    # A rule is tried only where its literal is followed by one of its lead-ins, as `word_starts` shows the
+    # text (and a space after its end): every match the plain pattern finds must be followed so.
+    checked = 0
+    for text in [*RULE_TEXTS, *_mixtures(200, 11)]:
+        folded = normalize.fold(text)
+        shown = injection.word_starts(folded) + " "
+        for rule in injection._RULES:
+            for match in rule.pattern.finditer(folded):
+                after = shown[match.start() + 1 + len(rule.substring) :]
+                assert any(after.startswith(lead_in) for lead_in in rule.lead_ins), (rule.substring, text)
+                checked += 1
+    assert checked > 500
+
+
+@pytest.mark.parametrize(
+    ("literal", "rest", "lead_ins"),
+    [
+        ("no", r" (?:limits|limitations|filter)\b", (" filter", " limita", " limits")),
+        ("user", r"\s*:\s", (" ",)),  # a space or a colon first: both are spaces in `word_starts`
+        ("you are", r"\b", (" ",)),  # the end of a word: a non-word character or the text's end follows
+        (":", r"\b", ("",)),  # after a symbol, a boundary is a word's start: which letter is not known
+        ("say", r"\w* (?:that|dass)", ("",)),  # the word may go on
+        ("a", r"(?:b|)c", ("",)),  # an empty alternative: "c" or "b" may follow
+        ("a", r"(?: bee| cow)+d", (" bee", " cow")),  # a repeat: as its first round begins
+        ("a", r"(?i: now)", ("",)),  # ignoring case: letters of either case, so not known
+    ],
+)
+def test_lead_ins_are_read_from_the_pattern(literal: str, rest: str, lead_ins: tuple[str, ...]) -> None:
+    assert injection._lead_ins(literal, rest) == lead_ins
+
+
 def test_list_item_closers_are_those_a_plain_look_back_finds() -> None:
     item = re.compile(r"(?:[0-9]|(?<!\S)(?:[A-Za-z]|[ivx]{2,4}))\Z")
     rng = random.Random(17)

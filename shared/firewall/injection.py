@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, repeat
+from typing import Any
 
 import ahocorasick
 
@@ -51,7 +52,7 @@ class _Rule:
     """One rule: a literal, where it may start, and what must follow it, compiled into one pattern that is
     tried only where the literal stands in the prompt."""
 
-    __slots__ = ("around", "exempt", "family", "in_code", "open_ended", "pattern", "substring")
+    __slots__ = ("around", "exempt", "family", "in_code", "lead_ins", "open_ended", "pattern", "substring")
 
     def __init__(self, family: str, literal: str, rest: str) -> None:
         self.family = family
@@ -77,6 +78,132 @@ class _Rule:
         self.pattern = re.compile(
             re.escape(literal) + boundary + (f"(?:{rest})" if rest else ""), re.MULTILINE
         )
+        self.lead_ins = _lead_ins(literal, rest)  # how what follows the literal begins (`_lead_ins`)
+
+
+def _lead_ins(literal: str, rest: str) -> tuple[str, ...]:
+    """How every match of `rest` right after `literal` begins, as `word_starts` shows it (a letter or digit
+    as itself, any other character as a space), cut to one length: each rule is found by its literal
+    followed by one of these, so a word that only starts with the literal ("no" in "not"), or the literal
+    followed by words the rule does not take ("no" in "no idea"), costs no try. Read from the pattern's
+    parse tree; where the reading stops (a class of letters, a repeat, an item it does not know), the
+    lead-ins stop. `("",)`: nothing is known beyond the literal."""
+    try:
+        parsed = _sre.parse(rest, re.MULTILINE)
+    except re.error:
+        return ("",)
+    if parsed.state.flags & re.IGNORECASE:
+        return ("",)
+    starts, _ = _lead(list(parsed), [""], literal[-1:])
+    shortest = min(map(len, starts))
+    return tuple(sorted({start[:shortest] for start in starts}))
+
+
+_sre = re._parser  # type: ignore[attr-defined]  # the parser `re` compiles with: its tree, read only
+_C = _sre  # opcodes and categories (`re._constants`, re-exported by the parser)
+MAX_LEAD_INS = 32  # lead-ins per rule, past which the reading stops
+
+
+def _lead(items: list[tuple[Any, Any]], starts: list[str], before: str) -> tuple[list[str], bool]:
+    """The lead-ins `starts` extended by a sequence of parsed items, and whether all of it was read (false:
+    the rest is unknown, and `starts` are only how matches begin). `before`: the last character matched
+    before the items when it is known ("" otherwise)."""
+    for i, (op, av) in enumerate(items):
+        if op is _C.LITERAL:
+            starts = [start + _shown(chr(av)) for start in starts]
+            before = chr(av)
+            continue
+        if op is _C.IN and _non_word_set(av):
+            starts, before = [start + " " for start in starts], ""
+            continue
+        if op in (_C.ASSERT, _C.ASSERT_NOT):
+            continue  # zero-width: a lookaround leaves what is matched to the items after it
+        if op is _C.SUBPATTERN and not av[1] & re.IGNORECASE:
+            extended, whole = _lead(list(av[-1]), starts, before)
+            if whole:
+                starts, before = extended, ""
+                continue
+            return (extended, False) if extended != starts else (_closed(items[i:], starts, before), False)
+        if op is _C.BRANCH:
+            ways = [_lead(list(branch), [""], before) for branch in av[1]]
+            extended = [start + way for start in starts for ends, _ in ways for way in ends]
+            if len(extended) <= MAX_LEAD_INS and all(way for ends, _ in ways for way in ends):
+                if not all(whole for _, whole in ways):
+                    return extended, False
+                starts, before = extended, ""
+                continue
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and av[0] >= 1:
+            once, _ = _lead(list(av[2]), starts, before)
+            if once != starts:
+                return once, False  # at least once: matches begin as the first repetition does
+        return _closed(items[i:], starts, before), False
+    return starts, True
+
+
+def _closed(items: list[tuple[Any, Any]], starts: list[str], before: str) -> list[str]:
+    """`starts` with a space added when the items that follow them surely begin with a character that is
+    no letter or digit, or with the text's end (`_closing`)."""
+    closed, nullable = _closing(items, _WORD_CHARACTER.fullmatch(before) is not None)
+    return [start + " " for start in starts] if closed and not nullable else starts
+
+
+def _closing(items: list[tuple[Any, Any]], after_word: bool) -> tuple[bool, bool]:
+    """(closed, nullable) of a sequence of parsed items: whether a match that consumes a character starts
+    with one that is no letter or digit (or an assertion says one follows, or the end), and whether it may
+    consume nothing. `after_word`: the character before is a word character, so that `\\b` there means
+    a non-word character or the end follows."""
+    for op, av in items:
+        if op is _C.LITERAL:
+            return not chr(av).isalnum(), False
+        if op is _C.IN:
+            return _non_word_set(av), False
+        if op is _C.AT:
+            if (av is _C.AT_BOUNDARY and after_word) or av in (_C.AT_END, _C.AT_END_STRING):
+                return True, False
+            return False, False
+        if op in (_C.ASSERT, _C.ASSERT_NOT):
+            continue
+        if op is _C.SUBPATTERN and not av[1] & re.IGNORECASE:
+            closed, nullable = _closing(list(av[-1]), after_word)
+        elif op is _C.BRANCH:
+            parts = [_closing(list(branch), after_word) for branch in av[1]]
+            closed, nullable = all(c for c, _ in parts), any(n for _, n in parts)
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+            closed, nullable = _closing(list(av[2]), after_word)
+            nullable = nullable or av[0] == 0
+        else:
+            return False, False
+        if not closed:
+            return False, False
+        if not nullable:
+            return True, False
+    return True, True
+
+
+def _shown(character: str) -> str:
+    """A character as `word_starts` shows it."""
+    return character if character.isalnum() else " "
+
+
+def _non_word_set(members: list[tuple[Any, Any]]) -> bool:
+    """Whether a character class holds only characters that are no letter or digit."""
+    for op, av in members:
+        if op is _C.LITERAL:
+            if chr(av).isalnum():
+                return False
+        elif op is _C.RANGE:
+            low, high = av
+            if high - low > 4096 or any(chr(code).isalnum() for code in range(low, high + 1)):
+                return False
+        elif op is _C.CATEGORY:
+            if av not in (_C.CATEGORY_SPACE, _C.CATEGORY_NOT_WORD):
+                return False
+        else:
+            return False  # a negated class, among others
+    return True
+
+
+_WORD_CHARACTER = re.compile(r"\w")
 
 
 # How a rest that cannot continue the literal's last word starts (a space, a boundary, punctuation).
@@ -145,9 +272,10 @@ def word_starts(folded: str) -> str:
 
 
 class _RuleIndex:
-    """Rules grouped by literal. Literals that start a word (a letter or digit first) are found in one
-    Aho-Corasick pass over `word_starts(folded)`, each as " " + its own form there, and the rules'
-    patterns are tried only where their literal stands. Literals that start with a symbol are looked for
+    """Rules grouped by literal and lead-in. Literals that start a word (a letter or digit first) are found
+    in one Aho-Corasick pass over `word_starts(folded)`, each as " " + its own form there + one of its
+    rule's lead-ins (`_lead_ins`; all of a rule's have one length, so its tries come in the order of their
+    starts), and the rules' patterns are tried only where their literal stands so followed. Literals that start with a symbol are looked for
     as substrings when their first character is in the text, and the `_unspaced` ones (Chinese, Japanese,
     Thai, Hebrew, Arabic, Persian) when one alternation finds any of them."""
 
@@ -159,7 +287,8 @@ class _RuleIndex:
             if _unspaced(rule.substring):
                 self.unspaced_rules.append(rule)
             elif rule.substring[0].isalnum():
-                by_key.setdefault(word_starts(rule.substring), []).append(rule)
+                for lead_in in rule.lead_ins:
+                    by_key.setdefault(word_starts(rule.substring) + lead_in, []).append(rule)
             else:
                 self.symbol_rules.setdefault(rule.substring[0], []).append(rule)
         self.literals = ahocorasick.Automaton()
@@ -225,7 +354,8 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
     counts = dict.fromkeys(_FAMILIES, 0)
     ends: dict[_Rule, int] = {}  # where each rule's last match ended: its matches do not overlap
     fences = fenced_spans(folded) if "```" in folded else []
-    for last, (back, group) in rules.literals.iter(word_starts(folded)):
+    # A space after the text: a lead-in that ends a word (`_lead_ins`) may end the text.
+    for last, (back, group) in rules.literals.iter(word_starts(folded) + " "):
         start = last - back  # in `folded` (`word_starts` has one character more in front, its keys too)
         for rule in group:
             if ends.get(rule, 0) <= start:
