@@ -110,6 +110,9 @@ def lexical_words(words: list[str], folded: str) -> list[str]:
         return words
     read: list[str] = []
     for word in words:
+        if word.isascii():  # none of those scripts: the word as it is, without a search
+            read.append(word)
+            continue
         # split() with a group: other letters at even places, the script's stretches at odd ones
         for i, run in enumerate(_SCRIPT_RUNS.split(word)):
             if i % 2 and len(run) > 2:
