@@ -88,6 +88,8 @@ def _lead_ins(literal: str, rest: str) -> tuple[str, ...]:
     followed by words the rule does not take ("no" in "no idea"), costs no try. Read from the pattern's
     parse tree; where the reading stops (a class of letters, a repeat, an item it does not know), the
     lead-ins stop. `("",)`: nothing is known beyond the literal."""
+    if _sre is None:
+        return ("",)  # a Python whose `re` has no such parser: every rule is tried where its literal stands
     try:
         parsed = _sre.parse(rest, re.MULTILINE)
     except re.error:
@@ -99,8 +101,10 @@ def _lead_ins(literal: str, rest: str) -> tuple[str, ...]:
     return tuple(sorted({start[:shortest] for start in starts}))
 
 
-_sre = re._parser  # type: ignore[attr-defined]  # the parser `re` compiles with: its tree, read only
-_C = _sre  # opcodes and categories (`re._constants`, re-exported by the parser)
+# The parser `re` compiles with (its tree is only read), and its opcodes and categories. It is internal to
+# the standard library, so its absence costs only the lead-ins.
+_sre: Any = getattr(re, "_parser", None)
+_C: Any = _sre
 MAX_LEAD_INS = 32  # lead-ins per rule, past which the reading stops
 
 
@@ -275,9 +279,10 @@ class _RuleIndex:
     """Rules grouped by literal and lead-in. Literals that start a word (a letter or digit first) are found
     in one Aho-Corasick pass over `word_starts(folded)`, each as " " + its own form there + one of its
     rule's lead-ins (`_lead_ins`; all of a rule's have one length, so its tries come in the order of their
-    starts), and the rules' patterns are tried only where their literal stands so followed. Literals that start with a symbol are looked for
-    as substrings when their first character is in the text, and the `_unspaced` ones (Chinese, Japanese,
-    Thai, Hebrew, Arabic, Persian) when one alternation finds any of them."""
+    starts), and the rules' patterns are tried only where their literal stands so followed. Literals
+    that start with a symbol are looked for as substrings when their first character is in the text, and
+    the `_unspaced` ones (Chinese, Japanese, Thai, Hebrew, Arabic, Persian) when one alternation finds any
+    of them."""
 
     def __init__(self, rules: list[_Rule]) -> None:
         by_key: dict[str, list[_Rule]] = {}
