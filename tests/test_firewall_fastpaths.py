@@ -126,6 +126,11 @@ def test_lead_ins_are_read_from_the_pattern(literal: str, rest: str, lead_ins: t
     assert injection._lead_ins(literal, rest) == lead_ins
 
 
+def test_without_the_regex_parser_a_rule_is_found_by_its_literal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(injection, "_sre", None)
+    assert injection._lead_ins("no", r" (?:limits|filter)\b") == ("",)
+
+
 def test_list_item_closers_are_those_a_plain_look_back_finds() -> None:
     item = re.compile(r"(?:[0-9]|(?<!\S)(?:[A-Za-z]|[ivx]{2,4}))\Z")
     rng = random.Random(17)
