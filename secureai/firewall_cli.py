@@ -7,7 +7,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -151,11 +151,7 @@ class FileReport:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    if not args.dir.is_dir():
-        raise _usage(f"{args.dir} is not a folder")
-    paths = sorted(args.dir.glob("*.jsonl"))
-    if not paths:
-        raise _usage(f"no *.jsonl files in {args.dir}")
+    paths = _jsonl_files(args.dir)
     firewall = Firewall(semantic=args.semantic)
     reports = []
     texts: list[str] = []
@@ -257,7 +253,7 @@ def _print_reports(reports: list[FileReport]) -> None:
             if not (tally.positives or tally.benign or tally.other):
                 continue
             lines.append((report.name, category, str(tally.positives), str(tally.benign), *tally.row()))
-    _table(lines)
+    print_table(lines)
     spans = [r for r in reports if r.spans]
     if spans:
         print()
@@ -273,7 +269,7 @@ def _print_reports(reports: list[FileReport]) -> None:
                 total.gold_matched += span.gold_matched
                 total.found_matched += span.found_matched
             span_lines.append((report.name, "all structured", *_span_row(total)))
-        _table(span_lines)
+        print_table(span_lines)
     print()
     print("Latency per prompt, one thread (wall clock, and the thread's CPU time, which leaves out the time")
     print("other processes held the core):")
@@ -286,10 +282,9 @@ def _print_reports(reports: list[FileReport]) -> None:
     for report in reports:
         wall.extend(report.latencies_us)
         cpu.extend(report.cpu_us)
-        latency_lines.append(
-            (report.name, str(report.rows), *_latency(report.latencies_us), *_latency(report.cpu_us))
-        )
-    latency_lines.append(("all files", str(len(wall)), *_latency(wall), *_latency(cpu)))
+        wall_cells, cpu_cells = latency_cells(report.latencies_us), latency_cells(report.cpu_us)
+        latency_lines.append((report.name, str(report.rows), *wall_cells, *cpu_cells))
+    latency_lines.append(("all files", str(len(wall)), *latency_cells(wall), *latency_cells(cpu)))
     looked = [s for r in reports for s in r.second_looks]
     if any(looked):
         for name, second in (("first tier alone", False), ("with the second look", True)):
@@ -298,38 +293,63 @@ def _print_reports(reports: list[FileReport]) -> None:
                 (
                     name,
                     f"{len(rows)} ({100 * len(rows) / len(looked):.1f}%)",
-                    *_latency([wall[i] for i in rows]),
-                    *_latency([cpu[i] for i in rows]),
+                    *latency_cells([wall[i] for i in rows]),
+                    *latency_cells([cpu[i] for i in rows]),
                 )
             )
-    _table(latency_lines)
+    print_table(latency_lines)
 
 
-def _print_long_prompt_latency(firewall: Firewall, texts: list[str], role: str) -> None:
-    # Prompts of 4 KiB made by joining the data's own texts in file order: the size the budget is set for.
-    long_prompts: list[str] = []
+def long_prompts(texts: Iterable[str], limit: int = LONG_PROMPTS) -> list[str]:
+    """Prompts of 4 KiB (`LONG_PROMPT_CHARS`) made by joining `texts` in order, one line each: the size
+    the firewall's latency budget is set for. At most `limit`; what is left over at the end is dropped."""
+    prompts: list[str] = []
     joined = ""
     for text in texts:
         joined += text + "\n"
         if len(joined) >= LONG_PROMPT_CHARS:
-            long_prompts.append(joined[:LONG_PROMPT_CHARS])
+            prompts.append(joined[:LONG_PROMPT_CHARS])
             joined = ""
-            if len(long_prompts) >= LONG_PROMPTS:
+            if len(prompts) >= limit:
                 break
-    if not long_prompts:
+    return prompts
+
+
+def folder_texts(folder: Path) -> list[str]:
+    """The "text" of every row of every `*.jsonl` file in `folder`, files in name order; a missing folder,
+    a folder without such files or a bad row is a usage error that names it."""
+    texts: list[str] = []
+    for path in _jsonl_files(folder):
+        with _open(path) as stream:
+            texts.extend(record["text"] for _, record in _records(stream, str(path)))
+    return texts
+
+
+def _jsonl_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise _usage(f"{folder} is not a folder")
+    paths = sorted(folder.glob("*.jsonl"))
+    if not paths:
+        raise _usage(f"no *.jsonl files in {folder}")
+    return paths
+
+
+def _print_long_prompt_latency(firewall: Firewall, texts: list[str], role: str) -> None:
+    prompts = long_prompts(texts)
+    if not prompts:
         return
     latencies, cpu = [], []
     seconds = 0
-    for prompt in long_prompts:
+    for prompt in prompts:
         started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
         seconds += _scan_as_the_gate(firewall, prompt, role)[1]
         cpu.append((time.thread_time_ns() - cpu_started) / 1000)
         latencies.append((time.perf_counter_ns() - started) / 1000)
     print()
-    _table(
+    print_table(
         [
             ("4 KiB prompts (rows joined)", "rows", "p50", "p99", "max", "CPU p50", "CPU p99", "CPU max"),
-            ("", str(len(latencies)), *_latency(latencies), *_latency(cpu)),
+            ("", str(len(latencies)), *latency_cells(latencies), *latency_cells(cpu)),
         ]
     )
     if seconds:
@@ -343,7 +363,8 @@ def _span_row(tally: SpanTally) -> tuple[str, str, str, str, str]:
     return str(tally.gold), str(tally.found), _pct(precision), _pct(recall), _num(f1)
 
 
-def _latency(values: list[float]) -> tuple[str, str, str]:
+def latency_cells(values: list[float]) -> tuple[str, str, str]:
+    """p50, p99 and max of `values` (µs), as table cells."""
     if not values:
         return "-", "-", "-"
     ordered = sorted(values)
@@ -359,7 +380,8 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _table(lines: Sequence[tuple[str, ...]]) -> None:
+def print_table(lines: Sequence[tuple[str, ...]]) -> None:
+    """`lines` as left-aligned columns, the first line the heading."""
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     for line in lines:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())

@@ -28,6 +28,7 @@ COMMANDS = [
     ["bench", "fairness"],
     ["bench", "gpu"],
     ["bench", "limits"],
+    ["bench", "firewall"],
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -83,6 +84,16 @@ def add_commands(commands: Any) -> None:
     )
     adversarial.add_argument("--top", type=_number(int, 1), default=15, help="slowest inputs to list")
     adversarial.set_defaults(handler=_adversarial)
+
+    firewall = kinds.add_parser(
+        "firewall", help="the firewall's first tier on 4 KiB prompts joined from labelled rows"
+    )
+    firewall.add_argument("folders", nargs="+", type=Path, metavar="DIR", help="folders of *.jsonl rows")
+    firewall.add_argument(
+        "--repeat", type=_number(int, 1, 1000), default=7, help="scans per prompt for the best time"
+    )
+    firewall.add_argument("--top", type=_number(int, 0), default=3, help="slowest prompts to list")
+    firewall.set_defaults(handler=_firewall)
 
 
 def _redis_url_option(parser: argparse.ArgumentParser) -> None:
@@ -173,6 +184,12 @@ def _adversarial(args: argparse.Namespace) -> int:
     from secureai.bench.adversarial import run
 
     return run(top=args.top)
+
+
+def _firewall(args: argparse.Namespace) -> int:
+    from secureai.bench.firewall import run
+
+    return run(folders=args.folders, repeat=args.repeat, top=args.top)
 
 
 def _soak(args: argparse.Namespace) -> int:
