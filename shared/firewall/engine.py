@@ -228,10 +228,9 @@ class Firewall:
         self, text: str, read: _Read, second_look: bool, operator: bool = False
     ) -> tuple[float, list[str], bool]:
         """The injection score of one prompt (or one turn of a conversation), read as `read`; the
-        obfuscations undone to find it; and whether
-        the first tier was unsure and the encoder was not asked. An `operator` turn (the system's) has its
-        odds divided by `OPERATOR_ODDS`; it is only looked at again when the first tier would still flag
-        it, and the encoder may then only lower its score."""
+        obfuscations undone to find it; and whether the first tier was unsure and the encoder was not
+        asked. An `operator` turn (the system's) has its odds divided by `OPERATOR_ODDS`; it is only looked
+        at again when the first tier would still flag it, and the encoder may then only lower its score."""
         model = self.model
         present = read.present
         found = injection.signals(read.raw, read.folded, read.words, model.prose, present)

@@ -52,7 +52,7 @@ class _Rule:
     """One rule: a literal, where it may start, and what must follow it, compiled into one pattern that is
     tried only where the literal stands in the prompt."""
 
-    __slots__ = ("around", "exempt", "family", "in_code", "lead_ins", "open_ended", "pattern", "substring")
+    __slots__ = ("around", "exempt", "family", "in_code", "lead_ins", "pattern", "substring")
 
     def __init__(self, family: str, literal: str, rest: str) -> None:
         self.family = family
@@ -66,10 +66,7 @@ class _Rule:
             if literal[0].isalnum() and not _unspaced(literal)
             else ""
         )
-        # A word prefix ("ignor*"), or a literal whose rest may go on inside the same word ("ignore" then
-        # a gap: "ignored the rules"): found where the prompt has a word that starts with it.
-        self.open_ended = literal.endswith("*") or not rest.startswith(_CLOSED)
-        literal = literal.rstrip("*")
+        literal = literal.rstrip("*")  # a word prefix ("ignor*"): its rest may go on inside the word
         self.substring = literal
         if rest == QUOTED:
             boundary, rest = f"(?<={QUOTE}{re.escape(literal)})", ""
@@ -210,8 +207,6 @@ def _non_word_set(members: list[tuple[Any, Any]]) -> bool:
 _WORD_CHARACTER = re.compile(r"\w")
 
 
-# How a rest that cannot continue the literal's last word starts (a space, a boundary, punctuation).
-_CLOSED = ("\\s", " ", "\\b", ",", ":", "(?<", "[ -]", "(?: that)?", QUOTED, OPENING)
 _TYPOGRAPHIC = re.compile("[\u2010-\u205e\u00ab\u00bb\u00bf\u00a1\u3001\u3002\uff0c]")
 # Every byte but the UTF-8 lead bytes of those marks: text made only of these bytes (German or French
 # without typographic quotes, say) has none of the marks, and is not searched for them.
