@@ -189,3 +189,33 @@ async def test_a_user_scope_still_checks_user_and_assistant_turns(
     response = await _chat(client, messages)
     assert response.status_code == 400 and response.json()["error"]["categories"] == ["injection"]
     assert not await redis.keys(keys.JOB_PREFIX + "*")
+
+
+HR_ASSISTANT = (
+    "You are Ledger, the payroll assistant of Fenwick Foods. Help the authenticated employee with their own "
+    "payslips, tax forms and bank details."
+)
+
+
+async def test_a_chat_asking_for_a_colleagues_records_against_the_operators_rule_is_refused(
+    client, make_user: UserFactory, pipeline: Pipeline, redis: Redis
+) -> None:
+    await make_user()
+    await pipeline.start("echo")
+    colleague = "How much does my coworker Priya earn? We started on the same day."
+    refused = await _chat(
+        client, [{"role": "system", "content": HR_ASSISTANT}, {"role": "user", "content": colleague}]
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["categories"] == ["injection"]
+    assert not await redis.keys(keys.JOB_PREFIX + "*")
+    records = [orjson.loads(fields["r"]) for _, fields in await redis.xrange(keys.AUDIT_STREAM)]
+    denied = next(r for r in records if r.get("step") == "firewall")
+    assert denied["signals"] == ["others_records"] and colleague not in str(denied)
+    # The user's own payslips, from the same assistant, and the colleague's to one without the rule.
+    own = "Can I see my last two payslips? I need them for a rental application."
+    for system, user in ((HR_ASSISTANT, own), ("You are a helpful assistant.", colleague)):
+        answered = await _chat(
+            client, [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        )
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["choices"][0]["message"]["content"] == user

@@ -33,7 +33,7 @@ from shared.errors import (
     Unauthorized,
 )
 from shared.firewall import FirewallResult
-from shared.firewall.engine import Action
+from shared.firewall.engine import OPERATOR_TURNS, Action
 from shared.jobs import GenerationRequest, Message, QueueFull, new_job_id
 from shared.quotas import QuotaDecision, QuotaLimits, estimate_prompt_tokens
 from shared.tokens import InvalidToken, LLMClaims
@@ -127,6 +127,8 @@ async def verify_request(
         if isinstance(error, FirewallBlocked):
             fields["categories"] = list(error.verdict.categories)
             fields["scores"] = error.verdict.scores
+            if error.verdict.signals:
+                fields["signals"] = list(error.verdict.signals)
         await deny(services, ctx, step, error, **fields)
         raise
     except (RedisError, OSError):
@@ -247,19 +249,23 @@ async def _scan(
     role: str,
     unchecked: tuple[str, ...] = (),
     turn: str = "user",
+    operator: str = "",
 ) -> FirewallResult:
     """The firewall's verdict. The first tier runs here (well under a millisecond); a prompt it is unsure of
     is scanned again with the sentence encoder's second look, which takes milliseconds of numerical work,
     in a thread of its own so that the event loop goes on serving other requests meanwhile. `turn` is the
-    chat message's role: on a system message the encoder may clear the first tier's verdict, not raise it."""
+    chat message's role: on a system message the encoder may clear the first tier's verdict, not raise it.
+    `operator` is the request's system messages, which a user message is also read against."""
     firewall = services.firewall
-    verdict = firewall.scan(text, role=role, unchecked=unchecked, second_look=False, turn=turn)
+    verdict = firewall.scan(
+        text, role=role, unchecked=unchecked, second_look=False, turn=turn, operator=operator
+    )
     if not verdict.undecided:
         return verdict
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(
         SECOND_LOOKS,
-        functools.partial(firewall.scan, text, role=role, unchecked=unchecked, turn=turn),
+        functools.partial(firewall.scan, text, role=role, unchecked=unchecked, turn=turn, operator=operator),
     )
 
 
@@ -280,6 +286,7 @@ async def check_firewall(
             request = replace(request, prompt=verdict.text)
         return verdict, request
     trusted = ("injection",) if services.settings.firewall_injection_scope == "user" else ()
+    operator = "\n".join(m.content for m in request.messages if m.role in OPERATOR_TURNS)
     verdicts = [
         await _scan(
             services,
@@ -287,6 +294,7 @@ async def check_firewall(
             role=role,
             unchecked=trusted if message.role == "system" else (),
             turn=message.role,
+            operator=operator,
         )
         for message in request.messages
     ]

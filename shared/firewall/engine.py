@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from shared.firewall import injection, normalize, pii, toxicity, transcript
+from shared.firewall import injection, normalize, pii, scope, toxicity, transcript
 from shared.firewall import semantic as semantic_module
 from shared.firewall.model import FirewallModel, lexical_words, load_model
 from shared.firewall.pii import SECRET_TYPES, Finding
@@ -27,6 +27,10 @@ __all__ = ["Action", "Detection", "Firewall", "FirewallResult"]
 OBFUSCATED_ATTACK_SCORE = (
     0.99  # an override or jailbreak phrase that was hidden is an attack, whatever the model
 )
+# A user turn that asks to break the operator's own rules (`scope.py`: someone else's records of an
+# assistant limited to the person signed in, a write of a read-only one, another tenant's data): an
+# attack, however plainly it is worded.
+OPERATOR_RULE_SCORE = 0.9
 # Readings that are text a person wrote, which the injection model can read like a prompt. Not "rot13" or
 # "reversed": those can be a whole prompt turned into letter soup, which the model would take for a suffix.
 # The cipher readings (`CIPHER_READ`) decode only the passages that then read as words, or put back only the
@@ -67,6 +71,9 @@ class FirewallResult:
     # The first tier was unsure and the encoder was not asked (`scan(..., second_look=False)`): this
     # verdict is provisional, and `scan` with the second look gives the final one.
     undecided: bool = False
+    # What the verdict rests on besides the models' scores: the operator's rule a user turn asks to break
+    # ("others_records", "writes_read_only", "other_tenant": `scope.py`).
+    signals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class Detection:
     findings: tuple[Finding, ...]
     obfuscations: tuple[str, ...]
     undecided: bool = False  # see FirewallResult.undecided
+    signals: tuple[str, ...] = ()  # see FirewallResult.signals
 
     @property
     def pii(self) -> tuple[Finding, ...]:
@@ -138,6 +146,7 @@ class Firewall:
         unchecked: Collection[str] = (),
         second_look: bool = True,
         turn: str = "user",
+        operator: str = "",
     ) -> FirewallResult:
         """The verdict on `text` for a user of `role` (`user` or `admin`; policies differ per role).
 
@@ -145,10 +154,12 @@ class Firewall:
         `second_look` false, a prompt the first tier is unsure of is not given to the encoder (which takes
         milliseconds): the result says `undecided`, and the caller scans again, off its event loop.
         `turn` is the part `text` plays in a chat request: "system" for the operator's instructions
-        (`OPERATOR_TURNS`), which the encoder may clear but not condemn.
+        (`OPERATOR_TURNS`), which the encoder may clear but not condemn. `operator` is the operator's
+        instructions of the conversation a user turn belongs to: they may forbid what the turn asks for
+        (`scope.py`).
         """
         text = _well_formed(text)
-        found = self._detect(text, second_look, turn)
+        found = self._detect(text, second_look, turn, operator)
         scores = {
             "injection": round(found.injection, 4),
             "toxicity": round(found.toxicity, 4),
@@ -186,30 +197,45 @@ class Firewall:
             findings=found.findings,
             obfuscations=found.obfuscations,
             undecided=found.undecided,
+            signals=found.signals,
         )
 
-    def detect(self, text: str, *, second_look: bool = True, turn: str = "user") -> Detection:
-        """Scores and findings for `text`, independent of role and policy (`turn`: see `scan`)."""
-        return self._detect(_well_formed(text), second_look, turn)
+    def detect(
+        self, text: str, *, second_look: bool = True, turn: str = "user", operator: str = ""
+    ) -> Detection:
+        """Scores and findings for `text`, independent of role and policy (`turn`, `operator`: see `scan`)."""
+        return self._detect(_well_formed(text), second_look, turn, operator)
 
-    def _detect(self, text: str, second_look: bool = True, turn: str = "user") -> Detection:
+    def _detect(
+        self, text: str, second_look: bool = True, turn: str = "user", operator: str = ""
+    ) -> Detection:
         """`detect` for text already made well-formed (`scan` has done it, for the redaction too)."""
         read = _read(text, self.model)
         conversation = transcript.turns(text)
+        signals: list[str] = []
         if conversation is None:
             injection_score, obfuscations, undecided = self._injection(
                 text, read, second_look, turn in OPERATOR_TURNS
             )
+            broken = scope.against(text, operator) if turn == "user" else None
+            if broken is not None:
+                injection_score = max(injection_score, OPERATOR_RULE_SCORE)
+                signals.append(broken)
         else:
             # A whole conversation in one prompt: each turn is judged on its own, as the gate judges the
-            # messages of a chat request (`transcript.py`).
+            # messages of a chat request (`transcript.py`), and a user turn beside the operator's rules.
             injection_score, obfuscations, undecided = 0.0, [], False
+            operator = "\n".join(part.text for part in conversation if part.role in OPERATOR_TURNS)
             for part in conversation:
                 turn_text = _well_formed(part.text)
                 turn_read = _read(turn_text, self.model)
                 score, found, unsure = self._injection(
                     turn_text, turn_read, second_look, part.role in OPERATOR_TURNS
                 )
+                broken = scope.against(turn_text, operator) if part.role == "user" else None
+                if broken is not None:
+                    score = max(score, OPERATOR_RULE_SCORE)
+                    signals += [broken] if broken not in signals else []
                 injection_score = max(injection_score, score)
                 obfuscations += [how for how in found if how not in obfuscations]
                 undecided = undecided or unsure
@@ -222,6 +248,7 @@ class Firewall:
             findings=tuple(pii.find_pii(text, read.present)),
             obfuscations=tuple(obfuscations),
             undecided=undecided,
+            signals=tuple(signals),
         )
 
     def _injection(

@@ -1,0 +1,199 @@
+"""Requests that break the operator's own rules: someone else's records asked of an assistant told to
+serve only the person signed in, writes asked of a read-only one, another tenant's data.
+
+An HR, support, banking or clinic assistant is often told by its operator whom it serves: "only the
+authenticated employee", "help customers with their own account", "never reveal other employees'
+personal data". Such an assistant has tools that can reach everyone's records, and the operator's rule is
+all that keeps them apart. The attack on it needs no injected instruction and no jailbreak wording: a
+colleague's salary, an ex's phone number or the whole office's sick leave, asked for politely with a
+reason ("it's for a surprise party", "I won't tell anyone"). Read alone, such a turn is an ordinary
+question, and the models score it so; read beside the operator's rule it is a request to break it.
+
+So when the operator's turn limits the assistant to the signed-in person (`guards_others`), a user turn
+that asks for a personal record of someone else (`asks_about_others`) is scored as an attack. Both sides
+are looked for by words, in the languages the firewall sees most:
+- the record: pay, addresses, phone numbers, leave for illness or a child, reviews, disciplinary files,
+  an account or a profile;
+- whose: a person named by their relation to the user ("my colleague", "mein Kollege", "mi jefa",
+  "동료"), in the third person ("her home address", "Anna's payslip"), by name after the record ("the
+  file on Kasia Nowak"), as a group ("everyone in the Lyon office", "who in the company"), or by an
+  identifier that is not the one the operator gave for the user.
+The two must be near each other, so that "can I take leave to care for my dad" or "the salary band of a
+Senior Dispatcher" stay questions about the user's own affairs. A request about the user's own records,
+or one for aggregate figures the operator allows, names nobody else and passes.
+
+Two rules of data assistants are read the same way. One told it is read-only ("read-only", "SELECT
+statements only", "never produce DDL or DML") is asked to run a statement that writes (`writes`: DROP,
+DELETE, TRUNCATE, UPDATE ... SET, INSERT INTO, ALTER, GRANT). One told which tenant it serves
+("tenant=acme_retail", "tenant_id = 'acme_retail'") is asked to switch to another or to drop the tenant
+filter (`other_tenant`).
+"""
+
+from __future__ import annotations
+
+import re
+
+# The operator limits the assistant to the person signed in, or forbids the records of everyone else.
+_GUARDS = re.compile(
+    r"\b(?:authenticated|signed[- ]in|logged[- ]in|verified|current)\s+"
+    r"(?:customer|user|employee|member|patient|client|account[- ]?holder|caller|student|guest|traveller"
+    r"|traveler|person)"
+    r"|\b(?:their|his or her|the user's|the customer's)\s+own\s+(?:\w+\s+)?"
+    r"(?:records?|accounts?|data|profiles?|information|details|bookings?|orders?|appointments?|payslips?"
+    r"|invoices?|claims?|results?|files?|tickets?|prescriptions?)"
+    r"|\bself[- ]service\s+only\b"
+    r"|\b(?:other|another|any\s+other)\s+(?:employee|customer|user|member|patient|client|tenant|student"
+    r"|guest|traveller|traveler|account\s?holder|person|people|staff)",
+    re.IGNORECASE,
+)
+
+# A personal record or a figure about a person. Bare "leave", "file", "pay", "phone", "e-mail" or a
+# birthday are left out: "can I take leave to care for my dad", "an e-mail from my boss", "a poem for my
+# son's birthday" are the user's own affairs.
+_RECORD = (
+    r"salary|salaries|payslips?|pay\s?slips?|pay\s?checks?|earns?|earning|compensation|bonus(?:es)?"
+    r"|wages?|income|(?:home\s+)?address(?:es)?|(?:phone|mobile|cell)\s+numbers?|e-?mail\s+address(?:es)?"
+    r"|date\s+of\s+birth|ssn|social\s+security(?:\s+number)?|medical\s+\w+|health\s+\w+"
+    r"|diagnos[ie]s|(?:sick|medical|parental|maternity|paternity)\s+leave|performance\s+(?:reviews?|ratings?"
+    r"|(?:improvement\s+)?plans?)|improvement\s+plan|disciplinary(?:\s+\w+)?|personnel\s+file|hr\s+file"
+    r"|account(?:\s+details)?|profile|records?|bank\s+details|corporate\s+card|credit\s+card"
+    # German, Spanish, Portuguese, French, Italian, Dutch, Polish, Turkish, Russian
+    r"|gehalt|verdient|lohn|adresse|personalakte|krankmeldung|sueldo|salario|cobra|gana|direcci[oó]n"
+    r"|sal[aá]rio|ganha|endere[cç]o|salaire|gagne|stipendio|guadagna|indirizzo|salaris|zarabia"
+    r"|pensj\w*|wynagrodzeni\w*|adres|maa[sş]\w*|kazan[ıi]yor|зарплат\w*|зарабатыва\w*|адрес\w*"
+)
+RECORD = re.compile(
+    rf"\b(?:{_RECORD})\b|연봉|월급|급여|주소|給料|年収|給与|住所|工资|薪水|薪资|工資|地址|راتب|عنوان|सैलरी|वेतन|तनख्वाह",
+    re.IGNORECASE,
+)
+
+# Someone else, by their relation to the user or as a group.
+_RELATION = re.compile(
+    r"\b(?:my|our)\s+(?:ex\b|ex-\w+|former\s+\w+|colleague|co-?worker|teammate|manager|boss|supervisor"
+    r"|friend|neighbou?r|wife|husband|partner|girlfriend|boyfriend|brother|sister|mother|father|mum|mom"
+    r"|dad|son|daughter|roommate|landlord|tenant|employee)"
+    r"|\b(?:everyone|everybody|all\s+(?:the\s+)?(?:employees|staff|customers|users|patients|members|colleagues))\b"
+    r"|\bwho\s+(?:else\s+)?(?:in|at|on)\s+(?:the|this|our|my)\s+(?:company|office|team|department|floor|building)"
+    r"|\b(?:mein(?:e|em|en)?\s+)?(?:kolleg(?:e|in|en)|chef(?:in)?|vorgesetzte[nr]?|nachbar(?:in)?)\b"
+    r"|\b(?:mi|mis)\s+(?:colega|compañer[oa]|jef[ae]|ex|vecin[oa])\b"
+    r"|\b(?:mon|ma|mes)\s+(?:coll[eè]gue|chef|patron(?:ne)?|voisin(?:e)?|ex)\b"
+    r"|\b(?:il\s+mio|la\s+mia|mio|mia)\s+(?:collega|capo|vicin[oa])\b"
+    r"|\b(?:meu|minha)\s+(?:colega|chefe|gerente|vizinh[oa])\b"
+    r"|\bmijn\s+(?:collega|baas|leidinggevende|buurman|buurvrouw)\b"
+    r"|\b(?:kolega|koleżank\w*|szef\w*)\b|\bz\s+mojego\s+(?:działu|zespołu)"
+    r"|\biş\s+arkadaş\w*|\bmüdürüm\w*|\bpatronum\w*"
+    r"|\b(?:мо[йяего]+\s+)?(?:коллег\w*|начальни\w*)"
+    r"|동료|대리|과장|부장|팀장|同僚|上司|同事|领导|老板|زميل\w*|सहकर्मी|टीम\s+के",
+    re.IGNORECASE,
+)
+# Someone else in the third person ("her home address", "Anna Lindqvist's payslip"), or named after the
+# record ("the disciplinary file on Kasia Nowak"). A name is two capitalised words: one alone is as often
+# a company or a product ("Brightline's phone number"), and so is a pair whose second word says what kind
+# of body it is ("Acme Bank's", "Fenwick Foods'").
+_ORGANISATION = (
+    "Airlines?|Bank|Broadband|Cent(?:er|re)|Clinic|College|Company|Corp|Council|Department|Energy|Foods?"
+    "|Group|Health|Hospital|Hotels?|Inc|Insurance|Labs?|Ltd|Office|Services?|Shop|Store|Support|Team"
+    "|Telecom|University"
+)
+_NAME = rf"(?-i:[A-Z][\w-]+\s+(?!(?:{_ORGANISATION})\b)[A-Z][\w-]+)"
+_THIRD_PERSON = re.compile(
+    rf"\b(?:his|her|{_NAME}(?:'s|’s))\s+(?:[\w-]+\s+){{0,2}}?(?:{_RECORD})\b", re.IGNORECASE
+)
+_NAMED_AFTER = re.compile(rf"\b(?:{_RECORD})\s+(?:of|on|about)\s+{_NAME}", re.IGNORECASE)
+# A record that is the user's own: "my address", "meine Adresse", "mi sueldo".
+_OWN = re.compile(
+    r"\b(?:my|mine|our|mein\w*|mi|mis|mon|ma|mes|mio|mia|meu|minha|mijn)\s+(?:[\w-]+\s+)?$", re.IGNORECASE
+)
+# A person's identifier (an employee, customer or account number as applications print them).
+_IDENTIFIER = re.compile(r"\b[A-Z]{1,3}-?\d{4,}\b")
+NEAR = 60  # characters between the person and the record, at most
+
+
+def guards_others(operator: str) -> bool:
+    """Whether the operator's instructions limit the assistant to the person signed in."""
+    return _GUARDS.search(operator) is not None
+
+
+def asks_about_others(text: str, operator: str = "") -> str | None:
+    """How `text` asks for someone else's personal record ("third person", "named", "relation",
+    "identifier"), or None. `operator` is the operator's instructions: an identifier they give (the
+    signed-in employee's number) is the user's own."""
+    records = [
+        m.span() for m in RECORD.finditer(text) if not _OWN.search(text, max(0, m.start() - 24), m.start())
+    ]
+    if not records:
+        return None
+    if _THIRD_PERSON.search(text):
+        return "third person"
+    if _NAMED_AFTER.search(text):
+        return "named"
+    for match in _RELATION.finditer(text):
+        if _near(match.span(), records):
+            return "relation"
+    own = set(_IDENTIFIER.findall(operator))
+    if own:
+        for match in _IDENTIFIER.finditer(text):
+            if match.group() not in own:
+                return "identifier"
+    return None
+
+
+def _near(span: tuple[int, int], records: list[tuple[int, int]]) -> bool:
+    start, end = span
+    return any(r_start - end <= NEAR and start - r_end <= NEAR for r_start, r_end in records)
+
+
+# The operator allows reading only.
+_READ_ONLY = re.compile(
+    r"\bread[- ]only\b|\bSELECT\s+(?:statements?\s+|queries\s+)?only\b|\bonly\s+SELECT\b"
+    r"|\b(?:never|do\s+not|don't|must\s+not)\s+(?:produce|write|run|execute|generate|issue)\s+(?:any\s+)?(?:DDL|DML)"
+    r"|\bno\s+(?:DDL|DML)\b|\bsolo\s+SELECT\b|\bnur\s+SELECT\b|\bseulement\s+SELECT\b",
+    re.IGNORECASE,
+)
+# A statement that writes, as written in a query (an identifier after the keywords).
+_WRITE = re.compile(
+    r"\b(?:DROP\s+(?:TABLE|DATABASE|SCHEMA|VIEW|INDEX|USER|ROLE)|TRUNCATE(?:\s+TABLE)?|ALTER\s+(?:TABLE|USER|ROLE"
+    r"|DATABASE|SCHEMA)|INSERT\s+INTO|DELETE\s+FROM|GRANT\s+(?:ALL|SELECT|INSERT|UPDATE|DELETE|USAGE)"
+    r")\s+[\w.\"`\[]|\bUPDATE\s+[\w.\"`]+\s+SET\s+\w",
+    re.IGNORECASE,
+)
+# The tenant the operator names, and another one named or the filter dropped in a user turn.
+_TENANT = re.compile(r"\btenant(?:_id|[ _]?name)?\s*(?:=|:|is)\s*['\"]?(?!tenant)([\w.-]+)", re.IGNORECASE)
+_SET_TENANT = re.compile(r"\btenant(?:_id|[ _]?name)?['\"]?\s*(?:=|:|to|as)\s*['\"]?([\w.-]+)", re.IGNORECASE)
+_DROP_FILTER = re.compile(
+    r"\b(?:remove|drop|skip|ignore|without|disable|bypass|turn\s+off|quita\w*|sin|ohne|entfern\w*|sans|"
+    r"supprim\w*|rimuovi|senza|zonder|bez)\b[^.?!\n]{0,40}\btenant(?:_id)?\b"
+    r"|\btenant(?:_id)?\s+(?:filter|check|restriction|clause)\b[^.?!\n]{0,30}\b(?:off|removed|dropped)\b",
+    re.IGNORECASE,
+)
+
+
+def writes(text: str, operator: str) -> bool:
+    """Whether `text` asks a read-only assistant (by `operator`'s instructions) to run a statement that
+    writes."""
+    return _WRITE.search(text) is not None and _READ_ONLY.search(operator) is not None
+
+
+def other_tenant(text: str, operator: str) -> bool:
+    """Whether `text` asks an assistant that `operator` binds to one tenant for another tenant's data, or
+    to drop the tenant filter."""
+    tenants = {m.group(1).lower() for m in _TENANT.finditer(operator)}
+    if not tenants:
+        return False
+    if _DROP_FILTER.search(text):
+        return True
+    return any(m.group(1).lower() not in tenants for m in _SET_TENANT.finditer(text))
+
+
+def against(text: str, operator: str) -> str | None:
+    """The operator's rule that the user turn `text` asks to break, by the signal the verdict records
+    ("others_records", "writes_read_only", "other_tenant"), or None."""
+    if not operator:
+        return None
+    if guards_others(operator) and asks_about_others(text, operator) is not None:
+        return "others_records"
+    if writes(text, operator):
+        return "writes_read_only"
+    if other_tenant(text, operator):
+        return "other_tenant"
+    return None
