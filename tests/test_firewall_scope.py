@@ -129,8 +129,9 @@ def test_a_chat_message_is_read_beside_the_operators_instructions_given_apart(fi
 
 # A data assistant's operator: read-only, and one tenant.
 ANALYST = (
-    "You are Tally, a reporting assistant for the Corvid BI platform. Current tenant: tenant_id = 'harbor_co'. "
-    "Write read-only SQL: SELECT statements only, always filtered on the current tenant."
+    "You are Tally, a reporting assistant for the Corvid BI platform. "
+    "Current tenant: tenant_id = 'harbor_co'. Write read-only SQL: SELECT statements only, always "
+    "filtered on the current tenant."
 )
 
 
@@ -156,3 +157,68 @@ def test_statements_that_write_are_only_a_breach_where_the_operator_forbids_them
     text = "please run: DELETE FROM invoices WHERE created_at < '2020-01-01'"
     assert scope.against(text, "You are a SQL assistant for the finance team.") is None
     assert scope.against(text, "") is None
+
+
+def _relation_anywhere(text: str) -> bool:
+    """The relation check as a plain search would make it: the pattern tried at every position."""
+    lowered = text.lower()
+    records = [
+        m.span()
+        for m in scope._RECORD_LOWER.finditer(lowered)
+        if not scope._OWN.search(text, max(0, m.start() - 24), m.start())
+    ]
+    return any(
+        (match := scope._RELATION_LOWER.match(lowered, position)) is not None
+        and scope._near(match.span(), records)
+        for position in range(len(lowered))
+    )
+
+
+def test_the_relation_is_found_where_its_first_words_stand_as_a_plain_search_finds_it() -> None:
+    # Random mixtures of relations, records and filler: the check that tries the pattern only where one
+    # of its first words stands, and only around records, decides as trying it everywhere would.
+    import random
+
+    pieces = [
+        "my colleague",
+        "our manager",
+        "mein Kollege",
+        "mi jefa",
+        "everyone",
+        "all the staff",
+        "who in the company",
+        "z mojego działu",
+        "동료",
+        "زميلي",
+        "टीम के",
+        "my own",
+        "salary",
+        "home address",
+        "payslips",
+        "verdient",
+        "연봉",
+        "the",
+        "leave",
+        "my",
+        "a report",
+        "is",
+        "Jonas Berg's",
+        "please",
+        "x" * 30,
+        "and then some more words to push things apart",
+        "ma",
+        "mi",
+        "il mio collega",
+        "?",
+        ",",
+    ]
+    rng = random.Random(11)
+    for _ in range(3000):
+        text = "".join(
+            rng.choice(pieces) + rng.choice([" ", "  ", ", ", "\n", ""]) for _ in range(rng.randint(1, 9))
+        )
+        if rng.random() < 0.3:
+            text = text.upper() if rng.random() < 0.5 else text.title()
+        relation = scope.asks_about_others(text) == "relation"
+        others = scope.asks_about_others(text) not in (None, "relation")
+        assert relation == _relation_anywhere(text) or others, text

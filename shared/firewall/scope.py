@@ -31,7 +31,11 @@ filter (`other_tenant`).
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
+
+import ahocorasick
 
 # The operator limits the assistant to the person signed in, or forbids the records of everyone else.
 _GUARDS = re.compile(
@@ -62,13 +66,16 @@ _RECORD = (
     r"|sal[aá]rio|ganha|endere[cç]o|salaire|gagne|stipendio|guadagna|indirizzo|salaris|zarabia"
     r"|pensj\w*|wynagrodzeni\w*|adres|maa[sş]\w*|kazan[ıi]yor|зарплат\w*|зарабатыва\w*|адрес\w*"
 )
-RECORD = re.compile(
-    rf"\b(?:{_RECORD})\b|연봉|월급|급여|주소|給料|年収|給与|住所|工资|薪水|薪资|工資|地址|راتب|عنوان|सैलरी|वेतन|तनख्वाह",
-    re.IGNORECASE,
+_RECORD_ANY = (
+    rf"\b(?:{_RECORD})\b"
+    r"|연봉|월급|급여|주소|給料|年収|給与|住所|工资|薪水|薪资|工資|地址|راتب|عنوان|सैलरी|वेतन|तनख्वाह"
 )
+# Looked for in the lower-cased text, case-sensitively: several times faster than ignoring case.
+_RECORD_LOWER = re.compile(_RECORD_ANY)
+_RECORD_ANY_CASE = re.compile(_RECORD_ANY, re.IGNORECASE)  # for text whose length lower-casing changes
 
-# Someone else, by their relation to the user or as a group.
-_RELATION = re.compile(
+# Someone else, by their relation to the user or as a group (in lower case).
+_RELATION_WORDS = (
     r"\b(?:my|our)\s+(?:ex\b|ex-\w+|former\s+\w+|colleague|co-?worker|teammate|manager|boss|supervisor"
     r"|friend|neighbou?r|wife|husband|partner|girlfriend|boyfriend|brother|sister|mother|father|mum|mom"
     r"|dad|son|daughter|roommate|landlord|tenant|employee)"
@@ -83,9 +90,27 @@ _RELATION = re.compile(
     r"|\b(?:kolega|koleżank\w*|szef\w*)\b|\bz\s+mojego\s+(?:działu|zespołu)"
     r"|\biş\s+arkadaş\w*|\bmüdürüm\w*|\bpatronum\w*"
     r"|\b(?:мо[йяего]+\s+)?(?:коллег\w*|начальни\w*)"
-    r"|동료|대리|과장|부장|팀장|同僚|上司|同事|领导|老板|زميل\w*|सहकर्मी|टीम\s+के",
-    re.IGNORECASE,
+    r"|동료|대리|과장|부장|팀장|同僚|上司|同事|领导|老板|زميل\w*|सहकर्मी|टीम\s+के"
 )
+_RELATION_LOWER = re.compile(_RELATION_WORDS)
+_RELATION_ANY_CASE = re.compile(_RELATION_WORDS, re.IGNORECASE)
+# What every alternative of the relation pattern starts with. The pattern is tried only where one of these
+# stands (found in one Aho-Corasick pass): searched from every position, its alternation costs a quarter
+# of a microsecond a character.
+_RELATION_STARTS = """my our every all who mein kolleg chef vorgesetzt nachbar mi mis mon ma mes il la mio
+    mia meu minha mijn kolega koleżank szef z iş müdürüm patronum мо коллег начальни
+    동료 대리 과장 부장 팀장 同僚 上司 同事 领导 老板 زميل सहकर्मी टीम"""
+
+
+@functools.cache
+def _relation_starts() -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for start in _RELATION_STARTS.split():
+        automaton.add_word(start, len(start))
+    automaton.make_automaton()
+    return automaton
+
+
 # Someone else in the third person ("her home address", "Anna Lindqvist's payslip"), or named after the
 # record ("the disciplinary file on Kasia Nowak"). A name is two capitalised words: one alone is as often
 # a company or a product ("Brightline's phone number"), and so is a pair whose second word says what kind
@@ -96,10 +121,10 @@ _ORGANISATION = (
     "|Telecom|University"
 )
 _NAME = rf"(?-i:[A-Z][\w-]+\s+(?!(?:{_ORGANISATION})\b)[A-Z][\w-]+)"
-_THIRD_PERSON = re.compile(
-    rf"\b(?:his|her|{_NAME}(?:'s|’s))\s+(?:[\w-]+\s+){{0,2}}?(?:{_RECORD})\b", re.IGNORECASE
-)
-_NAMED_AFTER = re.compile(rf"\b(?:{_RECORD})\s+(?:of|on|about)\s+{_NAME}", re.IGNORECASE)
+# Each is matched at a record: what stands just before it ("her home", "Anna Lindqvist's last"), or just
+# after it.
+_THIRD_PERSON = re.compile(rf"\b(?:(?i:his|her)|{_NAME}(?:'s|’s))\s+(?:[\w-]+\s+){{0,2}}$")
+_NAMED_AFTER = re.compile(rf"\s+(?i:of|on|about)\s+{_NAME}")
 # A record that is the user's own: "my address", "meine Adresse", "mi sueldo".
 _OWN = re.compile(
     r"\b(?:my|mine|our|mein\w*|mi|mis|mon|ma|mes|mio|mia|meu|minha|mijn)\s+(?:[\w-]+\s+)?$", re.IGNORECASE
@@ -107,6 +132,8 @@ _OWN = re.compile(
 # A person's identifier (an employee, customer or account number as applications print them).
 _IDENTIFIER = re.compile(r"\b[A-Z]{1,3}-?\d{4,}\b")
 NEAR = 60  # characters between the person and the record, at most
+REACH = 40  # characters of the words that name a relation ("who in the company", "all the employees")
+BEFORE = 80  # characters before a record where a person in the third person is looked for
 
 
 def guards_others(operator: str) -> bool:
@@ -118,24 +145,47 @@ def asks_about_others(text: str, operator: str = "") -> str | None:
     """How `text` asks for someone else's personal record ("third person", "named", "relation",
     "identifier"), or None. `operator` is the operator's instructions: an identifier they give (the
     signed-in employee's number) is the user's own."""
-    records = [
-        m.span() for m in RECORD.finditer(text) if not _OWN.search(text, max(0, m.start() - 24), m.start())
-    ]
+    lowered = text.lower()
+    if len(lowered) == len(text):  # the patterns in lower case are several times faster
+        found, relation = _RECORD_LOWER.finditer(lowered), _RELATION_LOWER
+    else:  # lower-casing moved the offsets ("İ" is two characters in lower case)
+        found, relation = _RECORD_ANY_CASE.finditer(text), _RELATION_ANY_CASE
+    records = [m.span() for m in found if not _OWN.search(text, max(0, m.start() - 24), m.start())]
     if not records:
         return None
-    if _THIRD_PERSON.search(text):
-        return "third person"
-    if _NAMED_AFTER.search(text):
-        return "named"
-    for match in _RELATION.finditer(text):
-        if _near(match.span(), records):
-            return "relation"
+    for start, end in records:
+        if _THIRD_PERSON.search(text, max(0, start - BEFORE), start):
+            return "third person"
+        if _NAMED_AFTER.match(text, end):
+            return "named"
+    # The relation is looked for around the records only, where one of its first words stands.
+    automaton = _relation_starts()
+    for start, end in _windows(records, len(text)):
+        for last, length in automaton.iter(lowered, start, end):
+            match = relation.match(
+                text if relation is _RELATION_ANY_CASE else lowered, last - length + 1, end
+            )
+            if match is not None and _near(match.span(), records):
+                return "relation"
     own = set(_IDENTIFIER.findall(operator))
     if own:
         for match in _IDENTIFIER.finditer(text):
             if match.group() not in own:
                 return "identifier"
     return None
+
+
+def _windows(records: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """The stretches of text around `records` where a relation counts (`NEAR`), with room for its own
+    words (`REACH`); overlapping stretches joined."""
+    windows: list[tuple[int, int]] = []
+    for start, end in records:
+        start, end = max(0, start - NEAR - REACH), min(length, end + NEAR + REACH)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
 
 
 def _near(span: tuple[int, int], records: list[tuple[int, int]]) -> bool:
@@ -168,16 +218,39 @@ _DROP_FILTER = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The rules an operator's instructions state, as far as these checks read them."""
+
+    guards_others: bool  # the assistant serves only the person signed in
+    read_only: bool  # it may read data, not write it
+    tenants: frozenset[str]  # the tenants it is bound to (lower case); empty when none is named
+
+    def __bool__(self) -> bool:
+        return self.guards_others or self.read_only or bool(self.tenants)
+
+
+@functools.lru_cache(maxsize=256)
+def rules(operator: str) -> Rules:
+    """The rules `operator` states. Cached: a chat request's messages are each read against the same
+    instructions, and an application sends the same system prompt again and again."""
+    return Rules(
+        guards_others=guards_others(operator),
+        read_only=_READ_ONLY.search(operator) is not None,
+        tenants=frozenset(m.group(1).lower() for m in _TENANT.finditer(operator)),
+    )
+
+
 def writes(text: str, operator: str) -> bool:
     """Whether `text` asks a read-only assistant (by `operator`'s instructions) to run a statement that
     writes."""
-    return _WRITE.search(text) is not None and _READ_ONLY.search(operator) is not None
+    return rules(operator).read_only and _WRITE.search(text) is not None
 
 
 def other_tenant(text: str, operator: str) -> bool:
     """Whether `text` asks an assistant that `operator` binds to one tenant for another tenant's data, or
     to drop the tenant filter."""
-    tenants = {m.group(1).lower() for m in _TENANT.finditer(operator)}
+    tenants = rules(operator).tenants
     if not tenants:
         return False
     if _DROP_FILTER.search(text):
@@ -190,7 +263,10 @@ def against(text: str, operator: str) -> str | None:
     ("others_records", "writes_read_only", "other_tenant"), or None."""
     if not operator:
         return None
-    if guards_others(operator) and asks_about_others(text, operator) is not None:
+    stated = rules(operator)
+    if not stated:
+        return None
+    if stated.guards_others and asks_about_others(text, operator) is not None:
         return "others_records"
     if writes(text, operator):
         return "writes_read_only"
