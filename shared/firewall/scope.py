@@ -61,6 +61,10 @@ _RECORD = (
     r"|diagnos[ie]s|(?:sick|medical|parental|maternity|paternity)\s+leave|performance\s+(?:reviews?|ratings?"
     r"|(?:improvement\s+)?plans?)|improvement\s+plan|disciplinary(?:\s+\w+)?|personnel\s+file|hr\s+file"
     r"|account(?:\s+details)?|profile|records?|bank\s+details|corporate\s+card|credit\s+card"
+    # banks, clinics, hotels, shops, telephone companies, schools
+    r"|balances?|transactions|(?:bank|account|card)\s+statements?|(?:account|card|room)\s+numbers?"
+    r"|(?:test|lab|blood)\s+results?|prescriptions?|appointments?|bookings?|reservations?|order\s+history"
+    r"|orders|call\s+(?:logs?|history)|grades"
     # German, Spanish, Portuguese, French, Italian, Dutch, Polish, Turkish, Russian
     r"|gehalt|verdient|lohn|adresse|personalakte|krankmeldung|sueldo|salario|cobra|gana|direcci[oó]n"
     r"|sal[aá]rio|ganha|endere[cç]o|salaire|gagne|stipendio|guadagna|indirizzo|salaris|zarabia"
@@ -80,6 +84,9 @@ _RELATION_WORDS = (
     r"|friend|neighbou?r|wife|husband|partner|girlfriend|boyfriend|brother|sister|mother|father|mum|mom"
     r"|dad|son|daughter|roommate|landlord|tenant|employee)"
     r"|\b(?:everyone|everybody|all\s+(?:the\s+)?(?:employees|staff|customers|users|patients|members|colleagues))\b"
+    r"|\b(?:another|other|different)\s+(?:customer|guest|patient|student|user|member|employee|client|account\s?holder"
+    r"|tenant|resident|traveller|traveler)s?\b"
+    r"|\b(?:guest|patient|customer|tenant|resident)\s+(?:in|at)\s+(?:room|bed|unit|apartment|flat|seat)\b"
     r"|\bwho\s+(?:else\s+)?(?:in|at|on)\s+(?:the|this|our|my)\s+(?:company|office|team|department|floor|building)"
     r"|\b(?:mein(?:e|em|en)?\s+)?(?:kolleg(?:e|in|en)|chef(?:in)?|vorgesetzte[nr]?|nachbar(?:in)?)\b"
     r"|\b(?:mi|mis)\s+(?:colega|compañer[oa]|jef[ae]|ex|vecin[oa])\b"
@@ -97,9 +104,11 @@ _RELATION_ANY_CASE = re.compile(_RELATION_WORDS, re.IGNORECASE)
 # What every alternative of the relation pattern starts with. The pattern is tried only where one of these
 # stands (found in one Aho-Corasick pass): searched from every position, its alternation costs a quarter
 # of a microsecond a character.
-_RELATION_STARTS = """my our every all who mein kolleg chef vorgesetzt nachbar mi mis mon ma mes il la mio
-    mia meu minha mijn kolega koleżank szef z iş müdürüm patronum мо коллег начальни
-    동료 대리 과장 부장 팀장 同僚 上司 同事 领导 老板 زميل सहकर्मी टीम"""
+_RELATION_STARTS = """my our every all who another other different guest patient customer tenant
+    resident mein kolleg chef vorgesetzt nachbar mi mis mon ma mes il la mio mia meu minha mijn
+    kolega koleżank szef z iş müdürüm patronum мо коллег начальни
+    동료 대리 과장 부장 팀장 同僚 上司 同事 领导 老板
+    زميل सहकर्मी टीम"""
 
 
 @functools.cache
