@@ -34,6 +34,9 @@ from dataclasses import dataclass
 ROLES = {
     "system": "system",
     "developer": "system",
+    "system_prompt": "system",
+    "system_message": "system",
+    "system_instructions": "system",
     "user": "user",
     "human": "user",
     "assistant": "assistant",
@@ -120,12 +123,12 @@ _SYSTEM_MARKERS = re.compile(
     r"|^[ \t]*#{1,6}[ \t]*(?:system|developer)\b"
     r"|^[ \t]*(?:system|developer)[ \t]*:"
     r"|<<SYS>>"
-    r"|<(?:system|developer)\b[^<>\n]*>",
+    r"|<(?:system(?:_prompt|_message|_instructions)?|developer)\b[^<>\n]*>",
     re.IGNORECASE | re.MULTILINE,
 )
 # A tag, opening or closing; it ends at the first "<", ">" or line end, so that looking for tags stays
 # one pass over any text.
-_XML_OPENING = re.compile(r"<system\b[^<>\n]*>", re.IGNORECASE)
+_XML_OPENING = re.compile(r"<system(?:_prompt|_message|_instructions)?\b[^<>\n]*>", re.IGNORECASE)
 _XML_TAG = re.compile(r"<(/?)([A-Za-z_][\w-]*)[^<>\n]*>")
 _BEGINNING = re.compile(r"(?:<\|begin_of_text\|>|<s>)[ \t\n]*")  # a tokenizer's start-of-text mark
 _LLAMA2 = re.compile(r"\[INST\][ \t\n]*<<SYS>>(.*?)<</SYS>>(.*)", re.DOTALL)
