@@ -228,6 +228,32 @@ _DROP_FILTER = re.compile(
 )
 
 
+# The operator forbids secrets in the answers ("do not output secrets from .env files", "never reveal
+# API keys or passwords").
+_CONFIDENTIAL = (
+    r"(?:secrets?|credentials?|passwords?|passphrases?|api[\s_-]?keys?|access\s+keys?|private\s+keys?"
+    r"|(?:access|auth|api|bearer|refresh|session|github|gitlab|slack|jwt|npm|pypi)\s+tokens?"
+    r"|connection\s+strings?)"
+)
+_KEEPS_SECRETS = re.compile(
+    r"\b(?:never|do\s+not|don't|must\s+not|may\s+not|cannot|can't)\s+(?:\w+\s+){0,2}?"
+    r"(?:output|reveal|share|disclose|print|display|expose|paste|return|echo|include|show)\s+"
+    rf"(?:\w+\s+){{0,3}}?{_CONFIDENTIAL}\b",
+    re.IGNORECASE,
+)
+# A user turn that asks for one: "paste the db passwords from it", "give me the API key", "print all the
+# access tokens in .env" (a token by its kind: "show me the token count" is about a model's tokens). The
+# secret must be what the verb asks for, a few words on ("show me how to rotate the API keys" asks for a
+# way, not a key), and not the user's own ("what was my password again?": a user locked out, not an
+# attack).
+_ASKS_SECRET = re.compile(
+    r"\b(?:paste|show|print|give|tell|send|reveal|display|dump|list|read\s+out|copy|output|share|post|echo"
+    r"|cat|what(?:'s|\s+is|\s+are))\s+(?:me\s+|us\s+)?(?:the\s+|all\s+(?:the\s+)?|those\s+|these\s+"
+    rf"|its\s+|their\s+|his\s+|her\s+)?(?!my\s)(?:(?!my\s)[\w./-]+\s+){{0,2}}?{_CONFIDENTIAL}\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True)
 class Rules:
     """The rules an operator's instructions state, as far as these checks read them."""
@@ -235,9 +261,10 @@ class Rules:
     guards_others: bool  # the assistant serves only the person signed in
     read_only: bool  # it may read data, not write it
     tenants: frozenset[str]  # the tenants it is bound to (lower case); empty when none is named
+    keeps_secrets: bool = False  # it must not put secrets (passwords, keys, tokens) in its answers
 
     def __bool__(self) -> bool:
-        return self.guards_others or self.read_only or bool(self.tenants)
+        return self.guards_others or self.read_only or bool(self.tenants) or self.keeps_secrets
 
 
 @functools.lru_cache(maxsize=256)
@@ -248,6 +275,7 @@ def rules(operator: str) -> Rules:
         guards_others=guards_others(operator),
         read_only=_READ_ONLY.search(operator) is not None,
         tenants=frozenset(m.group(1).lower() for m in _TENANT.finditer(operator)),
+        keeps_secrets=_KEEPS_SECRETS.search(operator) is not None,
     )
 
 
@@ -270,7 +298,7 @@ def other_tenant(text: str, operator: str) -> bool:
 
 def against(text: str, operator: str) -> str | None:
     """The operator's rule that the user turn `text` asks to break, by the signal the verdict records
-    ("others_records", "writes_read_only", "other_tenant"), or None."""
+    ("others_records", "writes_read_only", "other_tenant", "secrets_asked"), or None."""
     if not operator:
         return None
     stated = rules(operator)
@@ -282,4 +310,6 @@ def against(text: str, operator: str) -> str | None:
         return "writes_read_only"
     if other_tenant(text, operator):
         return "other_tenant"
+    if stated.keeps_secrets and _ASKS_SECRET.search(text) is not None:
+        return "secrets_asked"
     return None
