@@ -51,6 +51,8 @@ OWN = [
     "How is the company's average salary calculated for the annual report?",
     "Was verdiene ich nach der Erhöhung netto?",
     "Employee F-55120 here (that's me): when is my next pay date?",
+    "Which bookings on Friday Night still have free tables?",
+    "Are there any reservations about New Year still open for the team dinner?",
 ]
 
 

@@ -130,7 +130,14 @@ _ORGANISATION = (
     "|Group|Health|Hospital|Hotels?|Inc|Insurance|Labs?|Ltd|Office|Services?|Shop|Store|Support|Team"
     "|Telecom|University"
 )
-_NAME = rf"(?-i:[A-Z][\w-]+\s+(?!(?:{_ORGANISATION})\b)[A-Z][\w-]+)"
+# Nor is a pair that starts with a day, a month or the first word of a place or a holiday ("the bookings on
+# Friday Night", "the reservations about New Year").
+_NOT_FIRST_NAME = (
+    "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|July"
+    "|August|September|October|November|December|New|San|Santa|Los|Las|St|Saint|North|South|East|West"
+    "|Christmas|Easter|Black|Cyber"
+)
+_NAME = rf"(?-i:(?!(?:{_NOT_FIRST_NAME})\b)[A-Z][\w-]+\s+(?!(?:{_ORGANISATION})\b)[A-Z][\w-]+)"
 # Each is matched at a record: what stands just before it ("her home", "Anna Lindqvist's last"), or just
 # after it.
 _THIRD_PERSON = re.compile(rf"\b(?:(?i:his|her)|{_NAME}(?:'s|’s))\s+(?:[\w-]+\s+){{0,2}}$")
