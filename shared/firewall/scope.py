@@ -146,6 +146,15 @@ _NAMED_AFTER = re.compile(rf"\s+(?i:of|on|about)\s+{_NAME}")
 _OWN = re.compile(
     r"\b(?:my|mine|our|mein\w*|mi|mis|mon|ma|mes|mio|mia|meu|minha|mijn)\s+(?:[\w-]+\s+)?$", re.IGNORECASE
 )
+# A turn that opens by asking for writing (a note to a colleague, feedback for their review, a card for a
+# coworker on leave): the records it names are the subject of a text, not what is asked for.
+_WRITING = re.compile(
+    r"^\W*(?:(?:hi|hey|hello)\b\W*)?(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+    r"(?:help\s+me\s+(?:to\s+)?)?(?:write(?!\s+(?:down|out)\b)|draft|compose|proofread|rephrase|reword|polish|edit|improve|shorten"
+    r"|correct|translate|summari[sz]e\s+(?:this|the\s+following)|schreib\w*|verfass\w*|formulier\w*"
+    r"|escrib\w*|redact\w*|écri[st]\w*|rédige\w*|scriv\w*|napisz|yaz)\b",
+    re.IGNORECASE,
+)
 # A person's identifier (an employee, customer or account number as applications print them).
 _IDENTIFIER = re.compile(r"\b[A-Z]{1,3}-?\d{4,}\b")
 NEAR = 60  # characters between the person and the record, at most
@@ -161,7 +170,10 @@ def guards_others(operator: str) -> bool:
 def asks_about_others(text: str, operator: str = "") -> str | None:
     """How `text` asks for someone else's personal record ("third person", "named", "relation",
     "identifier"), or None. `operator` is the operator's instructions: an identifier they give (the
-    signed-in employee's number) is the user's own."""
+    signed-in employee's number) is the user's own. A turn that asks for a text to be written
+    (`_WRITING`) asks for no record."""
+    if _WRITING.match(text):
+        return None
     lowered = text.lower()
     if len(lowered) == len(text):  # the patterns in lower case are several times faster
         found, relation = _RECORD_LOWER.finditer(lowered), _RELATION_LOWER
