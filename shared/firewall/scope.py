@@ -57,7 +57,7 @@ _GUARDS = re.compile(
 _RECORD = (
     r"salary|salaries|payslips?|pay\s?slips?|pay\s?checks?|earns?|earning|compensation|bonus(?:es)?"
     r"|wages?|income|(?:home\s+)?address(?:es)?|(?:phone|mobile|cell)\s+numbers?|e-?mail\s+address(?:es)?"
-    r"|date\s+of\s+birth|ssn|social\s+security(?:\s+number)?|medical\s+\w+|health\s+\w+"
+    r"|date\s+of\s+birth|ssn|social\s+security(?:\s+number)?|(?:medical|health)\s+(?:records?|history|files?|conditions?|notes|data|information|details|issues|status)"
     r"|diagnos[ie]s|(?:sick|medical|parental|maternity|paternity)\s+leave|performance\s+(?:reviews?|ratings?"
     r"|(?:improvement\s+)?plans?)|improvement\s+plan|disciplinary(?:\s+\w+)?|personnel\s+file|hr\s+file"
     r"|account(?:\s+details)?|profile|records?|bank\s+details|corporate\s+card|credit\s+card"
