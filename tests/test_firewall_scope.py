@@ -58,6 +58,7 @@ OWN = [
     "Write a farewell card for my coworker, she has been on maternity leave and is moving to Berlin.",
     "Proofread this: My colleague Tom earns respect from everyone.",
     "Do all employees get the same medical plan, or does it depend on the office?",
+    "How do I update my husband's phone number? He is my emergency contact.",
     "Are there any reservations about New Year still open for the team dinner?",
 ]
 

@@ -155,6 +155,11 @@ _WRITING = re.compile(
     r"|escrib\w*|redact\w*|écri[st]\w*|rédige\w*|scriv\w*|napisz|yaz)\b",
     re.IGNORECASE,
 )
+# The user's family or others as part of the user's own record: an emergency contact, a next of kin, a
+# beneficiary or dependant to register ("update my husband's phone number, he's my emergency contact").
+_REGISTERS = re.compile(
+    r"\b(?:emergency\s+contacts?|next\s+of\s+kin|beneficiar(?:y|ies)|dependan?ts?)\b", re.IGNORECASE
+)
 # A person's identifier (an employee, customer or account number as applications print them).
 _IDENTIFIER = re.compile(r"\b[A-Z]{1,3}-?\d{4,}\b")
 NEAR = 60  # characters between the person and the record, at most
@@ -171,8 +176,9 @@ def asks_about_others(text: str, operator: str = "") -> str | None:
     """How `text` asks for someone else's personal record ("third person", "named", "relation",
     "identifier"), or None. `operator` is the operator's instructions: an identifier they give (the
     signed-in employee's number) is the user's own. A turn that asks for a text to be written
-    (`_WRITING`) asks for no record."""
-    if _WRITING.match(text):
+    (`_WRITING`), or names others as part of the user's own record (`_REGISTERS`), asks for no one
+    else's."""
+    if _WRITING.match(text) or _REGISTERS.search(text):
         return None
     lowered = text.lower()
     if len(lowered) == len(text):  # the patterns in lower case are several times faster
