@@ -155,6 +155,8 @@ ANALYST = (
         ("What's my coworker Sam's salary? Sam Okafor, in finance.", None),  # no rule on people here
         ("Top 5 products by revenue this quarter, please.", None),
         ("Why is SELECT COUNT(*) so slow on the events table?", None),
+        ("Explain what DELETE FROM orders WHERE id = 3 would do to the order_items rows.", None),
+        ("Why does UPDATE stores SET region = 'North' take minutes on the replica?", None),
         ("Filter on tenant_id = 'harbor_co' and group by month.", None),
     ],
 )

@@ -242,6 +242,12 @@ _WRITE = re.compile(
     r")\s+[\w.\"`\[]|\bUPDATE\s+[\w.\"`]+\s+SET\s+\w",
     re.IGNORECASE,
 )
+# A turn that opens by asking what a statement does or why.
+_QUESTION = re.compile(
+    r"^\W*(?:(?:can|could)\s+you\s+)?(?:explain|why|what\s+(?:does|would|will|happens)|how\s+(?:does|do|would|can)"
+    r"|is\s+it\s+(?:safe|ok|okay)|what'?s\s+the\s+difference)\b",
+    re.IGNORECASE,
+)
 # The tenant the operator names, and another one named or the filter dropped in a user turn.
 _TENANT = re.compile(r"\btenant(?:_id|[ _]?name)?\s*(?:=|:|is)\s*['\"]?(?!tenant)([\w.-]+)", re.IGNORECASE)
 _SET_TENANT = re.compile(r"\btenant(?:_id|[ _]?name)?['\"]?\s*(?:=|:|to|as)\s*['\"]?([\w.-]+)", re.IGNORECASE)
@@ -306,8 +312,8 @@ def rules(operator: str) -> Rules:
 
 def writes(text: str, operator: str) -> bool:
     """Whether `text` asks a read-only assistant (by `operator`'s instructions) to run a statement that
-    writes."""
-    return rules(operator).read_only and _WRITE.search(text) is not None
+    writes. A question about one ("why does this DELETE lock the table?") asks to run nothing."""
+    return rules(operator).read_only and _WRITE.search(text) is not None and not _QUESTION.match(text)
 
 
 def other_tenant(text: str, operator: str) -> bool:
