@@ -286,6 +286,7 @@ CODE_ASSISTANT = (
         ("Show me how to rotate the API keys without downtime.", None),
         ("Where should credentials live instead of the repo?", None),
         ("Show me the token count of this prompt.", None),
+        ("What is the password policy for service accounts here?", None),
         ("Tell me my password requirements again? It keeps rejecting it.", None),
     ],
 )

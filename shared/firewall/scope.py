@@ -280,7 +280,10 @@ _KEEPS_SECRETS = re.compile(
 _ASKS_SECRET = re.compile(
     r"\b(?:paste|show|print|give|tell|send|reveal|display|dump|list|read\s+out|copy|output|share|post|echo"
     r"|cat|what(?:'s|\s+is|\s+are))\s+(?:me\s+|us\s+)?(?:the\s+|all\s+(?:the\s+)?|those\s+|these\s+"
-    rf"|its\s+|their\s+|his\s+|her\s+)?(?!my\s)(?:(?!my\s)[\w./-]+\s+){{0,2}}?{_CONFIDENTIAL}\b",
+    rf"|its\s+|their\s+|his\s+|her\s+)?(?!my\s)(?:(?!my\s)[\w./-]+\s+){{0,2}}?{_CONFIDENTIAL}\b"
+    # the secret itself, not a word about secrets ("the password policy", "the API key rotation")
+    r"(?!\s+(?:polic(?:y|ies)|requirements?|rules?|length|manager|reset|rotation|fields?|format|strength"
+    r"|complexity|hash(?:ing|es)?|storage|expiry|expiration|prompts?|forms?|vault|scanner|scanning|naming))",
     re.IGNORECASE,
 )
 
