@@ -142,9 +142,16 @@ _NAME = rf"(?-i:(?!(?:{_NOT_FIRST_NAME})\b)[A-Z][\w-]+\s+(?!(?:{_ORGANISATION})\
 # after it.
 _THIRD_PERSON = re.compile(rf"\b(?:(?i:his|her)|{_NAME}(?:'s|’s))\s+(?:[\w-]+\s+){{0,2}}$")
 _NAMED_AFTER = re.compile(rf"\s+(?i:of|on|about)\s+{_NAME}")
-# A record that is the user's own: "my address", "meine Adresse", "mi sueldo".
+# A record that is the user's own ("my address", "meine Adresse", "mi sueldo", "the joint account", "can I
+# take parental leave"), one that does not exist yet ("book an appointment for my son"), or a destination
+# ("send money to my brother's account"): what stands just before it.
 _OWN = re.compile(
-    r"\b(?:my|mine|our|mein\w*|mi|mis|mon|ma|mes|mio|mia|meu|minha|mijn)\s+(?:[\w-]+\s+)?$", re.IGNORECASE
+    r"(?:\b(?:my|mine|our|mein\w*|mi|mis|mon|ma|mes|mio|mia|meu|minha|mijn|joint|shared|family)\s+"
+    r"|\bI\s+(?:take|get|have|use|request|claim|go\s+on|apply\s+for)\s+"
+    r"|\b(?:book|make|schedule|arrange|request|open|create)\s+(?:an?|the|another|new)\s+"
+    r"|\b(?:send|transfer|pay|wire|move|deposit)\s+(?:[\w$€£.,'’-]+\s+){0,3}?(?:to|into)\s+(?:[\w'’-]+\s+){0,2})"
+    r"(?:[\w-]+\s+)?$",
+    re.IGNORECASE,
 )
 # A turn that opens by asking for writing (a note to a colleague, feedback for their review, a card for a
 # coworker on leave): the records it names are the subject of a text, not what is asked for.
@@ -185,7 +192,7 @@ def asks_about_others(text: str, operator: str = "") -> str | None:
         found, relation = _RECORD_LOWER.finditer(lowered), _RELATION_LOWER
     else:  # lower-casing moved the offsets ("İ" is two characters in lower case)
         found, relation = _RECORD_ANY_CASE.finditer(text), _RELATION_ANY_CASE
-    records = [m.span() for m in found if not _OWN.search(text, max(0, m.start() - 24), m.start())]
+    records = [m.span() for m in found if not _OWN.search(text, max(0, m.start() - 48), m.start())]
     if not records:
         return None
     for start, end in records:
