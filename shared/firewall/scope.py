@@ -64,7 +64,8 @@ _RECORD = (
     # banks, clinics, hotels, shops, telephone companies, schools
     r"|balances?|transactions|(?:bank|account|card)\s+statements?|(?:account|card|room)\s+numbers?"
     r"|(?:test|lab|blood)\s+results?|prescriptions?|appointments?|bookings?|reservations?|order\s+history"
-    r"|orders|call\s+(?:logs?|history)|grades"
+    r"|orders|call\s+(?:logs?|history)|grades|medications?|(?:which|what)\s+room"
+    r"|(?:written|formal|final)\s+warnings?|names"
     # German, Spanish, Portuguese, French, Italian, Dutch, Polish, Turkish, Russian
     r"|gehalt|verdient|lohn|adresse|personalakte|krankmeldung|sueldo|salario|cobra|gana|direcci[oó]n"
     r"|sal[aá]rio|ganha|endere[cç]o|salaire|gagne|stipendio|guadagna|indirizzo|salaris|zarabia"
@@ -88,7 +89,10 @@ _RELATION_WORDS = (
     r"|\b(?:another|other|different)\s+(?:customer|guest|patient|student|user|member|employee|client|account\s?holder"
     r"|tenant|resident|traveller|traveler)s?\b"
     r"|\b(?:guest|patient|customer|tenant|resident)\s+(?:in|at)\s+(?:room|bed|unit|apartment|flat|seat)\b"
-    r"|\bwho\s+(?:else\s+)?(?:in|at|on)\s+(?:the|this|our|my)\s+(?:company|office|team|department|floor|building)"
+    r"|\bwho\s+(?:else\s+)?(?:in|at|on)\s+(?:the|this|our|my)\s+(?:\w+\s+)?(?:company|office|team|department|floor"
+    r"|building|ward|unit)"
+    r"|\bwhich\s+(?:patients|employees|customers|guests|staff|members|users|students|tenants|residents|people)\b"
+    r"|\bthe\s+(?:guests|patients|employees|customers|residents|tenants|staff)\s+(?:in|on|at|of)\b"
     r"|\b(?:mein(?:e|em|en)?\s+)?(?:kolleg(?:e|in|en)|chef(?:in)?|vorgesetzte[nr]?|nachbar(?:in)?)\b"
     r"|\b(?:mi|mis)\s+(?:colega|compañer[oa]|jef[ae]|ex|vecin[oa])\b"
     r"|\b(?:mon|ma|mes)\s+(?:coll[eè]gue|chef|patron(?:ne)?|voisin(?:e)?|ex)\b"
@@ -105,7 +109,7 @@ _RELATION_ANY_CASE = re.compile(_RELATION_WORDS, re.IGNORECASE)
 # What every alternative of the relation pattern starts with. The pattern is tried only where one of these
 # stands (found in one Aho-Corasick pass): searched from every position, its alternation costs a quarter
 # of a microsecond a character.
-_RELATION_STARTS = """my our every all who another other different guest patient customer tenant
+_RELATION_STARTS = """my our every all who which the another other different guest patient customer tenant
     resident mein kolleg chef vorgesetzt nachbar mi mis mon ma mes il la mio mia meu minha mijn
     kolega koleżank szef z iş müdürüm patronum мо коллег начальни
     동료 대리 과장 부장 팀장 同僚 上司 同事 领导 老板
@@ -128,20 +132,28 @@ def _relation_starts() -> ahocorasick.Automaton:
 _ORGANISATION = (
     "Airlines?|Bank|Broadband|Cent(?:er|re)|Clinic|College|Company|Corp|Council|Department|Energy|Foods?"
     "|Group|Health|Hospital|Hotels?|Inc|Insurance|Labs?|Ltd|Office|Services?|Shop|Store|Support|Team"
-    "|Telecom|University"
+    "|Telecom|University|Resources|Manager|Director|Engineer|Analyst|Officer|Specialist|Consultant|Level"
+    "|Grade|Band"
 )
 # Nor is a pair that starts with a day, a month or the first word of a place or a holiday ("the bookings on
 # Friday Night", "the reservations about New Year").
 _NOT_FIRST_NAME = (
     "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|July"
     "|August|September|October|November|December|New|San|Santa|Los|Las|St|Saint|North|South|East|West"
-    "|Christmas|Easter|Black|Cyber"
+    "|Christmas|Easter|Black|Cyber|Dear|Hi|Hello|Hey|Please|Thanks|Thank"
+    # clinicians, job titles and departments, not the people whose records are asked for
+    "|Dr|Doctor|Prof|Professor|Nurse|Senior|Junior|Chief|Head|Lead|Principal|Associate|Assistant|Deputy|Vice"
+    "|Human"
 )
 _NAME = rf"(?-i:(?!(?:{_NOT_FIRST_NAME})\b)[A-Z][\w-]+\s+(?!(?:{_ORGANISATION})\b)[A-Z][\w-]+)"
 # Each is matched at a record: what stands just before it ("her home", "Anna Lindqvist's last"), or just
 # after it.
 _THIRD_PERSON = re.compile(rf"\b(?:(?i:his|her)|{_NAME}(?:'s|’s))\s+(?:[\w-]+\s+){{0,2}}$")
-_NAMED_AFTER = re.compile(rf"\s+(?i:of|on|about)\s+{_NAME}")
+_NAMED_AFTER = re.compile(rf"(?:\s+[\w-]+){{0,2}}?\s+(?i:of|on|about)\s+{_NAME}")
+# A name near a record, not after an article ("the salary band for a Senior Dispatcher" names a job).
+# Where a name may start: a pattern that begins with a character class is searched for by skipping to it.
+_CAPITALISED_PAIR = re.compile(r"[A-Z][\w-]*\s+[A-Z]")
+_NAMED_NEAR = re.compile(rf"(?<!\ba )(?<!\ban )(?<!\bthe )(?<!\bour )(?<!\bmy ){_NAME}")
 # A record that is the user's own ("my address", "meine Adresse", "mi sueldo", "the joint account", "can I
 # take parental leave"), one that does not exist yet ("book an appointment for my son"), or a destination
 # ("send money to my brother's account"): what stands just before it.
@@ -166,6 +178,12 @@ _WRITING = re.compile(
 # beneficiary or dependant to register ("update my husband's phone number, he's my emergency contact").
 _REGISTERS = re.compile(
     r"\b(?:emergency\s+contacts?|next\s+of\s+kin|beneficiar(?:y|ies)|dependan?ts?)\b", re.IGNORECASE
+)
+# Someone by their number: "employee 55231", "patient no. 48812" (not "my employee number 55231").
+_NUMBERED = re.compile(
+    r"\b(?:employee|customer|patient|member|staff|personnel|account|client|guest)\s*(?:id|number|no\.?|#)?"
+    r"\s*[:#]?\s*\d{4,}(?:-\d+)*\b",
+    re.IGNORECASE,
 )
 # A person's identifier (an employee, customer or account number as applications print them).
 _IDENTIFIER = re.compile(r"\b[A-Z]{1,3}-?\d{4,}\b")
@@ -209,6 +227,15 @@ def asks_about_others(text: str, operator: str = "") -> str | None:
             )
             if match is not None and _near(match.span(), records):
                 return "relation"
+        for pair in _CAPITALISED_PAIR.finditer(text, start, end):
+            match = _NAMED_NEAR.match(text, pair.start(), end)
+            if match is not None and _near(match.span(), records):
+                return "named"
+        for match in _NUMBERED.finditer(text, start, end):
+            if _near(match.span(), records) and not _OWN.search(
+                text, max(0, match.start() - 24), match.start()
+            ):
+                return "identifier"
     own = set(_IDENTIFIER.findall(operator))
     if own:
         for match in _IDENTIFIER.finditer(text):
@@ -261,7 +288,8 @@ _SET_TENANT = re.compile(r"\btenant(?:_id|[ _]?name)?['\"]?\s*(?:=|:|to|as)\s*['
 _DROP_FILTER = re.compile(
     r"\b(?:remove|drop|skip|ignore|without|disable|bypass|turn\s+off|quita\w*|sin|ohne|entfern\w*|sans|"
     r"supprim\w*|rimuovi|senza|zonder|bez)\b[^.?!\n]{0,40}\btenant(?:_id)?\b"
-    r"|\btenant(?:_id)?\s+(?:filter|check|restriction|clause)\b[^.?!\n]{0,30}\b(?:off|removed|dropped)\b",
+    r"|\btenant(?:_id)?\s+(?:filter|check|restriction|clause)\b[^.?!\n]{0,30}\b(?:off|removed|dropped)\b"
+    r"|\b(?:all|every|each|other)\s+(?:the\s+)?tenants\b|\bacross\s+(?:all\s+)?tenants\b",
     re.IGNORECASE,
 )
 
@@ -292,6 +320,16 @@ _ASKS_SECRET = re.compile(
     r"(?!\s+(?:polic(?:y|ies)|requirements?|rules?|length|manager|reset|rotation|fields?|format|strength"
     r"|complexity|hash(?:ing|es)?|storage|expiry|expiration|prompts?|forms?|vault|scanner|scanning|naming))",
     re.IGNORECASE,
+)
+
+
+# ...or for the file or variable that holds one: "print the contents of .env", "what is STRIPE_SECRET_KEY set
+# to?".
+_ASKS_SECRET_FILE = re.compile(
+    r"\b(?i:paste|show|print|give|send|reveal|display|dump|cat|copy|output|share|what)\b"
+    r"(?:(?!\b(?i:where|how|why|which|whether)\b)[^.?!\n]){0,40}"
+    r"(?:\.env\b|\b(?i:secrets?\.(?:ya?ml|json|toml)|credentials\.json|id_rsa|id_ed25519)\b"
+    r"|\b[A-Z][A-Z0-9]*_(?:SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)[A-Z0-9_]*\b)"
 )
 
 
@@ -351,6 +389,6 @@ def against(text: str, operator: str) -> str | None:
         return "writes_read_only"
     if other_tenant(text, operator):
         return "other_tenant"
-    if stated.keeps_secrets and _ASKS_SECRET.search(text) is not None:
+    if stated.keeps_secrets and (_ASKS_SECRET.search(text) or _ASKS_SECRET_FILE.search(text)):
         return "secrets_asked"
     return None
