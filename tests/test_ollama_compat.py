@@ -53,6 +53,17 @@ async def test_async_client_chat_and_stream(live: Live) -> None:
     assert parts[-1].done is True and parts[-1].model == "echo:latest"
 
 
+async def test_a_generate_whose_prompt_breaks_its_system_rule_is_refused(live: Live) -> None:
+    # Ollama's `system` is the operator's turn: the prompt is read beside it.
+    client = ollama.AsyncClient(host=live.url, headers=headers(await live.llm_token()))
+    system = "You are the payroll assistant. Help the authenticated employee with their own payslips only."
+    with pytest.raises(ollama.ResponseError) as refused:
+        await client.generate(model="echo", system=system, prompt="What does my coworker Priya earn?")
+    assert refused.value.status_code == 400 and "firewall" in refused.value.error
+    answered = await client.generate(model="echo", system=system, prompt="When is my next payslip due?")
+    assert answered.response == "When is my next payslip due?"
+
+
 async def test_list_shows_the_models_the_caller_may_use(live: Live) -> None:
     client = ollama.AsyncClient(host=live.url, headers=headers(await live.llm_token()))
     listed = await client.list()
