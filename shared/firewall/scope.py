@@ -346,10 +346,11 @@ class Rules:
         return self.guards_others or self.read_only or bool(self.tenants) or self.keeps_secrets
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def rules(operator: str) -> Rules:
     """The rules `operator` states. Cached: a chat request's messages are each read against the same
-    instructions, and an application sends the same system prompt again and again."""
+    instructions, and an application sends the same system prompt again and again. The cache keeps the
+    texts: 64 of them at most, 2 MiB with the default `MAX_PROMPT_BYTES`, whatever callers send."""
     return Rules(
         guards_others=guards_others(operator),
         read_only=_READ_ONLY.search(operator) is not None,
