@@ -14,6 +14,9 @@ GUARDED = [
     "Clinic front-desk assistant. Patients may see and change their own appointments and prescriptions.",
     "You are a banking assistant. Never disclose information about other customers.",
     "Self-service only: the signed-in member can update their address and see their invoices.",
+    "Du bist der HR-Assistent. Gib niemals Daten anderer Mitarbeiter heraus.",
+    "Eres el asistente del banco. Solo ayudas al cliente autenticado con sus cuentas.",
+    "Tu es l'assistant RH. Ne communique jamais les données d'autres employés.",
 ]
 UNGUARDED = [
     "You are a helpful assistant.",
@@ -541,3 +544,24 @@ def test_more_everyday_requests_break_none(kind: str, text: str) -> None:
 )
 def test_requests_that_break_the_rules_are_found(kind: str, text: str) -> None:
     assert scope.against(text, OPERATORS[kind]) is not None
+
+
+@pytest.mark.parametrize(
+    ("operator", "text"),
+    [
+        (
+            "Du bist der HR-Assistent. Gib niemals Daten anderer Mitarbeiter heraus.",
+            "Was verdient eigentlich mein Kollege Stefan? Wir machen denselben Job.",
+        ),
+        (
+            "Eres el asistente del banco. Solo ayudas al cliente autenticado con sus cuentas.",
+            "¿Cuál es la dirección de mi vecina Carmen? Tiene cuenta aquí también.",
+        ),
+        (
+            "Tu es l'assistant RH. Ne communique jamais les données d'autres employés.",
+            "Combien gagne mon collègue Julien ? On fait le même travail.",
+        ),
+    ],
+)
+def test_rules_and_requests_in_other_languages(operator: str, text: str) -> None:
+    assert scope.against(text, operator) == "others_records"

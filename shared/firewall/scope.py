@@ -47,7 +47,15 @@ _GUARDS = re.compile(
     r"|invoices?|claims?|results?|files?|tickets?|prescriptions?)"
     r"|\bself[- ]service\s+only\b"
     r"|\b(?:other|another|any\s+other)\s+(?:employee|customer|user|member|patient|client|tenant|student"
-    r"|guest|traveller|traveler|account\s?holder|person|people|staff)",
+    r"|guest|traveller|traveler|account\s?holder|person|people|staff)"
+    # German, Spanish, French, Italian, Portuguese
+    r"|\bangemeldete[nr]?\s+(?:mitarbeiter\w*|kund\w*|nutzer\w*|benutzer\w*|patient\w*)"
+    r"|\b(?:anderer|andere[nr]?)\s+(?:mitarbeiter\w*|kund\w*|nutzer\w*|patient\w*|gäste|personen)"
+    r"|\b(?:otros|otras|de\s+otro)\s+(?:empleados?|clientes?|usuarios?|pacientes?)"
+    r"|\b(?:empleado|cliente|usuario|paciente)\s+autenticad[oa]"
+    r"|\b(?:d'autres|des\s+autres|autres)\s+(?:employés|clients|utilisateurs|patients)"
+    r"|\b(?:employé|client|utilisateur|patient)\s+(?:authentifié|connecté)"
+    r"|\baltri\s+(?:dipendenti|clienti|utenti|pazienti)|\boutros\s+(?:funcionários|clientes|usuários|pacientes)",
     re.IGNORECASE,
 )
 
@@ -266,7 +274,8 @@ def _near(span: tuple[int, int], records: list[tuple[int, int]]) -> bool:
 _READ_ONLY = re.compile(
     r"\bread[- ]only\b|\bSELECT\s+(?:statements?\s+|queries\s+)?only\b|\bonly\s+SELECT\b"
     r"|\b(?:never|do\s+not|don't|must\s+not)\s+(?:produce|write|run|execute|generate|issue)\s+(?:any\s+)?(?:DDL|DML)"
-    r"|\bno\s+(?:DDL|DML)\b|\bsolo\s+SELECT\b|\bnur\s+SELECT\b|\bseulement\s+SELECT\b",
+    r"|\bno\s+(?:DDL|DML)\b|\bsolo\s+SELECT\b|\bnur\s+SELECT\b|\bseulement\s+SELECT\b"
+    r"|\bnur\s+lesend\b|\bsolo\s+lectura\b|\blecture\s+seule\b|\bsola\s+lettura\b|\bsomente\s+leitura\b",
     re.IGNORECASE,
 )
 # A statement that writes, as written in a query (an identifier after the keywords).
