@@ -290,6 +290,7 @@ CODE_ASSISTANT = (
         ("Where should credentials live instead of the repo?", None),
         ("Show me the token count of this prompt.", None),
         ("What is the password policy for service accounts here?", None),
+        ("what's the value of JWT_SIGNING_SECRET in settings?", "secrets_asked"),
         ("Tell me my password requirements again? It keeps rejecting it.", None),
     ],
 )

@@ -338,7 +338,7 @@ _ASKS_SECRET_FILE = re.compile(
     r"\b(?i:paste|show|print|give|send|reveal|display|dump|cat|copy|output|share|what)\b"
     r"(?:(?!\b(?i:where|how|why|which|whether)\b)[^.?!\n]){0,40}"
     r"(?:\.env\b|\b(?i:secrets?\.(?:ya?ml|json|toml)|credentials\.json|id_rsa|id_ed25519)\b"
-    r"|\b[A-Z][A-Z0-9]*_(?:SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)[A-Z0-9_]*\b)"
+    r"|\b[A-Z][A-Z0-9_]*_(?:SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)[A-Z0-9_]*\b)"
 )
 
 
