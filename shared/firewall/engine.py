@@ -28,8 +28,8 @@ OBFUSCATED_ATTACK_SCORE = (
     0.99  # an override or jailbreak phrase that was hidden is an attack, whatever the model
 )
 # A user turn that asks to break the operator's own rules (`scope.py`: someone else's records of an
-# assistant limited to the person signed in, a write of a read-only one, another tenant's data): an
-# attack, however plainly it is worded.
+# assistant limited to the person signed in, a write of a read-only one, another tenant's data, a secret
+# of one told to keep them): an attack, however plainly it is worded.
 OPERATOR_RULE_SCORE = 0.9
 # Readings that are text a person wrote, which the injection model can read like a prompt. Not "rot13" or
 # "reversed": those can be a whole prompt turned into letter soup, which the model would take for a suffix.
@@ -72,7 +72,7 @@ class FirewallResult:
     # verdict is provisional, and `scan` with the second look gives the final one.
     undecided: bool = False
     # What the verdict rests on besides the models' scores: the operator's rule a user turn asks to break
-    # ("others_records", "writes_read_only", "other_tenant": `scope.py`).
+    # ("others_records", "writes_read_only", "other_tenant", "secrets_asked": `scope.py`).
     signals: tuple[str, ...] = ()
 
 
@@ -235,7 +235,8 @@ class Firewall:
                 broken = scope.against(turn_text, operator) if part.role == "user" else None
                 if broken is not None:
                     score = max(score, OPERATOR_RULE_SCORE)
-                    signals += [broken] if broken not in signals else []
+                    if broken not in signals:
+                        signals.append(broken)
                 injection_score = max(injection_score, score)
                 obfuscations += [how for how in found if how not in obfuscations]
                 undecided = undecided or unsure

@@ -22,11 +22,12 @@ The two must be near each other, so that "can I take leave to care for my dad" o
 Senior Dispatcher" stay questions about the user's own affairs. A request about the user's own records,
 or one for aggregate figures the operator allows, names nobody else and passes.
 
-Two rules of data assistants are read the same way. One told it is read-only ("read-only", "SELECT
-statements only", "never produce DDL or DML") is asked to run a statement that writes (`writes`: DROP,
-DELETE, TRUNCATE, UPDATE ... SET, INSERT INTO, ALTER, GRANT). One told which tenant it serves
+Three more rules are read the same way. An assistant told it is read-only ("read-only", "SELECT
+statements only", "never produce DDL or DML") is asked to run a statement that writes (DROP, DELETE,
+TRUNCATE, UPDATE ... SET, INSERT INTO, ALTER, GRANT). One told which tenant it serves
 ("tenant=acme_retail", "tenant_id = 'acme_retail'") is asked to switch to another or to drop the tenant
-filter (`other_tenant`).
+filter. One told never to reveal secrets is asked for a password, a key or the file that holds them.
+`against` gives the rule a user turn asks to break; `rules` reads an operator's instructions once.
 """
 
 from __future__ import annotations
@@ -349,7 +350,7 @@ class Rules:
     guards_others: bool  # the assistant serves only the person signed in
     read_only: bool  # it may read data, not write it
     tenants: frozenset[str]  # the tenants it is bound to (lower case); empty when none is named
-    keeps_secrets: bool = False  # it must not put secrets (passwords, keys, tokens) in its answers
+    keeps_secrets: bool  # it must not put secrets (passwords, keys, tokens) in its answers
 
     def __bool__(self) -> bool:
         return self.guards_others or self.read_only or bool(self.tenants) or self.keeps_secrets
@@ -368,18 +369,15 @@ def rules(operator: str) -> Rules:
     )
 
 
-def writes(text: str, operator: str) -> bool:
-    """Whether `text` asks a read-only assistant (by `operator`'s instructions) to run a statement that
-    writes. A question about one ("why does this DELETE lock the table?") asks to run nothing."""
-    return rules(operator).read_only and _WRITE.search(text) is not None and not _QUESTION.match(text)
+def _writes(text: str) -> bool:
+    """Whether `text` asks to run a statement that writes. A question about one ("why does this DELETE
+    lock the table?") asks to run nothing."""
+    return _WRITE.search(text) is not None and not _QUESTION.match(text)
 
 
-def other_tenant(text: str, operator: str) -> bool:
-    """Whether `text` asks an assistant that `operator` binds to one tenant for another tenant's data, or
-    to drop the tenant filter."""
-    tenants = rules(operator).tenants
-    if not tenants:
-        return False
+def _other_tenant(text: str, tenants: frozenset[str]) -> bool:
+    """Whether `text` asks an assistant bound to `tenants` for another tenant's data, or to drop the tenant
+    filter."""
     if _DROP_FILTER.search(text):
         return True
     return any(m.group(1).lower() not in tenants for m in _SET_TENANT.finditer(text))
@@ -395,9 +393,9 @@ def against(text: str, operator: str) -> str | None:
         return None
     if stated.guards_others and asks_about_others(text, operator) is not None:
         return "others_records"
-    if writes(text, operator):
+    if stated.read_only and _writes(text):
         return "writes_read_only"
-    if other_tenant(text, operator):
+    if stated.tenants and _other_tenant(text, stated.tenants):
         return "other_tenant"
     if stated.keeps_secrets and (_ASKS_SECRET.search(text) or _ASKS_SECRET_FILE.search(text)):
         return "secrets_asked"
