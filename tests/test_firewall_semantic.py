@@ -147,6 +147,66 @@ def test_an_ensemble_runs_the_shared_layers_once_and_gives_its_members_embedding
     assert float(alone[0] @ alone[1]) < 0.999  # the members differ, and each part is its own
 
 
+@needs_encoder
+def test_an_ensembles_members_run_together_as_they_run_apart() -> None:
+    # Updates of different ranks, a matrix only one member updates, and a member's own norm: stacked, the
+    # members' products are the same sums, so each part of the embedding is that member's alone.
+    rng = np.random.default_rng(2)
+    up, value = "encoder.layer.4.intermediate.dense.weight", "encoder.layer.5.attention.self.value.weight"
+    members = [
+        {
+            f"{up}:a": rng.normal(size=(4, 384)) * 0.05,
+            f"{up}:b": rng.normal(size=(1536, 4)) * 0.05,
+            "encoder.layer.5.output.LayerNorm.weight": np.full(384, 0.9, dtype=np.float32),
+        },
+        {
+            f"{up}:a": rng.normal(size=(8, 384)) * 0.05,
+            f"{up}:b": rng.normal(size=(1536, 8)) * 0.05,
+            f"{value}:a": rng.normal(size=(2, 384)) * 0.05,
+            f"{value}:b": rng.normal(size=(384, 2)) * 0.05,
+        },
+        {},
+    ]
+    ensemble = semantic.Encoder(
+        tuned={f"{k}/{name}": t for k, member in enumerate(members) for name, t in member.items()}
+        | {"2/encoder.layer.4.output.LayerNorm.bias": np.zeros(384, dtype=np.float32)}
+    )
+    assert ensemble.stacked is not None and len(ensemble.stacked) == 2
+    alone = [
+        semantic.Encoder(tuned=member or {"encoder.layer.4.output.LayerNorm.bias": np.zeros(384)})
+        for member in members
+    ]
+    short = "Summarise the attached meeting notes in three bullet points."
+    long = " ".join(["Please read the quarterly report and list every risk it names."] * 12)
+    for text in (short, long):  # a long prompt's members run one after another
+        embedding = ensemble.embed(text)
+        for k, encoder in enumerate(alone):
+            assert np.allclose(embedding[384 * k : 384 * (k + 1)], encoder.embed(text), atol=1e-5)
+    assert len(ensemble.token_ids(short)) * 3 <= semantic.MAX_TOKENS < len(ensemble.token_ids(long)) * 3
+
+
+@needs_encoder
+def test_members_that_replace_a_whole_matrix_run_one_after_another() -> None:
+    query = "encoder.layer.5.attention.self.query.weight"
+    replaced = np.eye(384, dtype=np.float32)
+    ensemble = semantic.Encoder(
+        tuned={f"0/{query}": replaced, "1/encoder.layer.5.output.LayerNorm.bias": np.zeros(384)}
+    )
+    assert ensemble.stacked is None
+    text = "Summarise the attached meeting notes in three bullet points."
+    assert np.allclose(
+        ensemble.embed(text)[:384], semantic.Encoder(tuned={query: replaced}).embed(text), atol=1e-6
+    )
+
+
+@needs_encoder
+def test_the_shipped_ensemble_runs_its_members_together() -> None:
+    head = load_model().semantic
+    assert head is not None
+    encoder = semantic.shared_encoder(head.tuned, head.tuned_sha256)
+    assert encoder.stacked is not None and len(encoder.tops) == MEMBERS
+
+
 @pytest.mark.parametrize(
     ("names", "members"),
     [

@@ -12,6 +12,8 @@ them), run here as a plain forward pass in NumPy (no PyTorch, no hub, no network
 are tuned for the task (`scripts/firewall_encoder.py`), three times from different seeds: the tuned
 tensors ship beside the model file (`encoder_tuned.npz`) and are read over the package's, the first two
 layers run once and each tuning's four on their output, and the regression reads the three embeddings.
+The tunings are low-rank updates of the same matrices, so on a short prompt the three run together, each
+product reading its matrix once for all three (`_Stacked`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,7 +182,7 @@ class _Matrix:
 
     def times(self, x: np.ndarray) -> np.ndarray:
         """x W^T (+ x A^T B^T): the products read the matrices transposed, without a copy."""
-        product: np.ndarray = x @ self.weight.T
+        product: np.ndarray = (self.weight @ x.T).T
         if self.a is not None and self.b is not None:  # kept in float16 (`tuned_tensors`): widened here
             product += (x @ self.a.astype(x.dtype, copy=False).T) @ self.b.astype(x.dtype, copy=False).T
         return product
@@ -200,6 +202,100 @@ class _Layer:
     down: _Matrix
     down_bias: np.ndarray
     norm2: tuple[np.ndarray, np.ndarray]
+
+
+_MATRICES = ("query", "key", "value", "out", "up", "down")
+
+
+@dataclass(frozen=True)
+class _Stacked:
+    """One layer above the shared ones for every member of an ensemble at once. The members tune the same
+    checkpoint matrices by low-rank updates (and their biases and norms): each product reads a matrix once
+    for all of them, where one member at a time read it once each. On a prompt of a few dozen tokens the
+    products are bound by reading the weights (7 MB a layer), so three members cost little more than one.
+    What differs per member is stacked along a first axis, one slice each: the updates (zero for a member
+    without one, and padded to the largest rank with zeros: the same products), biases and norms."""
+
+    weights: dict[str, np.ndarray]  # by `_MATRICES` name, the checkpoint's (out, in) matrix
+    updates: dict[str, tuple[np.ndarray, np.ndarray]]  # A^T (members, in, rank), B^T (members, rank, out)
+    qkv_bias: np.ndarray  # (members, 1, 3 * width)
+    out_bias: np.ndarray  # (members, 1, width)
+    norm1: tuple[np.ndarray, np.ndarray]
+    up_bias: np.ndarray
+    down_bias: np.ndarray
+    norm2: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, layers: Sequence[_Layer]) -> _Stacked | None:
+        """The members' `layers` (one each, of the same index) stacked, or None when a member replaced a
+        whole matrix (then they share none to read once)."""
+        import numpy as np
+
+        first = layers[0]
+        weights = {name: getattr(first, name).weight for name in _MATRICES}
+        if any(getattr(layer, name).weight is not weights[name] for layer in layers for name in _MATRICES):
+            return None
+        updates = {}
+        for name in _MATRICES:
+            halves = [(getattr(layer, name).a, getattr(layer, name).b) for layer in layers]
+            updated = [(a, b) for a, b in halves if a is not None and b is not None]
+            if not updated:
+                continue
+            rank = max(a.shape[0] for a, _ in updated)
+            dtype = np.result_type(*(half for pair in updated for half in pair))  # float16 as stored
+            out, width = weights[name].shape
+            a_stack = np.zeros((len(layers), rank, width), dtype)
+            b_stack = np.zeros((len(layers), out, rank), dtype)
+            for i, (a, b) in enumerate(halves):
+                if a is not None and b is not None:
+                    a_stack[i, : a.shape[0]] = a
+                    b_stack[i, :, : b.shape[1]] = b
+            # Transposed for the products, and contiguous: NumPy hands each member's product to BLAS.
+            updates[name] = (
+                np.ascontiguousarray(a_stack.transpose(0, 2, 1)),
+                np.ascontiguousarray(b_stack.transpose(0, 2, 1)),
+            )
+
+        def stack(tensors: Iterable[np.ndarray]) -> np.ndarray:
+            return np.stack([np.asarray(t, dtype=np.float32) for t in tensors])[:, None, :]
+
+        return cls(
+            weights=weights,
+            updates=updates,
+            qkv_bias=stack(layer.qkv_bias for layer in layers),
+            out_bias=stack(layer.out_bias for layer in layers),
+            norm1=(stack(layer.norm1[0] for layer in layers), stack(layer.norm1[1] for layer in layers)),
+            up_bias=stack(layer.up_bias for layer in layers),
+            down_bias=stack(layer.down_bias for layer in layers),
+            norm2=(stack(layer.norm2[0] for layer in layers), stack(layer.norm2[1] for layer in layers)),
+        )
+
+    def member(self, k: int, layer: _Layer) -> _Layer:
+        """Member `k`'s `layer` with its updates read from the stacks (views: the same numbers, one copy)."""
+        updates: dict[str, Any] = {
+            name: _Matrix(self.weights[name], a[k].T, b[k].T) for name, (a, b) in self.updates.items()
+        }
+        return replace(layer, **updates)
+
+    def times(self, name: str, x: np.ndarray, members: int) -> np.ndarray:
+        """Every member's x W^T (+ x A^T B^T) for the matrix `name`, as (members, n, out): `x` is (n, in)
+        when the members read the same input (the first stacked layer), else (members, n, in)."""
+        import numpy as np
+
+        weight = self.weights[name]
+        product: np.ndarray = (weight @ x.reshape(-1, x.shape[-1]).T).T.reshape(
+            *x.shape[:-1], weight.shape[0]
+        )
+        update = self.updates.get(name)
+        if update is not None:
+            a, b = update
+            low: np.ndarray = (x @ a.astype(x.dtype, copy=False)) @ b.astype(x.dtype, copy=False)
+            low += product
+            return low
+        if product.ndim == 2:
+            shared: np.ndarray = np.broadcast_to(product, (members, *product.shape))
+            return shared
+        return product
 
 
 def _safetensors_header(path: Path) -> tuple[int, dict[str, Any]]:
@@ -400,6 +496,20 @@ class Encoder:
         self.layers = [layer(i, overlay) for i in range(first_tuned)]  # run once
         # Each member's layers above (none for a single member): run on the shared layers' output.
         self.tops = [[layer(i, member) for i in range(first_tuned, layers)] for member in members]
+        # The members' layers run together, each product's matrix read once for all (`_Stacked`), on a prompt
+        # short enough that all members' rows together are no more than one long prompt's (`MAX_TOKENS`): a
+        # longer one's products are bound by arithmetic, not by reading the weights, and its activations
+        # would take three times the memory. None when there is a single member, or a member replaced a
+        # whole matrix.
+        stacked = [_Stacked.of(same) for same in zip(*self.tops, strict=True)] if len(members) > 1 else []
+        self.stacked: list[_Stacked] | None = (
+            [s for s in stacked if s is not None] if stacked and None not in stacked else None
+        )
+        if self.stacked is not None:  # a long prompt's members read their updates from the stacks: one copy
+            self.tops = [
+                [top.member(k, layer) for top, layer in zip(self.stacked, member, strict=True)]
+                for k, member in enumerate(self.tops)
+            ]
 
     def token_ids(self, text: str) -> list[int]:
         """[CLS] + the prompt's WordPiece ids (its start and end when long) + [SEP]."""
@@ -437,6 +547,14 @@ class Encoder:
         x = self._norm(x, self.norm0)
         for layer in self.layers:
             x = self._layer(x, layer)
+        if self.stacked is not None and n * len(self.tops) <= MAX_TOKENS:
+            y = x
+            for stacked in self.stacked:
+                y = self._stacked_layer(y, stacked)
+            pooled = y.mean(axis=1)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            stacked_result: np.ndarray = pooled.reshape(-1)
+            return stacked_result
         members = []
         for top in self.tops:
             y = x
@@ -466,6 +584,35 @@ class Encoder:
         hidden = _gelu(layer.up.times(x) + layer.up_bias)
         result: np.ndarray = self._norm(x + layer.down.times(hidden) + layer.down_bias, layer.norm2)
         return result
+
+    def _stacked_layer(self, x: np.ndarray, layer: _Stacked) -> np.ndarray:
+        """`_layer` for every member at once: `x` is (n, width), the shared layers' output, or (members, n,
+        width); the result is (members, n, width)."""
+        import numpy as np
+
+        members = layer.qkv_bias.shape[0]
+        n = x.shape[-2]
+        heads, size = self.heads, x.shape[-1] // self.heads
+        scale = np.float32(1.0 / np.sqrt(size))
+        qkv = np.concatenate([layer.times(name, x, members) for name in ("query", "key", "value")], axis=2)
+        qkv += layer.qkv_bias
+        # (3, members, heads, n, size): one batched matrix product per step for all members and heads
+        q, k, v = qkv.reshape(members, n, 3, heads, size).transpose(2, 0, 3, 1, 4)
+        scores = (q * scale) @ k.transpose(0, 1, 3, 2)
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        attended = (scores @ v).transpose(0, 2, 1, 3).reshape(members, n, -1)
+        out = layer.times("out", attended, members)
+        out += x
+        out += layer.out_bias
+        x = self._norm(out, layer.norm1)
+        hidden = layer.times("up", x, members)
+        hidden += layer.up_bias
+        down = layer.times("down", _gelu(hidden), members)
+        down += x
+        down += layer.down_bias
+        return self._norm(down, layer.norm2)
 
     def _norm(self, x: np.ndarray, weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         import numpy as np
