@@ -203,6 +203,11 @@ class _Layer:
     down_bias: np.ndarray
     norm2: tuple[np.ndarray, np.ndarray]
 
+    def times(self, name: str, x: np.ndarray) -> np.ndarray:
+        """x times the matrix `name` (one of `_MATRICES`), as `_Matrix.times`."""
+        matrix: _Matrix = getattr(self, name)
+        return matrix.times(x)
+
 
 _MATRICES = ("query", "key", "value", "out", "up", "down")
 
@@ -212,7 +217,8 @@ class _Stacked:
     """One layer above the shared ones for every member of an ensemble at once. The members tune the same
     checkpoint matrices by low-rank updates (and their biases and norms): each product reads a matrix once
     for all of them, where one member at a time read it once each. On a prompt of a few dozen tokens the
-    products are bound by reading the weights (7 MB a layer), so three members cost little more than one.
+    products are bound by getting each matrix through BLAS (packed anew at every call), not by arithmetic,
+    so three members cost little more than one.
     What differs per member is stacked along a first axis, one slice each: the updates (zero for a member
     without one, and padded to the largest rank with zeros: the same products), biases and norms."""
 
@@ -277,11 +283,12 @@ class _Stacked:
         }
         return replace(layer, **updates)
 
-    def times(self, name: str, x: np.ndarray, members: int) -> np.ndarray:
+    def times(self, name: str, x: np.ndarray) -> np.ndarray:
         """Every member's x W^T (+ x A^T B^T) for the matrix `name`, as (members, n, out): `x` is (n, in)
         when the members read the same input (the first stacked layer), else (members, n, in)."""
         import numpy as np
 
+        members = self.qkv_bias.shape[0]
         weight = self.weights[name]
         product: np.ndarray = (weight @ x.reshape(-1, x.shape[-1]).T).T.reshape(
             *x.shape[:-1], weight.shape[0]
@@ -550,7 +557,7 @@ class Encoder:
         if self.stacked is not None and n * len(self.tops) <= MAX_TOKENS:
             y = x
             for stacked in self.stacked:
-                y = self._stacked_layer(y, stacked)
+                y = self._layer(y, stacked)
             pooled = y.mean(axis=1)
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
             stacked_result: np.ndarray = pooled.reshape(-1)
@@ -565,54 +572,26 @@ class Encoder:
         result: np.ndarray = members[0] if len(members) == 1 else np.concatenate(members)
         return result
 
-    def _layer(self, x: np.ndarray, layer: _Layer) -> np.ndarray:
+    def _layer(self, x: np.ndarray, layer: _Layer | _Stacked) -> np.ndarray:
+        """One layer on `x`, (n, width); or, for a `_Stacked` layer, every member's at once on (n, width), the
+        shared layers' output, or (members, n, width), giving (members, n, width)."""
         import numpy as np
 
-        n = x.shape[0]
-        heads, size = self.heads, x.shape[1] // self.heads
-        scale = np.float32(1.0 / np.sqrt(size))
-        qkv = np.concatenate([layer.query.times(x), layer.key.times(x), layer.value.times(x)], axis=1)
-        qkv += layer.qkv_bias
-        # (3, heads, n, size): one batched matrix product per step for all heads
-        q, k, v = qkv.reshape(n, 3, heads, size).transpose(1, 2, 0, 3)
-        scores = (q * scale) @ k.transpose(0, 2, 1)
-        scores -= scores.max(axis=-1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
-        attended = (scores @ v).transpose(1, 0, 2).reshape(n, -1)
-        x = self._norm(x + layer.out.times(attended) + layer.out_bias, layer.norm1)
-        hidden = _gelu(layer.up.times(x) + layer.up_bias)
-        result: np.ndarray = self._norm(x + layer.down.times(hidden) + layer.down_bias, layer.norm2)
-        return result
-
-    def _stacked_layer(self, x: np.ndarray, layer: _Stacked) -> np.ndarray:
-        """`_layer` for every member at once: `x` is (n, width), the shared layers' output, or (members, n,
-        width); the result is (members, n, width)."""
-        import numpy as np
-
-        members = layer.qkv_bias.shape[0]
-        n = x.shape[-2]
         heads, size = self.heads, x.shape[-1] // self.heads
         scale = np.float32(1.0 / np.sqrt(size))
-        qkv = np.concatenate([layer.times(name, x, members) for name in ("query", "key", "value")], axis=2)
+        qkv = np.concatenate([layer.times(name, x) for name in ("query", "key", "value")], axis=-1)
         qkv += layer.qkv_bias
-        # (3, members, heads, n, size): one batched matrix product per step for all members and heads
-        q, k, v = qkv.reshape(members, n, 3, heads, size).transpose(2, 0, 3, 1, 4)
-        scores = (q * scale) @ k.transpose(0, 1, 3, 2)
+        *lead, n, _ = qkv.shape  # lead: (members,) for a stacked layer
+        # (3, *lead, heads, n, size): one batched matrix product per step for all members and heads
+        q, k, v = np.moveaxis(qkv.reshape(*lead, n, 3, heads, size), -3, 0).swapaxes(-3, -2)
+        scores = (q * scale) @ k.swapaxes(-1, -2)
         scores -= scores.max(axis=-1, keepdims=True)
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=-1, keepdims=True)
-        attended = (scores @ v).transpose(0, 2, 1, 3).reshape(members, n, -1)
-        out = layer.times("out", attended, members)
-        out += x
-        out += layer.out_bias
-        x = self._norm(out, layer.norm1)
-        hidden = layer.times("up", x, members)
-        hidden += layer.up_bias
-        down = layer.times("down", _gelu(hidden), members)
-        down += x
-        down += layer.down_bias
-        return self._norm(down, layer.norm2)
+        attended = (scores @ v).swapaxes(-3, -2).reshape(*lead, n, -1)
+        x = self._norm(x + layer.times("out", attended) + layer.out_bias, layer.norm1)
+        hidden = _gelu(layer.times("up", x) + layer.up_bias)
+        return self._norm(x + layer.times("down", hidden) + layer.down_bias, layer.norm2)
 
     def _norm(self, x: np.ndarray, weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         import numpy as np
