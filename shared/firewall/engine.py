@@ -159,7 +159,10 @@ class Firewall:
         (`scope.py`).
         """
         text = _well_formed(text)
-        found = self._detect(text, second_look, turn, operator)
+        try:
+            found = self._detect(text, second_look, turn, operator)
+        finally:
+            normalize.forget_bytes()
         scores = {
             "injection": round(found.injection, 4),
             "toxicity": round(found.toxicity, 4),
@@ -204,7 +207,10 @@ class Firewall:
         self, text: str, *, second_look: bool = True, turn: str = "user", operator: str = ""
     ) -> Detection:
         """Scores and findings for `text`, independent of role and policy (`turn`, `operator`: see `scan`)."""
-        return self._detect(_well_formed(text), second_look, turn, operator)
+        try:
+            return self._detect(_well_formed(text), second_look, turn, operator)
+        finally:
+            normalize.forget_bytes()
 
     def _detect(
         self, text: str, second_look: bool = True, turn: str = "user", operator: str = ""
@@ -385,7 +391,7 @@ def _well_formed(text: str) -> str:
     if text.isascii():
         return text
     try:
-        text.encode()
+        normalize.utf8(text)  # kept for the scan's other readers of the bytes
     except UnicodeEncodeError:
         return text.encode("utf-8", "replace").decode("utf-8")
     return text

@@ -40,7 +40,7 @@ from shared.firewall.injection_rules import (
     RULE_FAMILIES,
     WORD_FAMILIES,
 )
-from shared.firewall.normalize import TRIGGER_WORDS, WORD_BREAKS, without_code_blocks
+from shared.firewall.normalize import TRIGGER_WORDS, WORD_BREAKS, non_ascii_bytes, utf8, without_code_blocks
 
 _FAMILIES = RULE_FAMILIES
 _WORD_FAMILIES = WORD_FAMILIES
@@ -216,8 +216,8 @@ _NOT_TYPOGRAPHIC_LEADS = bytes(b for b in range(256) if b not in b"\xc2\xe2\xe3\
 def _spaced(folded: str) -> str:
     """`folded` with punctuation, typographic quotes and dashes as spaces: the same length, so a token's
     place in it is its place in `folded`."""
-    encoded = folded.encode()
-    if not folded.isascii() and encoded.translate(None, _NOT_TYPOGRAPHIC_LEADS):
+    encoded = utf8(folded)
+    if non_ascii_bytes(folded).translate(None, _NOT_TYPOGRAPHIC_LEADS):
         encoded = _TYPOGRAPHIC.sub(" ", folded).encode()
     # UTF-8 leaves every byte of a non-ASCII character >= 0x80, which the table keeps: one pass in C.
     return encoded.translate(WORD_BREAKS).decode()
@@ -261,10 +261,9 @@ def word_starts(folded: str) -> str:
     """`folded` with every character that may stand before a word (`[\\W_]`: not a letter or digit) as a
     space, and one space in front: " " + a literal's own form is found there exactly where the literal
     starts a word. Same length as `folded` plus one; one translation in C, and one search for non-ASCII."""
-    encoded = folded.encode()
-    marked = encoded.translate(_ASCII_NON_WORD).decode()
+    marked = utf8(folded).translate(_ASCII_NON_WORD).decode()
     if not marked.isascii() and (
-        encoded.translate(None, _LATIN1_LETTER_BYTES) or "×" in marked or "÷" in marked
+        non_ascii_bytes(folded).translate(None, _LATIN1_LETTER_BYTES) or "×" in marked or "÷" in marked
     ):
         marked = _OTHER_NON_WORD.sub(" ", marked)
     return " " + marked
@@ -372,10 +371,8 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
     substring_rules = [
         rule for first, group in rules.symbol_rules.items() if first in folded for rule in group
     ]
-    if (
-        not folded.isascii()
-        and folded.encode().translate(None, rules.not_unspaced_leads)
-        and rules.unspaced_hint.search(folded)
+    if non_ascii_bytes(folded).translate(None, rules.not_unspaced_leads) and rules.unspaced_hint.search(
+        folded
     ):
         substring_rules.extend(rules.unspaced_rules)
     for rule in substring_rules:
@@ -393,7 +390,7 @@ def _without_forbidden(folded: str, present: set[str]) -> str:
     """`folded` without the clauses that forbid content ("should not include any harmful ... content"),
     or `folded` itself when it has none: each negation whose word is in `present` (the prompt's words) found
     by `bytes.find`, the clause after it matched only where it stands."""
-    encoded = folded.encode()
+    encoded = utf8(folded)
     spans: list[tuple[int, int]] = []
     for negation, word in _FORBIDDEN_NEGATIONS:
         if word not in present:

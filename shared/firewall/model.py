@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from shared.firewall.injection import Prose
+from shared.firewall.normalize import non_ascii_bytes
 from shared.firewall.semantic import SemanticHead
 
 MODEL_PATH = Path(__file__).with_name("model.json")
@@ -104,7 +105,7 @@ def lexical_words(words: list[str], folded: str) -> list[str]:
     and text without those scripts, is returned as it is (a check of its bytes, then a search)."""
     if (
         folded.isascii()
-        or not folded.encode().translate(None, _NOT_SCRIPT_LEADS)
+        or not non_ascii_bytes(folded).translate(None, _NOT_SCRIPT_LEADS)
         or _SCRIPT_RUNS.search(folded) is None
     ):
         return words

@@ -22,6 +22,43 @@ def _word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+# A scan reads the UTF-8 bytes of a prompt and of its folded form in a dozen places (`bytes.translate` and
+# `bytes.find` run in C, where `str` methods on non-ASCII text are slower), and asks of several sets of
+# lead bytes whether the text holds one. For non-ASCII text, both are made once: the bytes, and the
+# non-ASCII bytes alone (a few dozen in a mostly English prompt), which those questions then read. The
+# cache holds the last few texts; the firewall empties it after each scan (`forget_bytes`), so that no
+# prompt stays in it.
+_UTF8_CACHE: dict[str, tuple[bytes, bytes]] = {}
+_UTF8_CACHED = 8
+_ASCII_BYTES = bytes(range(0x80))
+
+
+def utf8(text: str) -> bytes:
+    """`text.encode()`, made once per scan for non-ASCII text (an ASCII text's bytes are a copy)."""
+    return text.encode() if text.isascii() else _utf8(text)[0]
+
+
+def non_ascii_bytes(text: str) -> bytes:
+    """The bytes of `text`'s UTF-8 form that are not ASCII, in order: whether `text` holds a character
+    whose lead byte is in some set is read here, a short string, rather than in all of `text`'s bytes."""
+    return b"" if text.isascii() else _utf8(text)[1]
+
+
+def _utf8(text: str, encoded: bytes | None = None) -> tuple[bytes, bytes]:
+    found = _UTF8_CACHE.get(text)
+    if found is None:
+        if len(_UTF8_CACHE) >= _UTF8_CACHED:
+            _UTF8_CACHE.clear()
+        encoded = text.encode() if encoded is None else encoded
+        found = _UTF8_CACHE[text] = (encoded, encoded.translate(None, _ASCII_BYTES))
+    return found
+
+
+def forget_bytes() -> None:
+    """Empty the cache of `utf8` and `non_ascii_bytes` (the firewall does, after each scan)."""
+    _UTF8_CACHE.clear()
+
+
 # Cyrillic and Greek letters that look like Latin ones, folded only in text that mixes the scripts:
 # genuine Russian or Greek stays readable for the multilingual rules.
 _HOMOGLYPHS: dict[int, str] = {
@@ -141,10 +178,14 @@ def fold(text: str) -> str:
         return " ".join(text.split())
     # `" ".join(text.split())` in two passes over the bytes, without a string per word: whitespace (ASCII
     # only, here) becomes spaces in one translation, then each run of spaces one space.
-    encoded = text.encode().translate(_ASCII_WHITESPACE)
+    encoded = utf8(text).translate(_ASCII_WHITESPACE)
     if b"  " in encoded:
         encoded = _SPACE_RUN.sub(b" ", encoded)
-    return encoded.strip(b" ").decode()
+    encoded = encoded.strip(b" ")
+    folded = encoded.decode()
+    if not folded.isascii():
+        _utf8(folded, encoded)  # the folded text's bytes are known: every later reader of them finds them
+    return folded
 
 
 # What `str.split()` splits ASCII text at (the information separators 0x1c-0x1f included), as spaces.
@@ -157,9 +198,8 @@ _OTHER_SPACES = ("\x85", "\u1680", "\u2028", "\u2029")
 def _fold_characters(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
-        encoded = text.encode()
         # Most non-ASCII text has none of the lead bytes: deleting every other byte says so, in C.
-        if encoded.translate(None, _NOT_INVISIBLE_LEADS) and _INVISIBLE_UTF8.search(encoded):
+        if non_ascii_bytes(text).translate(None, _NOT_INVISIBLE_LEADS) and _INVISIBLE_UTF8.search(utf8(text)):
             text = _INVISIBLE_RUN.sub("", text)
     return text.lower()
 
@@ -482,8 +522,8 @@ def readings(
     the prompt was read plainly already.
     """
     found: list[View] = []
-    encoded = folded.encode()
-    if not folded.isascii() and encoded.translate(None, _NOT_MIXED_LEADS):
+    encoded = utf8(folded)
+    if non_ascii_bytes(folded).translate(None, _NOT_MIXED_LEADS):
         spans = [m.span() for m in _MIXED_SCRIPT.finditer(folded)]
         if spans:
             found.append(View("homoglyph", _excerpt(folded, spans, lambda part: part.translate(_HOMOGLYPHS))))
@@ -623,7 +663,7 @@ def _spaced_runs(spaced: str) -> list[tuple[int, int]]:
 
 def _translate_ascii(text: str, table: bytes) -> str:
     # bytes.translate runs in C; UTF-8 leaves every non-ASCII byte >= 0x80, which the tables keep.
-    return text.encode().translate(table).decode()
+    return utf8(text).translate(table).decode()
 
 
 def _join_letters(match: re.Match[str]) -> str:
@@ -657,7 +697,7 @@ def decode_payloads(text: str) -> list[tuple[str, str]]:
     and hex bytes written apart are looked for only where a cheap sign of them stands.
     """
     decoded: list[tuple[str, str]] = []
-    if not text.isascii() and _TAG_LEAD in text.encode():
+    if _TAG_LEAD in non_ascii_bytes(text):  # a lead byte and its next byte: both are kept there
         decoded.extend(
             ("tags", run.translate(_UNTAG)) for run in _TAG_RUN.findall(text)[:MAX_DECODED_PAYLOADS]
         )
@@ -710,7 +750,7 @@ _RUNS = bytes.maketrans(
 def long_tokens(text: str, length: int) -> list[str]:
     """The whitespace-separated tokens of `text` (as `str.split` gives them) at least `length` characters
     long, in order. Found from one translation of the UTF-8 bytes and `bytes.find`: no loop over words."""
-    encoded = text.encode()
+    encoded = utf8(text)
     mask = encoded.translate(_RUNS)
     needle = b"a" * length
     found: list[str] = []

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumberFormat
 
-from shared.firewall.normalize import places
+from shared.firewall.normalize import places, utf8
 
 EMAIL = "EMAIL_ADDRESS"
 PHONE = "PHONE_NUMBER"
@@ -180,12 +180,15 @@ def find_pii(text: str, words: Collection[str] | None = None) -> list[Finding]:
     whose names are absent be skipped.
     """
     found = [*_secrets(text, words), *_emails(text)]
-    digits = _digit_count(text)
+    encoded = utf8(text)
+    digits = len(encoded) - len(encoded.translate(None, b"0123456789"))  # deleting them counts them, in C
     if digits >= 4:
-        runs = number_runs(text)
+        classes = character_classes(encoded)
+        runs = number_runs(text, classes)
         found.extend(_ips(text, runs))
         if digits >= 7:
-            found.extend([*_ibans(text), *_cards(text, runs), *_ssns(text, runs)])
+            ibans = _ibans(text) if _MAY_HOLD_IBAN in classes else ()
+            found.extend([*ibans, *_cards(text, runs), *_ssns(text, runs)])
             taken = sorted((f.start, f.end) for f in found)
             found.extend(_phones(text, number_windows(runs, len(text)), taken))
     return _without_overlaps(found)
@@ -194,14 +197,38 @@ def find_pii(text: str, words: Collection[str] | None = None) -> list[Finding]:
 # A run of digits and the separators numbers are written with, seven characters or more: the shortest
 # card, SSN, phone number or IPv4 address. Number patterns run only inside or around such runs.
 _NUMBER_RUN = re.compile(r"[0-9][0-9 \t().\-/]{6,}")
+# The same over a text's `character_classes`: it starts with a literal, which the search skips to in C,
+# where the pattern above is tried at each of the text's characters.
+_CLASS_RUN = re.compile(rb"0[0s]{6,}")
+# A byte per character of a text: "0" for a digit, "a" for an ASCII letter, "s" for a separator numbers
+# are written with, "." for anything else, and nothing for the continuation bytes of UTF-8, so that the
+# classes of a text's characters stand at the characters' own places.
+_CLASSES = bytes.maketrans(
+    bytes(range(256)),
+    bytes(
+        0x30 if chr(b).isdigit() else 0x61 if chr(b).isalpha() else 0x73 if chr(b) in " \t().-/" else 0x2E
+        for b in range(128)
+    )
+    + b"." * 128,
+)
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+_MAY_HOLD_IBAN = b"aa00"  # the country code and the check digits: text without them holds no IBAN
 NUMBER_MARGIN = 64  # characters either side of a run that a phone number's pattern may read (an extension)
 
 
-def number_runs(text: str) -> list[tuple[int, int]]:
-    """The spans of `text`'s runs of digits and separators. A card, SSN or IPv4 address is made of those
-    characters only, so each lies inside one run, and the character after a run can end none of them:
-    their patterns find the same inside the runs as over the whole text."""
-    return [run.span() for run in _NUMBER_RUN.finditer(text)]
+def character_classes(encoded: bytes) -> bytes:
+    """The class of each character of the text whose UTF-8 bytes are `encoded` (`_CLASSES`), in C."""
+    return encoded.translate(_CLASSES, _CONTINUATION_BYTES)
+
+
+def number_runs(text: str, classes: bytes | None = None) -> list[tuple[int, int]]:
+    """The spans of `text`'s runs of digits and separators (`classes`: its `character_classes`, when the
+    caller has them). A card, SSN or IPv4 address is made of those characters only, so each lies inside
+    one run, and the character after a run can end none of them: their patterns find the same inside the
+    runs as over the whole text."""
+    if classes is None:
+        classes = character_classes(text.encode())
+    return [run.span() for run in _CLASS_RUN.finditer(classes)]
 
 
 def number_windows(runs: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
@@ -241,12 +268,6 @@ def _without_overlaps(found: list[Finding]) -> list[Finding]:
         ends.insert(i, finding.end)
         kept.append(finding)
     return sorted(kept, key=lambda f: f.start)
-
-
-def _digit_count(text: str) -> int:
-    # Deleting the digits from the UTF-8 bytes counts them in C.
-    encoded = text.encode()
-    return len(encoded) - len(encoded.translate(None, b"0123456789"))
 
 
 def redact(text: str, findings: list[Finding]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from shared.firewall.normalize import without_code_blocks
+from shared.firewall.normalize import utf8, without_code_blocks
 
 
 def _word_set(text: str) -> frozenset[str]:
@@ -42,11 +42,16 @@ INSULTS = _word_set(
 _MASKED = re.compile(r"(?<![\w*$])[a-z]{0,4}[*$]{1,5}[a-z]{0,5}(?![\w*$])")
 PROFANITY_STEMS = ("fuck", "shit", "tard", "bitch", "cunt", "dick", "piss", "crap", "damn")
 # Stems that innocent words also hold ("skyscraper", "stardust", "mustard", "Dickens"): where the stem is
-# in the text, the word around it must read as the swear word.
+# in the text, the word around it must read as the swear word. Each pattern starts with the stem and looks
+# back from its end ("crap" not after a letter is "crap" not in "[a-z]crap"): a pattern that starts with a
+# lookbehind is tried at every position of the text (100 to 300 µs on 4 KiB), one that starts with a
+# literal only where a fast search finds it.
 _STEM_WORDS = {
-    "crap": re.compile(r"(?<![a-z])crap"),
-    "tard": re.compile(r"(?<!mus)(?<!cus)(?<!leo)(?<!bus)(?<!pe)(?<!das)tard(?:s|ed)?(?![a-z])"),
-    "dick": re.compile(r"(?<![a-z])dick(?!ens|inson)"),
+    "crap": re.compile(r"crap(?<![a-z]crap)"),
+    "tard": re.compile(
+        r"tard(?<!mustard)(?<!custard)(?<!leotard)(?<!bustard)(?<!petard)(?<!dastard)(?:s|ed)?(?![a-z])"
+    ),
+    "dick": re.compile(r"dick(?<![a-z]dick)(?!ens|inson)"),
 }
 # Threats and wishes of harm, each pattern starting with a literal (a fast scan when it is absent).
 _THREATS = [
@@ -145,7 +150,7 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
     dehumanising = len(_DEHUMANISING.findall(folded)) if not _DEHUMANISING_WORDS.isdisjoint(present) else 0
     folded_prose = without_code_blocks(folded)
     # ASCII letters and capitals counted by deleting them: C speed, no loop over characters.
-    encoded = raw.encode()
+    encoded = utf8(raw)
     letters = len(encoded) - len(encoded.translate(None, _LETTERS))
     capitals = len(encoded) - len(encoded.translate(None, _UPPER))
     return {
