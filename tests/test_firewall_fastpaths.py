@@ -539,3 +539,67 @@ def test_the_bytes_cache_stays_small() -> None:
         assert normalize.utf8(f"é{i}") == f"é{i}".encode()
         assert len(normalize._UTF8_CACHE) <= normalize._UTF8_CACHED
     normalize.forget_bytes()
+
+
+def test_street_after_a_number_with_possessive_runs_is_the_plain_pattern() -> None:
+    plain = re.compile(
+        r"\s+\S+(?:\s+\S+)?\s+(?:st|street|rd|road|ave|avenue|rue|lane|ln|blvd|way|drive|dr|stra(?:ß|ss)e|"
+        r"gasse|platz)\b",
+        re.IGNORECASE,
+    )
+    rng = random.Random(71)
+    pieces = [
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "St",
+        "street",
+        "main",
+        "1234",
+        "Rd",
+        "x",
+        "straße",
+        "é",
+        ".",
+        "dr",
+        "way",
+    ]
+    found = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 9)))
+        expected = plain.match(text)
+        got = pii._STREET_AFTER.match(text)
+        assert (got and got.span()) == (expected and expected.span()), text
+        found += expected is not None
+    assert found > 200
+
+
+def test_phone_stem_searches_are_the_stems_found_one_by_one() -> None:
+    rng = random.Random(73)
+    stems = [*pii._PHONE_STEMS, *pii._NOT_PHONE_STEMS]
+    pieces = [*stems, " ", "x", "é", "tele", "accoun", "i", "d", ":"]
+    for _ in range(5000):
+        context = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        assert bool(pii._PHONE_STEM.search(context)) == any(stem in context for stem in pii._PHONE_STEMS)
+        assert bool(pii._NOT_PHONE_STEM.search(context)) == any(s in context for s in pii._NOT_PHONE_STEMS)
+
+
+@pytest.mark.parametrize("family", sorted(injection.EXEMPT_NEEDS))
+def test_exemptions_searched_only_where_their_needs_stand_are_the_plain_search(family: str) -> None:
+    pattern, _ = injection._EXEMPT_BEFORE[family]
+    rng = random.Random(79)
+    pieces = [
+        "do not ", "don't ", "don’t ", "never ", "under no circumstances ", "told ", "asked ", "reveal ",
+        "repeat ", "your ", "prompt", "if you don't know ", "just ", "say", " that", ", ", ". ", "x ", "é ",
+        "not", "notice ", "essay ",
+    ]  # fmt: skip
+    exempted = 0
+    for _ in range(10000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
+        end = len(text)
+        start = rng.randint(max(0, end - 20), end)
+        expected = pattern.search(text, max(0, start - injection.EXEMPT_REACH), end) is not None
+        assert injection._exempt(injection._EXEMPT_BEFORE[family], text, start, end) == expected, text
+        exempted += expected
+    assert exempted > 50  # the exemption seen to hold, and seen not to

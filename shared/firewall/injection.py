@@ -31,6 +31,7 @@ import ahocorasick
 from shared.firewall.injection_rules import (
     EXEMPT_AROUND,
     EXEMPT_BEFORE,
+    EXEMPT_NEEDS,
     FORBIDDEN_CONTENT,
     FORBIDDEN_NEGATIONS,
     NOT_IN_CODE,
@@ -246,7 +247,9 @@ def _unspaced(literal: str) -> bool:
     )
 
 
-_EXEMPT_BEFORE = {family: re.compile(pattern) for family, pattern in EXEMPT_BEFORE.items()}
+_EXEMPT_BEFORE = {
+    family: (re.compile(pattern), EXEMPT_NEEDS[family]) for family, pattern in EXEMPT_BEFORE.items()
+}
 _EXEMPT_AROUND = {
     family: (re.compile(before), re.compile(after)) for family, (before, after) in EXEMPT_AROUND.items()
 }
@@ -448,10 +451,15 @@ def _inside(spans: list[tuple[int, int]], at: int) -> bool:
 EXEMPT_REACH = 100  # characters before a match where what exempts it may start
 
 
-def _exempt(pattern: re.Pattern[str], folded: str, start: int, end: int) -> bool:
-    """Whether the match at `start:end` is exempt: `pattern` (which ends where the text ends) found in the
-    stretch before it and the match, so the cost is paid only where such a rule fires."""
-    return pattern.search(folded, max(0, start - EXEMPT_REACH), end) is not None
+def _exempt(exempt: tuple[re.Pattern[str], tuple[str, ...]], folded: str, start: int, end: int) -> bool:
+    """Whether the match at `start:end` is exempt: the pattern of `exempt` (which ends where the text
+    ends) found in the stretch before it and the match, so the cost is paid only where such a rule fires.
+    The pattern starts with look-behinds that `re` tries at each character, so it is searched only where
+    the stretch holds a string its every match holds (`EXEMPT_NEEDS`)."""
+    pattern, needs = exempt
+    begin = max(0, start - EXEMPT_REACH)
+    stretch = folded[begin:end]
+    return any(need in stretch for need in needs) and pattern.search(folded, begin, end) is not None
 
 
 AROUND_REACH = 24  # characters before a match where what exempts it from both sides may start

@@ -73,6 +73,12 @@ FALLBACK = (
 # Which families' matches do not count when the pattern, searched in the stretch before a match and the
 # match itself, ends where the match ends.
 EXEMPT_BEFORE: dict[str, str] = {"extraction": PROHIBITION, "output_forcing": FALLBACK}
+# A string that every match of each of those patterns holds (its negation, its "say"): where the stretch
+# holds none, the pattern is not searched there.
+EXEMPT_NEEDS: dict[str, tuple[str, ...]] = {
+    "extraction": ("not", "n't", "n’t", "never", "no circumstances"),
+    "output_forcing": ("say",),
+}
 # "Keep your system instructions confidential", "keep the system prompt private": a guard worded as keeping
 # something secret, the match standing between the keeping verb (`KEPT_BEFORE`, which ends where the match
 # starts) and what it is kept as (`KEPT_AFTER`, from where the match ends); the verb begins a clause or

@@ -104,13 +104,20 @@ _NOT_PHONE_STEMS = (
     "licen", "passport", "account", "order", "invoice", "id", "postal", "zip", "located", "address", "konto",
     "ausweis",
 )  # fmt: skip
+# Whether a context holds any of the stems: one search of their alternation (which `re` tries as literals),
+# about half the time of a `str.find` per stem on the 32 characters before a number.
+_PHONE_STEM = re.compile("|".join(map(re.escape, _PHONE_STEMS)))
+_NOT_PHONE_STEM = re.compile("|".join(map(re.escape, _NOT_PHONE_STEMS)))
 _PHONE_AFTER = re.compile(r"\W{0,3}(?:office|fax|mobile|cell|home|work|desk|tel|phone)\b", re.IGNORECASE)
 # Words that make it something else: an ID, an account, or the number of a building in an address.
 _NOT_PHONE_BEFORE = re.compile(
     r"licen[cs]e|passport|account|order|invoice|\bid\b|postal|\bzip|located|address|konto|ausweis"
 )
+# Possessive runs (`++`): a run of spaces is always followed by a non-space and the reverse, so giving
+# characters back could never match, and trying it costs a search per character of a long word.
 _STREET_AFTER = re.compile(
-    r"\s+\S+(?:\s+\S+)?\s+(?:st|street|rd|road|ave|avenue|rue|lane|ln|blvd|way|drive|dr|stra(?:ß|ss)e|gasse|platz)\b",
+    r"\s++\S++(?:\s++\S++)?\s++(?:st|street|rd|road|ave|avenue|rue|lane|ln|blvd|way|drive|dr|stra(?:ß|ss)e|gasse|"
+    r"platz)\b",
     re.IGNORECASE,
 )
 _EXTENSION = re.compile(r"[ \t]?(?:x|ext\.?|#)[ \t]?[0-9]{1,5}$", re.IGNORECASE)
@@ -480,14 +487,14 @@ def _phones(text: str, windows: list[tuple[int, int]], taken: list[tuple[int, in
             continue
         international = run.startswith("+") or (run.startswith("00") and run[2:3] not in ("0", ".", ""))
         context = text[max(0, start - 32) : start].lower()
-        if (
-            any(stem in context for stem in _NOT_PHONE_STEMS) and _NOT_PHONE_BEFORE.search(context)
-        ) or _STREET_AFTER.match(text, end):
+        if (_NOT_PHONE_STEM.search(context) and _NOT_PHONE_BEFORE.search(context)) or _STREET_AFTER.match(
+            text, end
+        ):
             continue
         if not (
             international
             or _NANP.fullmatch(number.rstrip()) is not None
-            or (any(stem in context for stem in _PHONE_STEMS) and _PHONE_BEFORE.search(context) is not None)
+            or (_PHONE_STEM.search(context) and _PHONE_BEFORE.search(context) is not None)
             or _PHONE_AFTER.match(text, end) is not None
         ):
             continue
