@@ -13,7 +13,7 @@ import binascii
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 
@@ -490,7 +490,13 @@ def unscrambled(words: list[str], present: set[str], prose: frozenset[str]) -> s
     """The prompt's `words` with the scrambled ones put back (`present` is their set, `prose` the words
     ordinary prose holds), or None when fewer than `SCRAMBLED_MIN_FIXED` are."""
     fixed: dict[str, str] = {}
-    for word in itertools.islice(present - prose, SCRAMBLED_WORDS):
+    unknown = present - prose
+    looked_at: Iterable[str] = unknown
+    if len(unknown) > SCRAMBLED_WORDS:
+        # The first ones in the text (a word that comes again counts again). A set's order follows the
+        # process's string-hash seed: each replica of the gateway would look at other words of the prompt.
+        looked_at = itertools.islice(filter(unknown.__contains__, words), SCRAMBLED_WORDS)
+    for word in looked_at:
         if (
             SCRAMBLED_MIN <= len(word) <= SCRAMBLED_MAX
             and word[0] + word[-1] in _TARGET_ENDS
