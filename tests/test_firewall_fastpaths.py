@@ -501,7 +501,7 @@ def test_stem_words_are_the_plain_patterns() -> None:
     assert min(fired.values()) > 100  # each pattern seen to match, and seen not to
 
 
-def test_number_runs_read_from_character_classes_are_the_plain_pattern_s() -> None:
+def test_number_runs_read_from_character_classes_are_the_plain_patterns_runs() -> None:
     rng = random.Random(61)
     pieces = ["0", "12", "345", " ", "\t", "(", ")", ".", "-", "/", "a", "Z", "é", "€", "😀", "\n", "+", "٣"]
     found = 0
