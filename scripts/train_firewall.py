@@ -596,27 +596,28 @@ def validation_threshold(
     for fold, row in read:
         by_fold.setdefault(fold, []).append(row)
     fold_models = {}
-    for fold in sorted(by_fold):
+    if by_fold:
         assert folds is not None
         stored = json.loads(model_path.read_text(encoding="utf-8"))
-        stored["injection"] = _serialise(folds.models[fold], provisional)
-        fold_path = model_path.with_name(f".fold-{fold}-{model_path.name}")
-        _write(fold_path, stored)
-        fold_models[fold] = load_model(fold_path)
-        fold_path.unlink()
+        for fold in sorted(by_fold):
+            stored["injection"] = _serialise(folds.models[fold], provisional)
+            fold_path = model_path.with_name(f".fold-{fold}-{model_path.name}")
+            _write(fold_path, stored)
+            fold_models[fold] = load_model(fold_path)
+            fold_path.unlink()
     labels = [label for _, label in texts] + [row.label for f in sorted(by_fold) for row in by_fold[f]]
     attack = np.array([label == "injection" for label in labels])
+    mode: Any = "on" if second_tier else "off"
+
+    def scored(fold_model: Any, prompts: Sequence[str], at: float) -> list[float]:
+        firewall = Firewall(Policy(injection_threshold=at), model=fold_model, semantic=mode)
+        return [firewall.detect(text).injection for text in prompts]
+
     threshold = provisional
     for _ in range(3):
-
-        def scored(fold_model: Any, prompts: Sequence[str], at: float = threshold) -> list[float]:
-            mode: Any = "on" if second_tier else "off"
-            firewall = Firewall(Policy(injection_threshold=at), model=fold_model, semantic=mode)
-            return [firewall.detect(text).injection for text in prompts]
-
-        found = scored(model, [text for text, _ in texts])
+        found = scored(model, [text for text, _ in texts], threshold)
         for fold in sorted(by_fold):
-            found += scored(fold_models[fold], [row.text for row in by_fold[fold]])
+            found += scored(fold_models[fold], [row.text for row in by_fold[fold]], threshold)
         scores = np.array(found)
         previous, threshold = threshold, threshold_for(scores[~attack], TARGET_FPR)
         if round(threshold, 4) == round(previous, 4):

@@ -502,12 +502,13 @@ def test_stem_words_are_the_plain_patterns() -> None:
 
 
 def test_number_runs_read_from_character_classes_are_the_plain_patterns_runs() -> None:
+    plain = re.compile(r"[0-9][0-9 \t().\-/]{6,}")
     rng = random.Random(61)
     pieces = ["0", "12", "345", " ", "\t", "(", ")", ".", "-", "/", "a", "Z", "é", "€", "😀", "\n", "+", "٣"]
     found = 0
     for _ in range(20000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
-        expected = [m.span() for m in pii._NUMBER_RUN.finditer(text)]
+        expected = [m.span() for m in plain.finditer(text)]
         assert pii.number_runs(text) == expected, text
         found += bool(expected)
     assert found > 1000

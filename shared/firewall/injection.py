@@ -293,7 +293,8 @@ class _RuleIndex:
 
     def __init__(self, rules: list[_Rule]) -> None:
         by_key: dict[str, list[_Rule]] = {}
-        self.symbol_rules: dict[str, list[_Rule]] = {}  # by the literal's first character
+        # By the UTF-8 bytes of the literal's first character: looked for in the text's bytes.
+        self.symbol_rules: dict[bytes, list[_Rule]] = {}
         self.unspaced_rules: list[_Rule] = []  # only tried on text that is not all ASCII
         for rule in rules:
             if _unspaced(rule.substring):
@@ -302,13 +303,12 @@ class _RuleIndex:
                 for lead_in in rule.lead_ins:
                     by_key.setdefault(word_starts(rule.substring) + lead_in, []).append(rule)
             else:
-                self.symbol_rules.setdefault(rule.substring[0], []).append(rule)
+                self.symbol_rules.setdefault(rule.substring[0].encode(), []).append(rule)
         self.literals = ahocorasick.Automaton()
         for key, group in sorted(by_key.items()):
             # The value: how far before the key's last character the literal starts, and its rules.
             self.literals.add_word(key, (len(key) - 1, tuple(group)))
         self.literals.make_automaton()
-        self.symbol_bytes = {first.encode(): group for first, group in self.symbol_rules.items()}
         self.unspaced_hint = re.compile(
             "|".join(re.escape(rule.substring) for rule in self.unspaced_rules) or "(?!)"
         )
@@ -386,7 +386,7 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
     # string's bytes are found in a text's bytes where the string is found in the text).
     encoded = utf8(folded)
     substring_rules = [
-        rule for first, group in rules.symbol_bytes.items() if first in encoded for rule in group
+        rule for first, group in rules.symbol_rules.items() if first in encoded for rule in group
     ]
     if non_ascii_bytes(folded).translate(None, rules.not_unspaced_leads) and rules.unspaced_hint.search(
         folded

@@ -201,11 +201,10 @@ def find_pii(text: str, words: Collection[str] | None = None) -> list[Finding]:
     return _without_overlaps(found)
 
 
-# A run of digits and the separators numbers are written with, seven characters or more: the shortest
-# card, SSN, phone number or IPv4 address. Number patterns run only inside or around such runs.
-_NUMBER_RUN = re.compile(r"[0-9][0-9 \t().\-/]{6,}")
-# The same over a text's `character_classes`: it starts with a literal, which the search skips to in C,
-# where the pattern above is tried at each of the text's characters.
+# A run of digits and the separators numbers are written with (`[0-9][0-9 \t().\-/]{6,}`), seven characters
+# or more: the shortest card, SSN, phone number or IPv4 address. Number patterns run only inside or around
+# such runs. Looked for in a text's `character_classes`, where the pattern starts with a literal, which the
+# search skips to in C; over the text itself, a character class would be tried at each character.
 _CLASS_RUN = re.compile(rb"0[0s]{6,}")
 # A byte per character of a text: "0" for a digit, "a" for an ASCII letter, "s" for a separator numbers
 # are written with, "." for anything else, and nothing for the continuation bytes of UTF-8, so that the
