@@ -1,6 +1,7 @@
 """The shortcuts that keep a scan cheap find what the plain patterns find: rules tried only where their
 literal stands, number patterns only around digit runs, readings only around what they change."""
 
+import ipaddress
 import random
 import re
 
@@ -217,13 +218,57 @@ def test_phone_runs_holding_another_finding_are_passed_over_without_changing_the
     for _ in range(1500):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
         runs = pii.number_runs(text)
-        others = [*pii._ips(text, runs), *pii._ibans(text), *pii._cards(text, runs), *pii._ssns(text, runs)]
+        ibans = pii._ibans(text, pii.character_classes(text.encode()))
+        others = [*pii._ips(text, runs), *ibans, *pii._cards(text, runs), *pii._ssns(text, runs)]
         windows = pii.number_windows(runs, len(text))
         unchecked = list(pii._phones(text, windows, []))
         held += any(o.start >= p.start and o.end <= p.end for p in unchecked for o in others)
         everything = [*pii._secrets(text, None), *pii._emails(text), *others, *unchecked]
         assert pii.find_pii(text) == pii._without_overlaps(everything), text
     assert held > 30  # phone numbers that hold another finding: the shortcut was taken
+
+
+def test_ipv6_addresses_found_around_the_hints_are_those_found_everywhere() -> None:
+    def valid(candidate: str) -> bool:
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            return False
+        return True
+
+    rng = random.Random(17)
+    pieces = [":", "::", "0", "12", "db8", "2001", "fe80", "ffff", "a", " ", "x", "-", "\n", "12:30:45", "é"]
+    found = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 24)))
+        expected = [m.span() for m in pii._IPV6.finditer(text) if valid(m.group(0))]
+        found_here = [(f.start, f.end) for f in pii._ips(text, []) if ":" in text[f.start : f.end]]
+        assert found_here == expected, text
+        found += bool(expected)
+    assert found > 1000
+
+
+def test_passwords_in_urls_matched_from_each_scheme_are_those_found_everywhere() -> None:
+    rng = random.Random(23)
+    pieces = [
+        "http", "s", "://", "u", "ser", ":", "p4ss", "@", "host", "/", "+", ".", "-", "_", "é",
+        "\u212a", " ", "\n",
+    ]  # fmt: skip
+    url = ["http", "://", "user", ":", "p4ss", "@"]  # a whole one, some of whose parts are mixed up below
+
+    def part() -> str:
+        if rng.random() < 0.5:
+            return rng.choice(pieces)
+        return "".join(piece if rng.random() < 0.85 else rng.choice(pieces) for piece in url)
+
+    found = 0
+    for _ in range(30000):
+        text = "".join(part() for _ in range(rng.randint(1, 8)))
+        expected = [m.span(1) for m in pii._URL_PASSWORD.finditer(text)]
+        # No words are given, so only the passwords in URLs are looked for.
+        assert [(f.start, f.end) for f in pii._secrets(text, set())] == expected, text
+        found += bool(expected)
+    assert found > 500
 
 
 def test_luhn_check_is_the_textbook_one() -> None:
@@ -514,14 +559,17 @@ def test_number_runs_read_from_character_classes_are_the_plain_patterns_runs() -
     assert found > 1000
 
 
-def test_texts_without_letters_then_digits_hold_no_iban() -> None:
+def test_iban_shapes_are_found_where_letters_then_digits_stand_as_over_the_whole_text() -> None:
     rng = random.Random(67)
-    pieces = ["DE", "89", "GB82", "WEST", "1234", "5698", " ", "0", "x", "é", "-", "00", "AB", "ü1"]
+    pieces = ["DE", "89", "GB82", "WEST", "1234", "5698", " ", "0", "x", "é", "-", "00", "AB", "ü1", "Ab12"]
     held = 0
     for _ in range(20000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
-        if pii._IBAN.search(text) is not None:  # an IBAN's shape, whether its check digits hold or not
-            assert pii._MAY_HOLD_IBAN in pii.character_classes(text.encode()), text
+        classes = pii.character_classes(text.encode())
+        expected = [match.span() for match in pii._IBAN.finditer(text)]
+        assert [match.span() for match in pii._iban_shapes(text, classes)] == expected, text
+        if expected:  # an IBAN's shape, whether its check digits hold or not
+            assert pii._MAY_HOLD_IBAN in classes, text
             held += 1
     assert held > 500
 

@@ -67,7 +67,7 @@ _EMAIL_LOCAL = re.compile(r"(?<![\w.%+-])[\w.%+-]{1,64}$")
 _CARD = re.compile(r"[0-9](?<![0-9+-].)(?:[ -]?[0-9]){11,18}(?![0-9-])")
 _CARD_GROUPS = re.compile(r"\d{4}(?:([ -])\d{4}){2,3}(?:\1\d{1,4})?|\d{4}([ -])\d{6}\2\d{4,5}")
 _CARD_PREFIX = re.compile(r"1800|2131|2[2-7]|3[0-8]|4|5[0-8]|6")
-# Found from its check digits (a fast scan for digits), then the country code before them is checked.
+# Matched from its check digits, with the country code before them checked (`_iban_shapes`).
 _IBAN = re.compile(
     r"[0-9][0-9](?<=[A-Za-z]{2}[0-9]{2})(?<![A-Za-z0-9][A-Za-z]{2}[0-9]{2})"
     r"(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?)(?![A-Za-z0-9])"
@@ -194,7 +194,7 @@ def find_pii(text: str, words: Collection[str] | None = None) -> list[Finding]:
         runs = number_runs(text, classes)
         found.extend(_ips(text, runs))
         if digits >= 7:
-            ibans = _ibans(text) if _MAY_HOLD_IBAN in classes else ()
+            ibans = _ibans(text, classes) if _MAY_HOLD_IBAN in classes else ()
             found.extend([*ibans, *_cards(text, runs), *_ssns(text, runs)])
             taken = sorted((f.start, f.end) for f in found)
             found.extend(_phones(text, number_windows(runs, len(text)), taken))
@@ -339,17 +339,17 @@ def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
         for match in pattern.finditer(text):
             yield Finding(API_KEY, match.start(), match.end())
     if "://" in text:
-        # Each "://" is looked at with the scheme before it, rather than the pattern tried everywhere.
+        # Each "://" is looked at with the scheme before it, rather than the pattern tried everywhere. The
+        # user name and the password hold no "/", so a match's "://" ends its scheme, and the scheme starts
+        # where the run of characters before it does (the pattern's look-behind): matched there, once.
         reached = 0
         at = text.find("://")
         while at != -1:
-            for match in _URL_PASSWORD.finditer(
-                text, max(reached, at - URL_SCHEME_CHARS), at + URL_MAX_CHARS
-            ):
-                if match.start() <= at < match.end():
-                    yield Finding(PASSWORD, match.start(1), match.end(1))
-                    reached = match.end()
-                    break
+            scheme = _SCHEME_RUN.search(text, max(reached, at - URL_SCHEME_CHARS), at)
+            url = _URL_PASSWORD.match(text, scheme.start()) if scheme is not None else None
+            if url is not None:
+                yield Finding(PASSWORD, url.start(1), url.end(1))
+                reached = url.end()
             at = text.find("://", max(at + 3, reached))
     named = words is None or (
         not _SECRET_NAME_WORDS.isdisjoint(words)
@@ -362,7 +362,7 @@ def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
 
 
 URL_SCHEME_CHARS = 22  # the longest scheme the pattern takes, and its "://"
-URL_MAX_CHARS = 400  # "://", user name, ":", password and "@" at their longest
+_SCHEME_RUN = re.compile(r"[\w+.-]+\Z")  # the characters a scheme is made of, and those before it cannot be
 # Where a secret's name can start: the first letters of every name the pattern knows.
 _SECRET_STEMS = ("api", "secret", "client", "access", "auth", "passw", "pwd", "kennwort")
 
@@ -397,8 +397,8 @@ def _emails(text: str) -> Iterator[Finding]:
         at = text.find("@", max(at + 1, end))
 
 
-def _ibans(text: str) -> Iterator[Finding]:
-    for match in _IBAN.finditer(text):
+def _ibans(text: str, classes: bytes) -> Iterator[Finding]:
+    for match in _iban_shapes(text, classes):
         start, end = match.start() - 2, match.end()  # the country code before the check digits
         if not iban_valid(text[start:end]):
             # Written in groups of four, the last group may be a short word after the IBAN ("... at").
@@ -406,6 +406,20 @@ def _ibans(text: str) -> Iterator[Finding]:
             if end <= start or not iban_valid(text[start:end]):
                 continue
         yield Finding(IBAN, start, end)
+
+
+def _iban_shapes(text: str, classes: bytes) -> Iterator[re.Match[str]]:
+    """`_IBAN.finditer(text)`, tried only where `classes` (the text's `character_classes`) has two letters
+    then two digits: every match's check digits stand there, and `bytes.find` reaches them in C."""
+    end = 0
+    at = classes.find(_MAY_HOLD_IBAN)
+    while at != -1:
+        if at + 2 >= end:
+            match = _IBAN.match(text, at + 2)
+            if match is not None:
+                yield match
+                end = match.end()
+        at = classes.find(_MAY_HOLD_IBAN, at + 1)
 
 
 def _cards(text: str, runs: list[tuple[int, int]]) -> Iterator[Finding]:
@@ -448,10 +462,15 @@ def _ips(text: str, runs: list[tuple[int, int]]) -> Iterator[Finding]:
 
 def _ipv6_candidates(text: str) -> Iterator[re.Match[str]]:
     # An address is at most 39 characters: looked for around each place the hint finds, not everywhere.
+    # It holds "::" or seven colons, so a hint without them within reach (the time in "at 12:30:45") has
+    # no address around it and is passed over.
     end = 0
     for hint in _IPV6_HINT.finditer(text):
         at = hint.start()
         if at < end:
+            continue
+        reach = max(0, at - IPV6_MAX_CHARS), at + IPV6_MAX_CHARS + 2
+        if text.count(":", *reach) < 7 and text.find("::", *reach) == -1:
             continue
         for match in _IPV6.finditer(text, max(end, at - IPV6_MAX_CHARS), at + IPV6_MAX_CHARS + 2):
             if match.start() <= at < match.end():
