@@ -517,6 +517,32 @@ def test_dehumanising_pattern_is_the_plain_one() -> None:
     assert found > 30  # texts with a match: the test sees the pattern fire
 
 
+def test_dehumanising_phrases_are_counted_only_where_a_word_stands_before_the_target() -> None:
+    plain = re.compile(
+        r"\b(?:they|these|those|all)\s+(?:\w+\s+){0,2}(?:are|r)\s+(?:just\s+|nothing but\s+)?(?:animals|"
+        r"vermin|parasites|subhuman|savages|rats|pigs|scum|trash|garbage|demons|monsters|cockroaches)\b"
+    )
+    rng = random.Random(48)
+    glue = [" ", " ", " ", "  ", "\n", "\t", "_", "-", "", "é"]
+    found = 0
+    for _ in range(20000):
+        parts = [
+            rng.choice(["they", "these", "those", "all", "tall", "é"]),
+            *rng.sample(["the", "people", "all", "are", "é"], k=rng.randint(0, 3)),
+            rng.choice(["are", "r", "is", "were"]),
+            rng.choice(["", "just", "nothing but", "only", "but"]),
+            rng.choice(["animals", "rats", "scum", "people", "ratsé"]),
+        ]
+        text = "".join(part + rng.choice(glue) for part in parts if part) * rng.randint(1, 2)
+        # As a scan counts them: in the folded text.
+        folded = normalize.fold(text)
+        expected = len(plain.findall(folded))
+        counted = toxicity.signals(text, folded, set(injection.words_of(folded)))["dehumanising"]
+        assert counted == expected, text
+        found += bool(expected)
+    assert found > 200
+
+
 def test_mask_runs_are_the_plain_runs() -> None:
     plain = re.compile(r"[*$]+")
     rng = random.Random(53)

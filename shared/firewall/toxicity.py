@@ -122,6 +122,8 @@ _THREAT_WORDS = _word_set(
 _DEHUMANISING_WORDS = _word_set(
     "animals vermin parasites subhuman savages rats pigs scum trash garbage demons monsters cockroaches"
 )
+# The last letter of "are", "r", "just" and "nothing but", and the space after it.
+_BEFORE_DEHUMANISING = ("e ", "r ", "t ")
 _UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LETTERS = _UPPER + _UPPER.lower()
 
@@ -150,7 +152,13 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
     if not _THREAT_WORDS.isdisjoint(present):
         # Each pattern runs only when every word of its opening phrase is in the prompt.
         threats = sum(len(pattern.findall(folded)) for gate, pattern in _THREATS if gate <= present)
-    dehumanising = len(_DEHUMANISING.findall(folded)) if not _DEHUMANISING_WORDS.isdisjoint(present) else 0
+    dehumanising = 0
+    targets = _DEHUMANISING_WORDS.intersection(present)
+    # In folded text a run of whitespace is one space: a match holds "are ", "r ", "just " or "nothing but "
+    # right before its word (`_BEFORE_DEHUMANISING`), and the pattern, which `re` tries at each "t" and "a",
+    # runs only then.
+    if targets and any(before + word in folded for word in targets for before in _BEFORE_DEHUMANISING):
+        dehumanising = len(_DEHUMANISING.findall(folded))
     folded_prose = without_code_blocks(folded)
     # ASCII letters and capitals counted by deleting them: C speed, no loop over characters.
     encoded = utf8(raw)
