@@ -271,6 +271,31 @@ def test_passwords_in_urls_matched_from_each_scheme_are_those_found_everywhere()
     assert found > 500
 
 
+def test_glued_symbols_counted_from_their_anchors_are_those_findall_counts() -> None:
+    rng = random.Random(29)
+    pieces = [*'aZ7é_ .,"([{}!?:-#~\\']
+    found = 0
+    for _ in range(30000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 20)))
+        expected = len(injection._GLUED.findall(text))
+        assert injection.count_matches(injection._GLUED, injection._GLUED_ANCHOR, text) == expected, text
+        found += expected > 1
+    assert found > 1500  # texts with more than one match: the order of the tries matters there
+
+
+def test_capitals_in_mid_sentence_found_from_the_capitals_are_the_plain_matches() -> None:
+    plain = re.compile(r"(?<=[a-z,] )[A-Z]|[a-z][A-Z]")
+    rng = random.Random(31)
+    pieces = ["a", "B", "C", ",", " ", "  ", "x", "Y", ".", "é", "É", "1"]
+    found = 0
+    for _ in range(30000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 20)))
+        expected = len(plain.findall(text))
+        assert len(injection._MID_CAPITAL.findall(text)) == expected, text
+        found += expected > 1
+    assert found > 1500
+
+
 def test_luhn_check_is_the_textbook_one() -> None:
     def textbook(digits: str) -> bool:
         total = 0

@@ -336,7 +336,13 @@ _STRIP = "\"'`.,:;!?()[]{}<>*-_=/\\|~^@#$%&+"
 _GLUED = re.compile(
     r"[^\W_][!\"#$%&()*+;<=>?\[\\\]^`{|}~][^\W_]|[a-z][.,:;!?\"][A-Z]|[!-/:-@\[-^`{-~]{3,}|[(\[{][^\w\s]"
 )
-_MID_CAPITAL = re.compile(r"(?<=[a-z,] )[A-Z]|[a-z][A-Z]")
+# Where a match of `_GLUED` can start: at an ASCII symbol or at the character before one. The pattern
+# starts with a choice of character classes, which `re` tries in full at every character; this one starts
+# with one class, which it skips to in C (`count_matches`).
+_GLUED_ANCHOR = re.compile(r"[!-/:-@\[-^`{-~]")
+# Capitals after a small letter, or after a small letter or comma and a space: each is one match of
+# `(?<=[a-z,] )[A-Z]|[a-z][A-Z]` (whose matches cannot overlap), found from the capitals.
+_MID_CAPITAL = re.compile(r"[A-Z](?:(?<=[a-z].)|(?<=[a-z,] .))")
 _SYMBOLS = b"{}[]()<>\\|^~=@#$%*_;`+"  # counted by deleting them from the UTF-8 bytes, in C
 
 SECOND_PERSON_WORDS = 64  # words read at each end of a long prompt for the share of "you" and "your"
@@ -588,12 +594,29 @@ def _token_statistics(raw: str, prose: Prose) -> dict[str, float]:
         "oov_max": best_unknown / TOKEN_WINDOW,
         "symbol_density": symbols / max(1, len(sample)) * 10,
         "shouting": shouting / len(tokens) * 10 if shouting >= 3 else 0.0,
-        "tail_glued": len(_GLUED.findall(tail)) / TOKEN_WINDOW,
+        "tail_glued": count_matches(_GLUED, _GLUED_ANCHOR, tail) / TOKEN_WINDOW,
         "tail_symbols": (len(tail_bytes) - len(tail_bytes.translate(None, _SYMBOLS)))
         / max(1, len(tail))
         * 10,
         "tail_capitals": len(_MID_CAPITAL.findall(tail)) / TOKEN_WINDOW,
     }
+
+
+def count_matches(pattern: re.Pattern[str], anchor: re.Pattern[str], text: str) -> int:
+    """`len(pattern.findall(text))` for a pattern each of whose matches starts at a character `anchor`
+    finds or at the one before it: the pattern is tried at those places only, in order, each once."""
+    count = end = 0
+    tried = -1
+    for found in anchor.finditer(text):
+        at = found.start()
+        for start in (at - 1, at):
+            if start > tried and start >= end:
+                tried = start
+                match = pattern.match(text, start)
+                if match is not None:
+                    count += 1
+                    end = match.end()
+    return count
 
 
 def head_and_tail(raw: str) -> list[str]:
