@@ -362,7 +362,9 @@ def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
 
 
 URL_SCHEME_CHARS = 22  # the longest scheme the pattern takes, and its "://"
-_SCHEME_RUN = re.compile(r"[\w+.-]+\Z")  # the characters a scheme is made of, and those before it cannot be
+# The run of characters that ends where a "://" starts: a scheme is made of them, and the pattern's
+# look-behind allows none of them before a scheme, so a scheme that ends there starts where the run does.
+_SCHEME_RUN = re.compile(r"[\w+.-]+\Z")
 # Where a secret's name can start: the first letters of every name the pattern knows.
 _SECRET_STEMS = ("api", "secret", "client", "access", "auth", "passw", "pwd", "kennwort")
 
@@ -469,10 +471,10 @@ def _ipv6_candidates(text: str) -> Iterator[re.Match[str]]:
         at = hint.start()
         if at < end:
             continue
-        reach = max(0, at - IPV6_MAX_CHARS), at + IPV6_MAX_CHARS + 2
-        if text.count(":", *reach) < 7 and text.find("::", *reach) == -1:
+        start, stop = max(0, at - IPV6_MAX_CHARS), at + IPV6_MAX_CHARS + 2
+        if text.count(":", start, stop) < 7 and text.find("::", start, stop) == -1:
             continue
-        for match in _IPV6.finditer(text, max(end, at - IPV6_MAX_CHARS), at + IPV6_MAX_CHARS + 2):
+        for match in _IPV6.finditer(text, max(end, start), stop):
             if match.start() <= at < match.end():
                 yield match
                 end = match.end()
