@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, compress, repeat
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 
 from shared.firewall.injection_rules import (
     EXEMPT_AROUND,
@@ -304,11 +304,9 @@ class _RuleIndex:
                     by_key.setdefault(word_starts(rule.substring) + lead_in, []).append(rule)
             else:
                 self.symbol_rules.setdefault(rule.substring[0].encode(), []).append(rule)
-        self.literals = ahocorasick.Automaton()
-        for key, group in sorted(by_key.items()):
-            # The value: how far before the key's last character the literal starts, and its rules.
-            self.literals.add_word(key, (len(key) - 1, tuple(group)))
-        self.literals.make_automaton()
+        keys = sorted(by_key)
+        self.literals = ahocorasick_rs.AhoCorasick(keys)
+        self.groups = [tuple(by_key[key]) for key in keys]  # each key's rules, by the key's index
         self.unspaced_hint = re.compile(
             "|".join(re.escape(rule.substring) for rule in self.unspaced_rules) or "(?!)"
         )
@@ -373,10 +371,12 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
     counts = dict.fromkeys(_FAMILIES, 0)
     ends: dict[_Rule, int] = {}  # where each rule's last match ended: its matches do not overlap
     fences = fenced_spans(folded) if "```" in folded else []
-    # A space after the text: a lead-in that ends a word (`_lead_ins`) may end the text.
-    for last, (back, group) in rules.literals.iter(word_starts(folded) + " "):
-        start = last - back  # in `folded` (`word_starts` has one character more in front, its keys too)
-        for rule in group:
+    # A space after the text: a lead-in that ends a word (`_lead_ins`) may end the text. The matches come
+    # in the order of their ends. A key starts with the " " before its literal, at the index in
+    # `word_starts(folded)` (one character longer in front) where the literal starts in `folded`.
+    starts = word_starts(folded) + " "
+    for index, start, _ in rules.literals.find_matches_as_indexes(starts, overlapping=True):
+        for rule in rules.groups[index]:
             if ends.get(rule, 0) <= start:
                 match = rule.pattern.match(folded, start)
                 if match is not None:

@@ -36,7 +36,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-import ahocorasick
+import ahocorasick_rs
 
 # The operator limits the assistant to the person signed in, or forbids the records of everyone else.
 _GUARDS = re.compile(
@@ -126,12 +126,8 @@ _RELATION_STARTS = """my our every all who which the another other different gue
 
 
 @functools.cache
-def _relation_starts() -> ahocorasick.Automaton:
-    automaton = ahocorasick.Automaton()
-    for start in _RELATION_STARTS.split():
-        automaton.add_word(start, len(start))
-    automaton.make_automaton()
-    return automaton
+def _relation_starts() -> ahocorasick_rs.AhoCorasick:
+    return ahocorasick_rs.AhoCorasick(_RELATION_STARTS.split())
 
 
 # Someone else in the third person ("her home address", "Anna Lindqvist's payslip"), or named after the
@@ -230,10 +226,8 @@ def asks_about_others(text: str, operator: str = "") -> str | None:
     # The relation is looked for around the records only, where one of its first words stands.
     automaton = _relation_starts()
     for start, end in _windows(records, len(text)):
-        for last, length in automaton.iter(lowered, start, end):
-            match = relation.match(
-                text if relation is _RELATION_ANY_CASE else lowered, last - length + 1, end
-            )
+        for _, first, _ in automaton.find_matches_as_indexes(lowered[start:end], overlapping=True):
+            match = relation.match(text if relation is _RELATION_ANY_CASE else lowered, start + first, end)
             if match is not None and _near(match.span(), records):
                 return "relation"
         for pair in _CAPITALISED_PAIR.finditer(text, start, end):
