@@ -131,7 +131,8 @@ _LETTERS = _UPPER + _UPPER.lower()
 def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]:
     """Named numbers for the toxicity model: insults, profanity, threats, aim at the reader, shouting.
 
-    `present` holds the distinct words of `folded`.
+    `folded` is `normalize.fold`'s reading of `raw`, whose whitespace is single spaces (the check for
+    dehumanising phrases relies on it); `present` holds the distinct words of `folded`.
     """
     present = present if isinstance(present, (set, frozenset)) else set(present)
     insults = present & INSULTS
