@@ -374,8 +374,8 @@ def family_counts(folded: str, rules: _RuleIndex = _ALL_RULES) -> dict[str, int]
     # A space after the text: a lead-in that ends a word (`_lead_ins`) may end the text. The matches come
     # in the order of their ends. A key starts with the " " before its literal, at the index in
     # `word_starts(folded)` (one character longer in front) where the literal starts in `folded`.
-    starts = word_starts(folded) + " "
-    for index, start, _ in rules.literals.find_matches_as_indexes(starts, overlapping=True):
+    marked = word_starts(folded) + " "
+    for index, start, _ in rules.literals.find_matches_as_indexes(marked, overlapping=True):
         for rule in rules.groups[index]:
             if ends.get(rule, 0) <= start:
                 match = rule.pattern.match(folded, start)

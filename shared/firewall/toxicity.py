@@ -162,9 +162,9 @@ def signals(raw: str, folded: str, present: Collection[str]) -> dict[str, float]
         dehumanising = len(_DEHUMANISING.findall(folded))
     folded_prose = without_code_blocks(folded)
     # ASCII letters and capitals counted by deleting them: C speed, no loop over characters.
-    encoded = utf8(raw)
-    letters = len(encoded) - len(encoded.translate(None, _LETTERS))
-    capitals = len(encoded) - len(encoded.translate(None, _UPPER))
+    raw_bytes = utf8(raw)
+    letters = len(raw_bytes) - len(raw_bytes.translate(None, _LETTERS))
+    capitals = len(raw_bytes) - len(raw_bytes.translate(None, _UPPER))
     return {
         "insults": float(len(insults)),
         "profanity": float(stems),
