@@ -597,6 +597,45 @@ def test_stem_words_are_the_plain_patterns() -> None:
     assert min(fired.values()) > 100  # each pattern seen to match, and seen not to
 
 
+def test_profanity_stems_found_in_one_pass_are_those_each_search_finds() -> None:
+    def plain(folded: str) -> float:
+        return float(
+            sum(
+                1
+                for stem in toxicity.PROFANITY_STEMS
+                if stem in folded
+                and (stem not in toxicity._STEM_WORDS or toxicity._STEM_WORDS[stem].search(folded))
+            )
+        )
+
+    # Stems that overlap ("pisshit", "shitard", "crapiss") are each found.
+    assert toxicity.signals("pisshit", "pisshit", {"pisshit"})["profanity"] == 2.0
+    rng = random.Random(61)
+    pieces = [
+        *toxicity.PROFANITY_STEMS,
+        "pis",
+        "hit",
+        "s",
+        "t",
+        "ard",
+        "sky",
+        "mus",
+        " ",
+        "é",
+        "\n",
+        "ß",
+        "中",
+    ]
+    seen = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        folded = normalize.fold(text)
+        expected = plain(folded)
+        assert toxicity.signals(text, folded, set(injection.words_of(folded)))["profanity"] == expected, text
+        seen += expected >= 2
+    assert seen > 1000  # texts with several stems, overlapping ones among them
+
+
 def test_number_runs_read_from_character_classes_are_the_plain_patterns_runs() -> None:
     plain = re.compile(r"[0-9][0-9 \t().\-/]{6,}")
     rng = random.Random(61)
