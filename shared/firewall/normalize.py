@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from typing import AnyStr
 
 
 def _word_set(text: str) -> frozenset[str]:
@@ -589,8 +590,8 @@ def _part(text: str, begin: int, end: int, change: Callable[[str], str] | None) 
     return change(part) if change is not None else part
 
 
-def places(text: str, word: str) -> list[int]:
-    """Every index where `word` starts in `text`, overlapping ones included."""
+def places(text: AnyStr, word: AnyStr) -> list[int]:
+    """Every index where `word` starts in `text` (a string or bytes), overlapping ones included."""
     found = []
     at = text.find(word)
     while at != -1:

@@ -414,14 +414,12 @@ def _iban_shapes(text: str, classes: bytes) -> Iterator[re.Match[str]]:
     """`_IBAN.finditer(text)`, tried only where `classes` (the text's `character_classes`) has two letters
     then two digits: every match's check digits stand there, and `bytes.find` reaches them in C."""
     end = 0
-    at = classes.find(_MAY_HOLD_IBAN)
-    while at != -1:
+    for at in places(classes, _MAY_HOLD_IBAN):
         if at + 2 >= end:
             match = _IBAN.match(text, at + 2)
             if match is not None:
                 yield match
                 end = match.end()
-        at = classes.find(_MAY_HOLD_IBAN, at + 1)
 
 
 def _cards(text: str, runs: list[tuple[int, int]]) -> Iterator[Finding]:
