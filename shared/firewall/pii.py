@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import PhoneMetadata, PhoneNumberFormat
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat
 
 from shared.firewall.normalize import places, utf8
 
@@ -531,7 +531,7 @@ def warm_up() -> None:
     """
     phonenumbers.enable_pattern_cache()
     PhoneMetadata.load_all()
-    examples = [
+    examples: list[tuple[str | None, PhoneNumber | None]] = [
         (region, phonenumbers.example_number(region)) for region in sorted(phonenumbers.SUPPORTED_REGIONS)
     ]
     examples += [
