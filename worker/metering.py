@@ -183,11 +183,13 @@ class Meter:
                 await self._task
         wall = self.clock() - self._started
         wall_stopped = self.wall_clock()
-        if self.source is None or self._failed:
-            return Measurement(gpu_seconds=wall, measured=False, wall_seconds=wall)
-        if self._record is not None and not self._extend():
-            return Measurement(gpu_seconds=wall, measured=False, wall_seconds=wall)
-        if not self._take():
+        # The last reads: the periods closed since the loop's, and the current reading (energy, the tail).
+        if (
+            self.source is None
+            or self._failed
+            or (self._record is not None and not self._extend())
+            or not self._take()
+        ):
             return Measurement(gpu_seconds=wall, measured=False, wall_seconds=wall)
         busy = self._busy
         if self._record is not None:

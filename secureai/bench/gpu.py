@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from secureai.bench.harness import machine
-from worker.metering import Meter, NvmlSource, Period, Sample
+from worker.metering import Measurement, Meter, NvmlSource, Period, Sample
 
 
-def _load(torch: Any, seconds: float, cycles: Any) -> float:
+def _load(torch: Any, seconds: float, cycles: Iterator[tuple[float, float]]) -> float:
     """Alternate busy and idle stretches, `(busy_s, idle_s)` from `cycles`, for `seconds`; returns the
     busy seconds."""
     a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
@@ -38,12 +39,12 @@ def _load(torch: Any, seconds: float, cycles: Any) -> float:
     return busy
 
 
-def _periodic(busy_s: float, idle_s: float) -> Any:
+def _periodic(busy_s: float, idle_s: float) -> Iterator[tuple[float, float]]:
     while True:
         yield busy_s, idle_s
 
 
-def _bursts(seed: int = 7) -> Any:
+def _bursts(seed: int = 7) -> Iterator[tuple[float, float]]:
     """Busy and idle stretches of 10 to 300 ms, at random: about half busy, with no period to alias with."""
     rng = random.Random(seed)
     while True:
@@ -68,7 +69,7 @@ def _idle(seconds: float) -> float:
     return 0.0
 
 
-async def _measure(source: NvmlSource, work: Any) -> tuple[float, Any, Any]:
+async def _measure(source: NvmlSource, work: Any) -> tuple[float, Measurement, Measurement]:
     recorded = Meter(source).start()
     polled = Meter(_Polled(source), interval_s=0.05).start()
     busy = await asyncio.to_thread(work)  # the load runs off the loop, so the meters keep reading
