@@ -2,12 +2,15 @@
 
 import asyncio
 import time
+from datetime import datetime
 
 import orjson
+import pytest
 from redis.asyncio import Redis
 
 from shared import keys
 from tests.conftest import Pipeline, UserFactory, login, scoped_token
+from worker.metering import Period, Sample
 
 
 async def wait_status(
@@ -115,6 +118,42 @@ async def test_cancel_a_running_job(client, make_user: UserFactory, pipeline: Pi
     assert 0 < job["usage"]["gpu_seconds"] < 1.5  # ten tokens at 0.2 s would have taken 2 s
     again = await client.delete(f"/api/v1/jobs/{job_id}", headers=user)
     assert again.status_code == 409 and again.json()["error"]["code"] == "job_finished"
+
+
+class BusyGpu:
+    """A device always fully busy, with no driver record: the worker's meters poll it."""
+
+    def sample(self) -> Sample:
+        return Sample(utilization=1.0, energy_mj=None)
+
+    def record(self, since: float) -> list[Period] | None:
+        return None
+
+
+async def test_jobs_running_together_share_the_gpu_seconds(
+    client, make_user: UserFactory, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("worker.main.open_gpu_source", lambda device: BusyGpu())
+    await make_user()
+    await pipeline.start("echo")  # four slots
+    user = {"Authorization": f"Bearer {await login(client)}"}
+    llm_token = await scoped_token(client, user["Authorization"][7:], "echo-slow", uses=2)
+    body = {"prompt": "a b c d e", "model": "echo-slow"}  # five words, 0.2 s each
+    submitted = [
+        await client.post("/api/v1/jobs", json=body, headers={"X-LLM-Token": llm_token}) for _ in range(2)
+    ]
+    jobs = [await wait_status(client, r.json()["job_id"], user, {"succeeded"}) for r in submitted]
+    starts = [datetime.fromisoformat(job["started_at"]) for job in jobs]
+    ends = [datetime.fromisoformat(job["finished_at"]) for job in jobs]
+    union = (max(ends) - min(starts)).total_seconds()
+    overlap = (min(ends) - max(starts)).total_seconds()
+    assert overlap > 0.5  # they ran together
+    charged = [job["usage"]["gpu_seconds"] for job in jobs]
+    assert all(job["usage"]["gpu_seconds_measured"] for job in jobs)
+    # The device was busy for the union of the two spans, not once per job: together they are charged
+    # that, each about half of the time they shared plus the time it ran alone.
+    assert sum(charged) == pytest.approx(union, abs=0.15)
+    assert all(0.3 < seconds < 0.9 for seconds in charged)
 
 
 async def test_backend_timeout_fails_the_job_and_the_wait(

@@ -1,11 +1,12 @@
 import asyncio
+import functools
 import sys
 import types
 from dataclasses import dataclass
 
 import pytest
 
-from worker.metering import RECORD_LOOKBACK_S, Meter, NvmlSource, Period, Sample, busy_seconds
+from worker.metering import RECORD_LOOKBACK_S, Meter, NvmlSource, Occupancy, Period, Sample, busy_seconds
 
 
 class Clock:
@@ -240,3 +241,94 @@ async def test_a_meter_over_nvml_reads_the_record(monkeypatch: pytest.MonkeyPatc
     measured = await meter.stop()
     assert measured.measured and measured.gpu_seconds == pytest.approx(0.4)
     assert measured.energy_joules == 0.0
+
+
+# --- jobs that share a device -----------------------------------------------------------------------
+
+
+def test_jobs_in_flight_together_share_each_moment() -> None:
+    occupancy = Occupancy()
+    occupancy.enter("a", 0.0)
+    assert occupancy.seconds(0.0, 4.0) == 4.0  # alone: all of it
+    occupancy.enter("b", 2.0)
+    occupancy.enter("c", 3.0)
+    # a: 0-2 alone, 2-3 with b, 3-4 with b and c.
+    assert occupancy.seconds(0.0, 4.0) == pytest.approx(2.0 + 1.0 / 2 + 1.0 / 3)
+    occupancy.leave("a", 4.0)
+    assert len(occupancy) == 3  # b and c started before a ended: their share of 2-4 needs a's span
+    occupancy.leave("c", 5.0)
+    # b: 2-3 with a, 3-4 with a and c, 4-5 with c, 5-6 alone.
+    assert occupancy.seconds(2.0, 6.0) == pytest.approx(1.0 / 2 + 1.0 / 3 + 1.0 / 2 + 1.0)
+    occupancy.leave("b", 6.0)
+    assert len(occupancy) == 0  # nothing runs that could need them
+    # What the three were given of the device's six seconds adds up to six.
+    shares = [2.0 + 1.0 / 2 + 1.0 / 3, 1.0 / 2 + 1.0 / 3 + 1.0 / 2 + 1.0, 1.0 / 3 + 1.0 / 2]
+    assert sum(shares) == pytest.approx(6.0)
+
+
+@dataclass
+class Steady:
+    """A GPU busy at `utilization` that draws one watt, with no driver record (the meter polls it)."""
+
+    clock: Clock
+    utilization: float = 1.0
+
+    def sample(self) -> Sample:
+        return Sample(utilization=self.utilization, energy_mj=int(self.clock.now * 1_000))
+
+    def record(self, since: float) -> list[Period] | None:
+        return None
+
+
+async def test_polled_jobs_on_one_gpu_are_charged_what_it_did_once() -> None:
+    clock = Clock()
+    gpu = Steady(clock)
+    occupancy = Occupancy()
+    meter = functools.partial(Meter, gpu, interval_s=3600, clock=clock, wall_clock=clock, occupancy=occupancy)
+    first = meter().start()
+    clock.now += 2.0
+    second = meter().start()
+    clock.now += 2.0
+    one = await first.stop()
+    clock.now += 2.0
+    two = await second.stop()
+    # Six seconds of a fully busy device, the middle two shared: 2 + 1 for each job.
+    assert one.gpu_seconds == pytest.approx(3.0) and two.gpu_seconds == pytest.approx(3.0)
+    assert one.energy_joules == pytest.approx(3.0) and two.energy_joules == pytest.approx(3.0)
+    assert (one.wall_seconds, two.wall_seconds) == (4.0, 4.0)
+    assert len(occupancy) == 0
+
+
+async def test_recorded_jobs_on_one_gpu_are_charged_what_it_did_once() -> None:
+    clock = Clock()
+    gpu = Recorded(clock)  # busy half of every period
+    occupancy = Occupancy()
+    meter = functools.partial(Meter, gpu, record_interval_s=3600, clock=clock, wall_clock=clock)
+    first = meter(occupancy=occupancy).start()
+    clock.now = 101.0
+    second = meter(occupancy=occupancy).start()
+    clock.now = 103.0
+    one = await first.stop()
+    clock.now = 104.0
+    two = await second.stop()
+    # The device was busy 0.5 of 100-104: 2.0 GPU-seconds. The first job had 100-101 alone and half of
+    # 101-103, the second half of 101-103 and 103-104 alone.
+    assert one.gpu_seconds == pytest.approx(0.5 * (1.0 + 1.0), abs=1e-6)
+    assert two.gpu_seconds == pytest.approx(0.5 * (1.0 + 1.0), abs=1e-6)
+    assert one.gpu_seconds + two.gpu_seconds == pytest.approx(2.0, abs=1e-6)
+    # Without the occupancy each would have been charged the device over its whole span.
+    alone = meter().start()
+    clock.now = 107.0
+    assert (await alone.stop()).gpu_seconds == pytest.approx(1.5, abs=1e-6)
+
+
+async def test_a_job_whose_gpu_fails_still_leaves_the_occupancy() -> None:
+    clock = Clock()
+    gpu = Recorded(clock, fail_record_after=1)
+    occupancy = Occupancy()
+    meter = Meter(gpu, record_interval_s=3600, clock=clock, wall_clock=clock, occupancy=occupancy).start()
+    assert len(occupancy) == 1
+    clock.now += 2.0
+    measured = await meter.stop()
+    assert not measured.measured and measured.gpu_seconds == pytest.approx(2.0)
+    assert len(occupancy) == 0

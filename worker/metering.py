@@ -10,15 +10,20 @@ A `Meter` reads a `GpuSource` (NVML in production, a scripted one in tests) whil
   runs on an H200, against 95-96% from the record (`secureai bench gpu`).
 * Otherwise the meter polls the current utilization every `interval_s` and integrates it.
 
-Energy is the device counter's delta where the GPU has one. Without NVML (or without a GPU) the worker
-charges wall-clock seconds and says so (`gpu_seconds_measured: false`).
+Jobs that hold slots on one GPU at the same time share it: each moment of the device is split equally
+among the jobs in flight then (`Occupancy`), so what they are charged adds up to what the device did,
+not to that once per job. Energy is the device counter's delta where the GPU has one, split the same
+way. Without NVML (or without a GPU) the worker charges wall-clock seconds, the time the job held its
+slot, and says so (`gpu_seconds_measured: false`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,21 +71,70 @@ class Measurement:
     wall_seconds: float = 0.0
 
 
-def busy_seconds(record: Sequence[Period], start: float, stop: float, tail: float) -> float:
+def busy_seconds(
+    record: Sequence[Period],
+    start: float,
+    stop: float,
+    tail: float,
+    seconds: Callable[[float, float], float] | None = None,
+) -> float:
     """GPU-seconds in [start, stop] from the driver's record (oldest first): each period counts for the
     part of it inside the span, at its busy share. The first period's start is unknown, so it counts from
-    `start` only; the span after the last recorded period, not yet closed by the driver, counts at `tail`."""
+    `start` only; the span after the last recorded period, not yet closed by the driver, counts at `tail`.
+    `seconds(a, b)` is how much of [a, b] is the job's own (`Occupancy.seconds`; all of it by default)."""
+    own = seconds or _whole
     total = 0.0
     covered = start
     previous: float | None = None
     for period in record:
-        began = start if previous is None else previous
-        overlap = min(period.end, stop) - max(began, start)
-        if overlap > 0:
-            total += overlap * period.busy
-        covered = max(covered, min(period.end, stop))
+        began = max(start if previous is None else previous, start)
+        ended = min(period.end, stop)
+        if ended > began:
+            total += own(began, ended) * period.busy
+        covered = max(covered, ended)
         previous = period.end
-    return total + max(0.0, stop - covered) * tail
+    if stop > covered:
+        total += own(covered, stop) * tail
+    return total
+
+
+def _whole(start: float, stop: float) -> float:
+    return stop - start
+
+
+class Occupancy:
+    """The jobs that held slots on one GPU, and when (wall-clock seconds): a moment of the device that `n`
+    jobs shared is `1/n` of a second for each of them. One per device, shared by its jobs' meters."""
+
+    def __init__(self) -> None:
+        self._spans: dict[object, tuple[float, float]] = {}  # job -> (start, stop); inf while it runs
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def enter(self, job: object, at: float) -> None:
+        self._spans[job] = (at, math.inf)
+
+    def leave(self, job: object, at: float) -> None:
+        """`job` has ended at `at`. Its span is kept while a job that overlapped it runs on (that one's
+        share of the past depends on it), and forgotten with the last of them."""
+        if job not in self._spans:
+            return
+        self._spans[job] = (self._spans[job][0], at)
+        oldest = min((begun for begun, ended in self._spans.values() if ended == math.inf), default=math.inf)
+        for other, (_, ended) in list(self._spans.items()):
+            if ended <= oldest:
+                del self._spans[other]
+
+    def seconds(self, start: float, stop: float) -> float:
+        """The integral over [start, stop] of 1/n, n the number of jobs in flight (at least the caller)."""
+        edges = sorted({start, stop, *(t for span in self._spans.values() for t in span if start < t < stop)})
+        total = 0.0
+        for left, right in itertools.pairwise(edges):
+            middle = (left + right) / 2
+            sharing = sum(1 for begun, ended in self._spans.values() if begun <= middle < ended)
+            total += (right - left) / max(1, sharing)
+        return total
 
 
 class Meter:
@@ -94,10 +148,13 @@ class Meter:
         record_interval_s: float = RECORD_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        occupancy: Occupancy | None = None,
     ) -> None:
         """`interval_s`: how often the current utilization is polled where the device keeps no record;
-        `clock` times the job, `wall_clock` is the clock of the driver's record."""
+        `clock` times the job, `wall_clock` is the clock of the driver's record. `occupancy`: the jobs
+        that share the device (a job metered alone without it is charged all of the device)."""
         self.source = source
+        self.occupancy = occupancy
         self.interval_s = interval_s
         self.record_interval_s = record_interval_s
         self.clock = clock
@@ -107,6 +164,7 @@ class Meter:
         self._wall_started = 0.0
         self._record: list[Period] | None = None  # None: this device keeps none, the meter polls
         self._last_t = 0.0
+        self._last_wall = 0.0
         self._last_util: float | None = None
         self._busy = 0.0
         self._first_energy: int | None = None
@@ -116,7 +174,9 @@ class Meter:
     def start(self) -> Meter:
         self._started = self._last_t = self.clock()
         if self.source is not None:
-            self._wall_started = self.wall_clock()
+            self._wall_started = self._last_wall = self.wall_clock()
+            if self.occupancy is not None:
+                self.occupancy.enter(self, self._wall_started)
             try:
                 self._record = self.source.record(self._wall_started - RECORD_LOOKBACK_S)
             except Exception:
@@ -135,12 +195,14 @@ class Meter:
             logger.warning("GPU sampling failed; falling back to wall-clock", exc_info=True)
             self._failed = True
             return False
-        now = self.clock()
+        now, wall = self.clock(), self.wall_clock()
         if self._last_util is not None and self._record is None:
-            # Trapezoid: the utilization between two samples is their mean.
+            # Trapezoid: the utilization between two samples is their mean; this job's part of the time
+            # between them is what the jobs beside it left.
             util = sample.utilization if sample.utilization is not None else self._last_util
-            self._busy += (now - self._last_t) * (self._last_util + util) / 2.0
-        self._last_t = now
+            own = self._own(self._last_wall, wall)
+            self._busy += (now - self._last_t) * own * (self._last_util + util) / 2.0
+        self._last_t, self._last_wall = now, wall
         if sample.utilization is not None:
             self._last_util = sample.utilization
         elif self._last_util is None and self._record is None:
@@ -183,6 +245,13 @@ class Meter:
                 await self._task
         wall = self.clock() - self._started
         wall_stopped = self.wall_clock()
+        try:
+            return self._measure(wall, wall_stopped)
+        finally:
+            if self.occupancy is not None and self.source is not None:
+                self.occupancy.leave(self, wall_stopped)
+
+    def _measure(self, wall: float, wall_stopped: float) -> Measurement:
         # The last reads: the periods closed since the loop's, and the current reading (energy, the tail).
         if (
             self.source is None
@@ -192,16 +261,25 @@ class Meter:
         ):
             return Measurement(gpu_seconds=wall, measured=False, wall_seconds=wall)
         busy = self._busy
+        own = self.occupancy.seconds if self.occupancy is not None else None
         if self._record is not None:
             # The period still open at the stop is charged at the current reading (or the last closed one).
             tail = self._last_util
             if tail is None:
                 tail = self._record[-1].busy if self._record else 0.0
-            busy = busy_seconds(self._record, self._wall_started, wall_stopped, tail)
+            busy = busy_seconds(self._record, self._wall_started, wall_stopped, tail, own)
         energy = None
         if self._first_energy is not None and self._last_energy is not None:
+            # The device's energy over the span, split as its time was (at an even draw).
             energy = (self._last_energy - self._first_energy) / 1000.0
+            energy *= self._own(self._wall_started, wall_stopped)
         return Measurement(gpu_seconds=busy, measured=True, energy_joules=energy, wall_seconds=wall)
+
+    def _own(self, start: float, stop: float) -> float:
+        """The share of [start, stop] (wall clock) that was this job's: 1 alone, 1/n while n jobs shared."""
+        if self.occupancy is None or stop <= start:
+            return 1.0
+        return self.occupancy.seconds(start, stop) / (stop - start)
 
 
 class NvmlSource:

@@ -21,7 +21,7 @@ from shared.jobs import CANCELLED, FAILED, SUCCEEDED, JobStore, Usage
 from shared.logs import request_id_var
 from worker.backends import Backend, BackendError, BackendUnavailable
 from worker.events import TokenEvents
-from worker.metering import GpuSource, Meter
+from worker.metering import GpuSource, Meter, Occupancy
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class WorkerState:
     store: JobStore
     backends: dict[str, Backend]
     gpu_source: GpuSource | None = None
+    occupancy: Occupancy = field(default_factory=Occupancy)  # the jobs sharing the device, for metering
     max_tries: int = 3
     lease_s: float = 6.0
     audit: AuditLog | None = None
@@ -93,7 +94,7 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
     assert task is not None
     state.running[job_id] = task
     events = TokenEvents(state.redis, job_id)
-    meter = Meter(state.gpu_source).start()
+    meter = Meter(state.gpu_source, occupancy=state.occupancy).start()
     parts: list[str] = []
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
