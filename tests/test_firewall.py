@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.firewall import Firewall, FirewallResult, ModelError, Policy, PolicyError, injection, normalize
+from shared.firewall.injection import words_of
 from shared.firewall.injection_rules import RULE_FAMILIES
 from shared.firewall.model import (
     MODEL_PATH,
@@ -26,6 +27,7 @@ from shared.firewall.model import (
     load_model,
     read_words,
 )
+from shared.firewall.normalize import fold
 from shared.firewall.pii import find_pii
 
 
@@ -941,6 +943,60 @@ def test_secrets_are_redacted(firewall: Firewall, prompt: str, placeholder: str)
     assert verdict.action == "redact"
     assert "secrets" in verdict.categories
     assert verdict.text is not None and placeholder in verdict.text
+
+
+KEY_BODY = "q8Zr2Lm4Xv9Tn1Bw7Kd3Hs6Pf0Yc5Jg8Ue2Ri4Oa"  # 40 letters and digits, as random as a key's
+
+
+@pytest.mark.parametrize(
+    ("prompt", "kind", "value"),
+    [
+        # Vendors' formats: a literal prefix and the body's alphabet and length.
+        ("runner token ghr_" + KEY_BODY, "API_KEY", "ghr_" + KEY_BODY),
+        ("SLACK_APP_TOKEN=xapp-1-A0123456789-1234567890123-abcdef0123", "API_KEY",
+         "xapp-1-A0123456789-1234567890123-abcdef0123"),
+        ("hook secret whsec_" + KEY_BODY[:32] + " for stripe", "API_KEY", "whsec_" + KEY_BODY[:32]),
+        ("shop token shpat_" + "0123456789abcdef" * 2, "API_KEY", "shpat_" + "0123456789abcdef" * 2),
+        ("doctl auth init -t dop_v1_" + "0a1b2c3d" * 8, "API_KEY", "dop_v1_" + "0a1b2c3d" * 8),
+        ("twine upload -p pypi-AgEIcHlwaS5vcmc" + KEY_BODY + KEY_BODY, "API_KEY",
+         "pypi-AgEIcHlwaS5vcmc" + KEY_BODY + KEY_BODY),
+        ("access_token ya29." + KEY_BODY + " expired?", "API_KEY", "ya29." + KEY_BODY),
+        ("groq: gsk_" + KEY_BODY + KEY_BODY[:12], "API_KEY", "gsk_" + KEY_BODY + KEY_BODY[:12]),
+        ("use pplx-" + KEY_BODY + " for search", "API_KEY", "pplx-" + KEY_BODY),
+        # Credentials by their name, with values that mix letters and digits.
+        ("export AWS_SECRET_ACCESS_KEY=" + KEY_BODY, "PASSWORD", KEY_BODY),
+        ("aws_secret_access_key = " + KEY_BODY[:20] + "/" + KEY_BODY[20:], "PASSWORD",
+         KEY_BODY[:20] + "/" + KEY_BODY[20:]),
+        ("AccountName=acct;AccountKey=" + KEY_BODY + "==;EndpointSuffix=core.windows.net", "PASSWORD",
+         KEY_BODY + "=="),
+        ("JWT_SECRET='f9a8b7c6d5e4f3a2b1c0'", "PASSWORD", "f9a8b7c6d5e4f3a2b1c0"),
+        ("my bot token: 4f3c2b1a0f9e8d7c6b5a, is that safe?", "PASSWORD", "4f3c2b1a0f9e8d7c6b5a"),
+        ("curl -H 'Authorization: Bearer 8f3a9c2e7b1d4f6a0e5c9b2d.' fails", "API_KEY",
+         "8f3a9c2e7b1d4f6a0e5c9b2d"),
+    ],
+)  # fmt: skip
+def test_more_secrets_by_format_and_by_name(prompt: str, kind: str, value: str) -> None:
+    found = [(f.type, prompt[f.start : f.end]) for f in find_pii(prompt)]
+    assert found == [(kind, value)]
+    words = set(words_of(fold(prompt)))  # as the scan passes them: the same findings
+    assert [(f.type, prompt[f.start : f.end]) for f in find_pii(prompt, words)] == found
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "the token is expired, how do I refresh it?",
+        "max_tokens: 4096 and temperature: 0.7",
+        "Authorization: Bearer YOUR_API_KEY_1234567890",  # a placeholder, not a key
+        "JWT_SECRET=replace-with-32-random-bytes",
+        "csrf_token = request.form['csrf_token']",
+        "the secret: keep the sauce simmering for 20 minutes",
+        "Bearer bonds of 1000000 dollars",
+        "whsec_ is the prefix of a webhook secret",
+    ],
+)
+def test_words_near_secret_names_are_not_secrets(prompt: str) -> None:
+    assert find_pii(prompt) == []
 
 
 @pytest.mark.parametrize(

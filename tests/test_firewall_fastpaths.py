@@ -199,9 +199,13 @@ def test_secrets_gated_by_the_prompts_words_are_those_found_without_the_gate() -
     names = [
         "password", "PASSWD", "pwd", "Passwort", "kennwort", "api", "key", "API_KEY", "api-key", "apiKey",
         "secret", "Secret_Key", "client", "client-secret", "access", "ACCESS_TOKEN", "auth", "token",
+        "Bearer", "bearer", "AccountKey", "aws_secret_access_key", "BOT_TOKEN", "ToKeN",
     ]  # fmt: skip
-    glue = [" ", "_", "-", ": ", "=", " = ", " is ", ' "', "'", ".", "\n", "x", "hunter2!", "s3cr3t-v4lue"]
-    for _ in range(3000):
+    glue = [
+        " ", "_", "-", ": ", "=", " = ", " is ", ' "', "'", ".", "\n", "x", "hunter2!", "s3cr3t-v4lue",
+        "q8Zr2Lm4Xv9Tn1Bw7Kd3", "€", "\u00a0", "é", "\u200b", "\u212a", "1", "/",
+    ]  # fmt: skip
+    for _ in range(6000):
         text = "".join(rng.choice(names if rng.random() < 0.5 else glue) for _ in range(rng.randint(1, 12)))
         words = set(injection.words_of(normalize.fold(text)))
         assert list(pii._secrets(text, words)) == list(pii._secrets(text, None)), text

@@ -143,14 +143,37 @@ _API_KEY_FORMATS = (
     ("gho", "gho_", r"[A-Za-z0-9]{36,255}"),
     ("ghs", "ghs_", r"[A-Za-z0-9]{36,255}"),
     ("ghu", "ghu_", r"[A-Za-z0-9]{36,255}"),
+    ("ghr", "ghr_", r"[A-Za-z0-9]{36,255}"),
     ("github", "github_pat_", r"[A-Za-z0-9_]{22,255}"),
     ("xoxb", "xoxb-", r"[A-Za-z0-9-]{10,200}"),
     ("xoxp", "xoxp-", r"[A-Za-z0-9-]{10,200}"),
     ("xoxa", "xoxa-", r"[A-Za-z0-9-]{10,200}"),
+    ("xoxr", "xoxr-", r"[A-Za-z0-9-]{10,200}"),
+    ("xoxs", "xoxs-", r"[A-Za-z0-9-]{10,200}"),
+    ("xapp", "xapp-", r"[A-Za-z0-9-]{10,200}"),
+    ("whsec", "whsec_", r"[A-Za-z0-9+/]{24,200}={0,2}"),
+    ("rk", "rk_test_", r"[A-Za-z0-9]{16,200}"),
+    ("shpat", "shpat_", r"[A-Fa-f0-9]{32}"),
+    ("shpca", "shpca_", r"[A-Fa-f0-9]{32}"),
+    ("shppa", "shppa_", r"[A-Fa-f0-9]{32}"),
+    ("shpss", "shpss_", r"[A-Fa-f0-9]{32}"),
+    ("dop", "dop_v1_", r"[a-f0-9]{64}"),
+    ("doo", "doo_v1_", r"[a-f0-9]{64}"),
+    ("dor", "dor_v1_", r"[a-f0-9]{64}"),
+    ("pypi", "pypi-AgEIcHlwaS5vcmc", r"[A-Za-z0-9_-]{50,1000}"),  # a macaroon for "pypi.org"
+    ("ya29", "ya29.", r"[0-9A-Za-z_-]{30,2048}"),  # a Google OAuth access token
+    ("key", "key-", r"[0-9a-f]{32}"),  # Mailgun
+    ("age", "AGE-SECRET-KEY-1", r"[0-9A-Z]{58}"),
     ("", "AIza", r"[0-9A-Za-z_-]{35}"),
     ("glpat", "glpat-", r"[A-Za-z0-9_-]{20,64}"),
     ("hf", "hf_", r"[A-Za-z0-9]{30,64}"),
     ("npm", "npm_", r"[A-Za-z0-9]{36}"),
+    # Other model providers' keys, which an inference gateway's users hold (OpenAI's, Anthropic's and
+    # OpenRouter's are "sk-" keys, above).
+    ("gsk", "gsk_", r"[A-Za-z0-9]{48,64}"),
+    ("r8", "r8_", r"[A-Za-z0-9]{37}"),
+    ("xai", "xai-", r"[A-Za-z0-9]{70,90}"),
+    ("pplx", "pplx-", r"[A-Za-z0-9]{40,64}"),
     ("sg", "SG.", r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),
 )
 _API_KEYS = [
@@ -171,10 +194,29 @@ _SECRET_NAME_PAIRS = frozenset(
 )
 # `password = "..."`, `api_key: ...`: the value after a name that says it is a secret.
 _ASSIGNED_SECRET = re.compile(
-    r"(?<![\w-])(?:api[_-]?key|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|passw(?:or)?d|"
+    r"(?<![\w-])(?<![^\s!-/:-@\[-`{-~])"  # after whitespace or punctuation, where the prompt's words split
+    r"(?:api[_-]?key|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|passw(?:or)?d|"
     r"pwd|passwort|kennwort)[\"']?[ \t]{0,4}(?:[:=]|is|ist)[ \t]{0,4}[\"']?([^\s\"',;]{6,200})",
     re.IGNORECASE,
 )
+# Credentials named more loosely ("SECRET=", "BOT_TOKEN: ", "aws_secret_access_key = ", Azure's
+# "AccountKey=", "Authorization: Bearer ..."): matched where the name's stem stands, and taken only when the
+# value is long and mixes letters and digits, as keys do ("token: expired" or "Bearer YOUR_KEY" are not).
+# A stem starts a word (after whitespace, ASCII punctuation or "_"), as it does among the prompt's words,
+# which are looked at first.
+_NAMED_STEMS = ("secret", "token", "accountkey", "bearer")
+_NAMED_CREDENTIAL = re.compile(
+    r"(?<![^\s!-/:-@\[-`{-~])"
+    r"(?:(?:secret(?:[_-]?access[_-]?key)?|token|accountkey)[\"']?[ \t]{0,4}[:=]|bearer[ \t])[ \t]{0,4}[\"']?"
+    r"([A-Za-z0-9._~+/-]{15,4095}[A-Za-z0-9](?:={1,2})?)(?![\w~+/=-]|\.\w)",
+    re.IGNORECASE,
+)
+# Values that stand for a key in examples and templates: "replace-with-32-random-bytes", "<your-token>".
+_PLACEHOLDER = re.compile(
+    r"your|replace|change|example|here|placeholder|insert|dummy|sample|redacted|xxxx", re.IGNORECASE
+)
+_NAMED_STEM = re.compile("|".join(_NAMED_STEMS), re.IGNORECASE)
+_LETTER_AND_DIGIT = re.compile(r"[0-9].*[A-Za-z]|[A-Za-z].*[0-9]", re.DOTALL)
 _URL_PASSWORD = re.compile(
     r"(?<![\w+.-])[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,128}:([^\s@/]{1,256})@", re.IGNORECASE
 )
@@ -355,10 +397,13 @@ def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
         not _SECRET_NAME_WORDS.isdisjoint(words)
         or any(first in words and second in words for first, second in _SECRET_NAME_PAIRS)
     )
+    lower = None
     if named:
         lower = text.lower()
         if any(name in lower for name in _SECRET_NAMES):
             yield from _assigned_secrets(text, lower)
+    if words is None or any(stem in words for stem in _NAMED_STEMS):
+        yield from _named_credentials(text, text.lower() if lower is None else lower)
 
 
 URL_SCHEME_CHARS = 22  # the longest scheme the pattern takes, and its "://"
@@ -383,6 +428,26 @@ def _assigned_secrets(text: str, lower: str) -> Iterator[Finding]:
         if assigned is not None:
             yield Finding(PASSWORD, assigned.start(1), assigned.end(1))
             end = assigned.end()
+
+
+def _named_credentials(text: str, lower: str) -> Iterator[Finding]:
+    if len(lower) == len(text):
+        starts = sorted({at for stem in _NAMED_STEMS for at in places(lower, stem)})
+    else:  # lower case changed the length (rare letters): no shared offsets
+        starts = [match.start() for match in _NAMED_STEM.finditer(text)]
+    end = 0
+    for at in starts:
+        if at < end:
+            continue
+        named = _NAMED_CREDENTIAL.match(text, at)
+        if (
+            named is not None
+            and _LETTER_AND_DIGIT.search(named.group(1))
+            and not _PLACEHOLDER.search(named.group(1))
+        ):
+            kind = API_KEY if named.group(0)[:6].lower() == "bearer" else PASSWORD
+            yield Finding(kind, named.start(1), named.end(1))
+            end = named.end()
 
 
 def _emails(text: str) -> Iterator[Finding]:
