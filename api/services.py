@@ -15,6 +15,7 @@ from shared.audit import AuditLog, AuditUnavailable, new_writer_id, open_sink
 from shared.catalog import Catalog
 from shared.config import Settings
 from shared.firewall import Firewall
+from shared.firewall.cache import VerdictCache
 from shared.jobs import JobStore
 from shared.passwords import PasswordService
 from shared.pools import PoolMonitor
@@ -43,6 +44,7 @@ class Services:
     waiter: CompletionWaiter
     prompt_salt: bytes
     sheds: ShedCounter = field(default_factory=ShedCounter)
+    verdicts: VerdictCache = field(default_factory=VerdictCache)  # the firewall's, per user
 
     async def audit_sheds_forever(self, interval_s: float = 1.0) -> None:
         """One audit record per path and interval for the requests shed by the admission bound."""

@@ -363,13 +363,14 @@ def _span_row(tally: SpanTally) -> tuple[str, str, str, str, str]:
     return str(tally.gold), str(tally.found), _pct(precision), _pct(recall), _num(f1)
 
 
-def latency_cells(values: list[float]) -> tuple[str, str, str]:
-    """p50, p99 and max of `values` (µs), as table cells."""
+def latency_cells(values: list[float], unit: str = "µs", digits: int = 0) -> tuple[str, str, str]:
+    """p50, p99 and max of `values` (in `unit`), as table cells."""
     if not values:
         return "-", "-", "-"
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return f"{statistics.median(ordered):.0f} µs", f"{p99:.0f} µs", f"{ordered[-1]:.0f} µs"
+    median, top = statistics.median(ordered), ordered[-1]
+    return f"{median:.{digits}f} {unit}", f"{p99:.{digits}f} {unit}", f"{top:.{digits}f} {unit}"
 
 
 def _pct(value: float | None) -> str:

@@ -24,6 +24,13 @@ def test_bench_firewall_prints_figures_per_folder_and_the_slowest(tmp_path: Path
     assert cells[1] == "2" and cells[2:4] != ["-", "-"] and cells[3] == "µs"
     slowest = lines[lines.index(next(line for line in lines if line.startswith("Slowest"))) + 1]
     assert "findings" in slowest and str(tmp_path) in slowest
+    # Three conversations of the 36 rows, twelve messages each, replayed without and with the verdict cache:
+    # every request scans all of its messages without it (3 x (2 + 3 + ... + 13) = 270 first-tier scans),
+    # and each distinct message once with it (the system message once per user: 3 x 13 = 39 at most).
+    off = next(line for line in lines if line.startswith("off ")).split()
+    on = next(line for line in lines if line.startswith("on ")).split()
+    assert off[1] == on[1] == "36" and off[2:4] != ["-", "-"] and off[3] == "ms"
+    assert int(off[-2]) == 270 and int(on[-2]) <= 39
 
 
 def test_bench_firewall_refuses_a_folder_without_rows(tmp_path: Path) -> None:

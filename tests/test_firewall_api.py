@@ -219,3 +219,52 @@ async def test_a_chat_asking_for_a_colleagues_records_against_the_operators_rule
         )
         assert answered.status_code == 200, answered.text
         assert answered.json()["choices"][0]["message"]["content"] == user
+
+
+class CountingScans:
+    """The app's firewall, counting what it is asked to scan (and with the second look or not)."""
+
+    def __init__(self, firewall) -> None:  # type: ignore[no-untyped-def]
+        self.firewall = firewall
+        self.scanned: list[tuple[str, bool]] = []
+
+    def scan(self, text: str, **kwargs):  # type: ignore[no-untyped-def]
+        self.scanned.append((text, kwargs.get("second_look", True)))
+        return self.firewall.scan(text, **kwargs)
+
+
+@NEEDS_ENCODER
+async def test_a_conversation_sent_again_is_not_scanned_again(
+    client, make_user: UserFactory, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await make_user()
+    await make_user("bob")
+    await pipeline.start("echo")
+    services = client.app.state.services
+    counting = CountingScans(services.firewall)
+    monkeypatch.setattr(services, "firewall", counting)
+    unsure = "Who won the last football World Cup?"  # the first tier is unsure of it; the encoder clears it
+    first = [
+        {"role": "system", "content": "You are a helpful writing assistant."},
+        {"role": "user", "content": unsure},
+    ]
+    assert (await _chat(client, first)).status_code == 200
+    assert [text for text, _ in counting.scanned].count(unsure) == 2  # first tier, then the second look
+    counting.scanned.clear()
+    # The next turn carries the conversation again: only the new messages are scanned.
+    second = [*first, {"role": "assistant", "content": "Argentina, in 2022."}]
+    second.append({"role": "user", "content": "And then?"})
+    response = await _chat(client, second)
+    assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "And then?"
+    assert {text for text, _ in counting.scanned} == {"Argentina, in 2022.", "And then?"}
+    assert services.verdicts.hits >= 2
+    # Another user sending the same text gets a scan of their own: what one user sent is not timed by another.
+    counting.scanned.clear()
+    token = await scoped_token(client, await login(client, "bob"), "echo")
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": "echo", "messages": first, "stream": False},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200
+    assert [text for text, _ in counting.scanned].count(unsure) == 2

@@ -94,7 +94,7 @@ async def verify_request(
         quota = await check_quota(services, user, job_id, limits, reserved)
         try:
             step = "firewall"
-            verdict, request = await check_firewall(services, request, role=user.role)
+            verdict, request = await check_firewall(services, request, user=user.name, role=user.role)
             if verdict.categories:
                 fields["categories"] = list(verdict.categories)
                 fields["firewall_action"] = verdict.action
@@ -242,10 +242,11 @@ async def enqueue(
     return position
 
 
-async def _scan(
+async def scan(
     services: Services,
     text: str,
     *,
+    user: str,
     role: str,
     unchecked: tuple[str, ...] = (),
     turn: str = "user",
@@ -255,18 +256,27 @@ async def _scan(
     is scanned again with the sentence encoder's second look, which takes milliseconds of numerical work,
     in a thread of its own so that the event loop goes on serving other requests meanwhile. `turn` is the
     chat message's role: on a system message the encoder may clear the first tier's verdict, not raise it.
-    `operator` is the request's system messages, which a user message is also read against."""
+    `operator` is the request's system messages, which a user message is also read against. A text `user`
+    sent before, read the same way, gets the verdict it got then (`services.verdicts`): a chat client sends
+    the whole conversation with each turn."""
+    key = (user, role, turn, unchecked, operator, text)
+    remembered = services.verdicts.get(key)
+    if remembered is not None:
+        return remembered
     firewall = services.firewall
     verdict = firewall.scan(
         text, role=role, unchecked=unchecked, second_look=False, turn=turn, operator=operator
     )
-    if not verdict.undecided:
-        return verdict
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        SECOND_LOOKS,
-        functools.partial(firewall.scan, text, role=role, unchecked=unchecked, turn=turn, operator=operator),
-    )
+    if verdict.undecided:
+        loop = asyncio.get_running_loop()
+        verdict = await loop.run_in_executor(
+            SECOND_LOOKS,
+            functools.partial(
+                firewall.scan, text, role=role, unchecked=unchecked, turn=turn, operator=operator
+            ),
+        )
+    services.verdicts.put(key, verdict, len(text) + len(operator))
+    return verdict
 
 
 # Second looks at once per process: each is a few matrix products that release the GIL; more at a time
@@ -275,11 +285,11 @@ SECOND_LOOKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="firewall-se
 
 
 async def check_firewall(
-    services: Services, request: GenerationRequest, *, role: str
+    services: Services, request: GenerationRequest, *, user: str, role: str
 ) -> tuple[FirewallResult, GenerationRequest]:
     """Firewall: block hostile prompts; redact what policy says to redact before the prompt is queued."""
     if request.prompt is not None:
-        verdict = await _scan(services, request.prompt, role=role)
+        verdict = await scan(services, request.prompt, user=user, role=role)
         _raise_if_blocked(verdict)
         count_verdict(verdict)
         if verdict.action == "redact" and verdict.text is not None:
@@ -288,9 +298,10 @@ async def check_firewall(
     trusted = ("injection",) if services.settings.firewall_injection_scope == "user" else ()
     operator = "\n".join(m.content for m in request.messages if m.role in OPERATOR_TURNS)
     verdicts = [
-        await _scan(
+        await scan(
             services,
             message.content,
+            user=user,
             role=role,
             unchecked=trusted if message.role == "system" else (),
             turn=message.role,

@@ -93,6 +93,18 @@ def add_commands(commands: Any) -> None:
         "--repeat", type=_number(int, 1, 1000), default=7, help="scans per prompt for the best time"
     )
     firewall.add_argument("--top", type=_number(int, 0), default=3, help="slowest prompts to list")
+    firewall.add_argument(
+        "--conversations",
+        type=_number(int, 0, 1000),
+        default=8,
+        help="chat conversations replayed through the gate's scan, with and without its verdict cache",
+    )
+    firewall.add_argument(
+        "--turns",
+        type=_number(int, 1, 200),
+        default=12,
+        help="messages per conversation after the system one",
+    )
     firewall.set_defaults(handler=_firewall)
 
 
@@ -189,7 +201,13 @@ def _adversarial(args: argparse.Namespace) -> int:
 def _firewall(args: argparse.Namespace) -> int:
     from secureai.bench.firewall import run
 
-    return run(folders=args.folders, repeat=args.repeat, top=args.top)
+    return run(
+        folders=args.folders,
+        repeat=args.repeat,
+        top=args.top,
+        conversations=args.conversations,
+        turns=args.turns,
+    )
 
 
 def _soak(args: argparse.Namespace) -> int:
