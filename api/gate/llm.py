@@ -33,6 +33,7 @@ from shared.errors import (
     Unauthorized,
 )
 from shared.firewall import FirewallResult
+from shared.firewall.cache import digest, operator_digest
 from shared.firewall.engine import OPERATOR_TURNS, Action
 from shared.jobs import GenerationRequest, Message, QueueFull, new_job_id
 from shared.quotas import QuotaDecision, QuotaLimits, estimate_prompt_tokens
@@ -259,7 +260,7 @@ async def scan(
     `operator` is the request's system messages, which a user message is also read against. A text `user`
     sent before, read the same way, gets the verdict it got then (`services.verdicts`): a chat client sends
     the whole conversation with each turn."""
-    key = (user, role, turn, unchecked, operator, text)
+    key = (user, role, turn, unchecked, operator_digest(operator), digest(text))
     remembered = services.verdicts.get(key)
     if remembered is not None:
         return remembered
@@ -275,7 +276,7 @@ async def scan(
                 firewall.scan, text, role=role, unchecked=unchecked, turn=turn, operator=operator
             ),
         )
-    services.verdicts.put(key, verdict, len(text) + len(operator))
+    services.verdicts.put(key, verdict)
     return verdict
 
 

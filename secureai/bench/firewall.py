@@ -116,13 +116,13 @@ def _print_conversations(chats: list[list[str]], turns: int) -> None:
     )
     lines = [("verdict cache", "requests", "p50", "p99", "max", "last turn p50", "scans", "second looks")]
     warm: Any = type("Services", (), {})()
-    warm.firewall, warm.verdicts = firewall, VerdictCache(max_chars=0)
+    warm.firewall, warm.verdicts = firewall, VerdictCache(max_bytes=0)
     asyncio.run(_replay(warm, chats[:1], _Replay()))  # untimed: the encoder's tables loaded, as in a gateway
     for cached in (False, True):
         replay = _Replay()
         services: Any = type("Services", (), {})()
         services.firewall = _Counted(firewall, replay)
-        services.verdicts = VerdictCache(max_chars=VerdictCache().max_chars if cached else 0)
+        services.verdicts = VerdictCache() if cached else VerdictCache(max_bytes=0)
         asyncio.run(_replay(services, chats, replay))
         p50, p99, slowest = latency_cells(replay.request_ms, "ms", 2)
         last = latency_cells(replay.request_ms[turns - 1 :: turns], "ms", 2)[0]

@@ -8,30 +8,40 @@ instructions beside it), is kept and given again.
 
 Entries are kept per user: a verdict served from memory is faster than a scan, and a cache shared by all
 users would let one of them time whether a text (another tenant's system prompt, say) had been sent
-before. Least recently used entries go first once the texts held reach `max_chars`; a text longer than
-`max_text_chars` is not kept.
+before. The texts are kept as digests (BLAKE2b, 128 bits), so an entry's size does not grow with its
+text's; the least recently used entries go first once they fill `max_bytes`.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections import OrderedDict
 from collections.abc import Hashable
 
 from shared.firewall.engine import FirewallResult
 
-MAX_CHARS = 4_000_000  # characters of text held in all; at most 16 MB however wide the characters
-MAX_TEXT_CHARS = 65_536
+MAX_BYTES = 4 << 20  # about 4,000 verdicts
+ENTRY_BYTES = 1024  # what an entry holds besides a redacted text: its key of digests, the verdict's fields
+
+
+def digest(text: str) -> bytes:
+    """A text's key: 16 bytes, whatever its length (lone surrogates, which JSON can carry, included)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+# The operator's instructions are the same string for every message of a request: digested once.
+operator_digest = functools.lru_cache(maxsize=16)(digest)
 
 
 class VerdictCache:
-    """The verdicts on texts seen lately, by key (whose key holds the user, the text and what it was read
+    """The verdicts on texts seen lately, by key (the user, the digests of the texts and what they were read
     with); not thread-safe: the gate uses it from its event loop only."""
 
-    def __init__(self, max_chars: int = MAX_CHARS, max_text_chars: int = MAX_TEXT_CHARS) -> None:
-        self.max_chars = max_chars
-        self.max_text_chars = max_text_chars
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[Hashable, tuple[FirewallResult, int]] = OrderedDict()
-        self._chars = 0
+        self._bytes = 0
         self.hits = 0
         self.misses = 0
 
@@ -39,9 +49,9 @@ class VerdictCache:
         return len(self._entries)
 
     @property
-    def chars(self) -> int:
-        """Characters of text the entries hold."""
-        return self._chars
+    def bytes(self) -> int:
+        """About how much memory the entries hold."""
+        return self._bytes
 
     def get(self, key: Hashable) -> FirewallResult | None:
         entry = self._entries.get(key)
@@ -52,16 +62,18 @@ class VerdictCache:
         self.hits += 1
         return entry[0]
 
-    def put(self, key: Hashable, verdict: FirewallResult, chars: int) -> None:
-        """Keep `verdict` under `key`, whose texts are `chars` characters long (not kept when too long, or
-        when the verdict is provisional: the second look was not taken)."""
-        if verdict.undecided or chars > self.max_text_chars:
+    def put(self, key: Hashable, verdict: FirewallResult) -> None:
+        """Keep `verdict` under `key` (not when it is provisional: the second look was not taken)."""
+        if verdict.undecided:
+            return
+        size = ENTRY_BYTES + 4 * len(verdict.text or "")  # a redacted text, at four bytes a character at most
+        if size > self.max_bytes:
             return
         old = self._entries.pop(key, None)
         if old is not None:
-            self._chars -= old[1]
-        self._entries[key] = (verdict, chars)
-        self._chars += chars
-        while self._chars > self.max_chars:
+            self._bytes -= old[1]
+        self._entries[key] = (verdict, size)
+        self._bytes += size
+        while self._bytes > self.max_bytes:
             _, (_, dropped) = self._entries.popitem(last=False)
-            self._chars -= dropped
+            self._bytes -= dropped
