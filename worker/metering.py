@@ -128,11 +128,12 @@ class Occupancy:
 
     def seconds(self, start: float, stop: float) -> float:
         """The integral over [start, stop] of 1/n, n the number of jobs in flight (at least the caller)."""
-        edges = sorted({start, stop, *(t for span in self._spans.values() for t in span if start < t < stop)})
+        spans = [(begun, ended) for begun, ended in self._spans.values() if begun < stop and ended > start]
+        edges = sorted({start, stop, *(t for span in spans for t in span if start < t < stop)})
         total = 0.0
         for left, right in itertools.pairwise(edges):
             middle = (left + right) / 2
-            sharing = sum(1 for begun, ended in self._spans.values() if begun <= middle < ended)
+            sharing = sum(1 for begun, ended in spans if begun <= middle < ended)
             total += (right - left) / max(1, sharing)
         return total
 
