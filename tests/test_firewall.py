@@ -945,6 +945,33 @@ def test_secrets_are_redacted(firewall: Firewall, prompt: str, placeholder: str)
     assert verdict.text is not None and placeholder in verdict.text
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "I reset it twice and the password is still incorrect.",  # a word of prose
+        "password: required (string), the user's password",
+        "Why does my script fail? password: ${DB_PASSWORD} and user: ${DB_USER}",  # references
+        "conn = connect(host=HOST, user=DB_USER, password=DB_PASSWORD)",
+        "client = OpenAI(api_key=os.environ['OPENAI_API_KEY'])",  # code
+        'cursor.execute(query, {"name": username, "password": hashed})',
+        "DATABASE_URL=postgres://user:password@localhost:5432/app",  # stand-ins
+        "SECRET_KEY=change-me-in-production",
+        "my password is ********",  # a mask
+    ],
+)
+def test_what_follows_a_secrets_name_may_be_no_secret(firewall: Firewall, prompt: str) -> None:
+    verdict = firewall.scan(prompt)
+    assert "secrets" not in verdict.categories, [prompt[f.start : f.end] for f in verdict.findings]
+
+
+def test_an_assigned_secret_ends_before_the_sentence_does(firewall: Firewall) -> None:
+    prompt = "For the migration: the database password is Tr0ub4dor&3. The cache password: hunter22."
+    verdict = firewall.scan(prompt)
+    assert [prompt[f.start : f.end] for f in verdict.findings] == ["Tr0ub4dor&3", "hunter22"]
+    redacted = "For the migration: the database password is [PASSWORD]. The cache password: [PASSWORD]."
+    assert verdict.text == redacted
+
+
 KEY_BODY = "q8Zr2Lm4Xv9Tn1Bw7Kd3Hs6Pf0Yc5Jg8Ue2Ri4Oa"  # 40 letters and digits, as random as a key's
 
 

@@ -252,7 +252,7 @@ class Firewall:
         return Detection(
             injection=injection_score,
             toxicity=toxicity_score,
-            findings=tuple(pii.find_pii(text, read.present)),
+            findings=tuple(pii.find_pii(text, read.present, self.model.prose.words)),
             obfuscations=tuple(obfuscations),
             undecided=undecided,
             signals=tuple(signals),

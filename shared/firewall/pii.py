@@ -222,13 +222,16 @@ _URL_PASSWORD = re.compile(
 )
 
 
-def find_pii(text: str, words: Collection[str] | None = None) -> list[Finding]:
+def find_pii(
+    text: str, words: Collection[str] | None = None, prose: Collection[str] = frozenset()
+) -> list[Finding]:
     """Every finding in `text`, ordered by position, overlaps resolved in favour of `PRIORITY`.
 
     `words`, the distinct lower-case words of the text when the caller has them, let the secret patterns
-    whose names are absent be skipped.
+    whose names are absent be skipped. `prose`, the words of ordinary prose: one of them after a secret's
+    name ("the password is incorrect") is not the secret.
     """
-    found = [*_secrets(text, words), *_emails(text)]
+    found = [*_secrets(text, words, prose), *_emails(text)]
     encoded = utf8(text)
     digits = len(encoded) - len(encoded.translate(None, b"0123456789"))  # deleting them counts them, in C
     if digits >= 4:
@@ -361,7 +364,9 @@ def ssn_valid(area: str, group: str, serial: str) -> bool:
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
-def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
+def _secrets(
+    text: str, words: Collection[str] | None, prose: Collection[str] = frozenset()
+) -> Iterator[Finding]:
     position = 0
     while (begin := _PRIVATE_KEY.search(text, position)) is not None:
         end = _PRIVATE_KEY_END.search(text, begin.end(), begin.end() + MAX_KEY_CHARS)
@@ -389,7 +394,7 @@ def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
         while at != -1:
             scheme = _SCHEME_RUN.search(text, max(reached, at - URL_SCHEME_CHARS), at)
             url = _URL_PASSWORD.match(text, scheme.start()) if scheme is not None else None
-            if url is not None:
+            if url is not None and _credible(url.group(1), prose):
                 yield Finding(PASSWORD, url.start(1), url.end(1))
                 reached = url.end()
             at = text.find("://", max(at + 3, reached))
@@ -401,9 +406,9 @@ def _secrets(text: str, words: Collection[str] | None) -> Iterator[Finding]:
     if named:
         lower = text.lower()
         if any(name in lower for name in _SECRET_NAMES):
-            yield from _assigned_secrets(text, lower)
+            yield from _assigned_secrets(text, lower, prose)
     if words is None or any(stem in words for stem in _NAMED_STEMS):
-        yield from _named_credentials(text, text.lower() if lower is None else lower)
+        yield from _named_credentials(text, text.lower() if lower is None else lower, prose)
 
 
 URL_SCHEME_CHARS = 22  # the longest scheme the pattern takes, and its "://"
@@ -414,10 +419,11 @@ _SCHEME_RUN = re.compile(r"[\w+.-]+\Z")
 _SECRET_STEMS = ("api", "secret", "client", "access", "auth", "passw", "pwd", "kennwort")
 
 
-def _assigned_secrets(text: str, lower: str) -> Iterator[Finding]:
+def _assigned_secrets(text: str, lower: str, prose: Collection[str]) -> Iterator[Finding]:
     if len(lower) != len(text):  # lower case changed the length (rare letters): no shared offsets
         for match in _ASSIGNED_SECRET.finditer(text):
-            yield Finding(PASSWORD, match.start(1), match.end(1))
+            if (found := _assigned(match, prose)) is not None:
+                yield found
         return
     starts = sorted({at for stem in _SECRET_STEMS for at in places(lower, stem)})
     end = 0
@@ -426,11 +432,47 @@ def _assigned_secrets(text: str, lower: str) -> Iterator[Finding]:
             continue
         assigned = _ASSIGNED_SECRET.match(text, at)
         if assigned is not None:
-            yield Finding(PASSWORD, assigned.start(1), assigned.end(1))
             end = assigned.end()
+            if (found := _assigned(assigned, prose)) is not None:
+                yield found
 
 
-def _named_credentials(text: str, lower: str) -> Iterator[Finding]:
+def _assigned(match: re.Match[str], prose: Collection[str]) -> Finding | None:
+    """The value of an assignment to a secret's name, without a full stop that ends the sentence; None
+    when it is no secret (`_credible`)."""
+    start, end = match.span(1)
+    value = match.group(1)
+    if value.endswith(".") and len(value) > 1:
+        value, end = value[:-1], end - 1
+    return Finding(PASSWORD, start, end) if _credible(value, prose) else None
+
+
+# Values after a secret's name that are no secret: a reference to one (`$DB_PASSWORD`, `${pw}`, `%PWD%`,
+# `{password}`, `<password>`, `os.environ["PW"]`, `DB_PASSWORD`), a mask (`****`), or a stand-in.
+_REFERENCE_START = tuple("$%{<")
+_CODE = re.compile(r"[()\[\]{}]")
+_MASK = re.compile(r"[*•#]+")
+_CONSTANT = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+_STAND_INS = frozenset(
+    {"pass", "password", "passwd", "pwd", "secret", "none", "null", "nil", "true", "false", "undefined"}
+)
+
+
+def _credible(value: str, prose: Collection[str]) -> bool:
+    """Whether `value`, written after a secret's name, may be the secret: not a reference, code or a stand-in,
+    and not a word of ordinary prose ("the password is incorrect", "password: required")."""
+    return not (
+        value.startswith(_REFERENCE_START)
+        or _CODE.search(value)
+        or _CONSTANT.fullmatch(value)
+        or _MASK.fullmatch(value)
+        or _PLACEHOLDER.search(value)
+        or value.lower() in _STAND_INS
+        or (value.isalpha() and value.islower() and value in prose)
+    )
+
+
+def _named_credentials(text: str, lower: str, prose: Collection[str]) -> Iterator[Finding]:
     if len(lower) == len(text):
         starts = sorted({at for stem in _NAMED_STEMS for at in places(lower, stem)})
     else:  # lower case changed the length (rare letters): no shared offsets
@@ -440,11 +482,8 @@ def _named_credentials(text: str, lower: str) -> Iterator[Finding]:
         if at < end:
             continue
         named = _NAMED_CREDENTIAL.match(text, at)
-        if (
-            named is not None
-            and _LETTER_AND_DIGIT.search(named.group(1))
-            and not _PLACEHOLDER.search(named.group(1))
-        ):
+        value = named.group(1) if named is not None else ""
+        if named is not None and _LETTER_AND_DIGIT.search(value) and _credible(value, prose):
             kind = API_KEY if named.group(0)[:6].lower() == "bearer" else PASSWORD
             yield Finding(kind, named.start(1), named.end(1))
             end = named.end()
