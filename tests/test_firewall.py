@@ -990,6 +990,10 @@ KEY_BODY = "q8Zr2Lm4Xv9Tn1Bw7Kd3Hs6Pf0Yc5Jg8Ue2Ri4Oa"  # 40 letters and digits, 
         ("access_token ya29." + KEY_BODY + " expired?", "API_KEY", "ya29." + KEY_BODY),
         ("groq: gsk_" + KEY_BODY + KEY_BODY[:12], "API_KEY", "gsk_" + KEY_BODY + KEY_BODY[:12]),
         ("use pplx-" + KEY_BODY + " for search", "API_KEY", "pplx-" + KEY_BODY),
+        ("my bot: 123456789:AA" + KEY_BODY[:33] + ", why no updates?", "API_KEY",
+         "123456789:AA" + KEY_BODY[:33]),
+        ("GET https://api.telegram.org/bot7012345678:AA" + KEY_BODY[:33] + "/getMe", "API_KEY",
+         "7012345678:AA" + KEY_BODY[:33]),
         # Credentials by their name, with values that mix letters and digits.
         ("export AWS_SECRET_ACCESS_KEY=" + KEY_BODY, "PASSWORD", KEY_BODY),
         ("aws_secret_access_key = " + KEY_BODY[:20] + "/" + KEY_BODY[20:], "PASSWORD",
@@ -1020,6 +1024,7 @@ def test_more_secrets_by_format_and_by_name(prompt: str, kind: str, value: str) 
         "the secret: keep the sauce simmering for 20 minutes",
         "Bearer bonds of 1000000 dollars",
         "whsec_ is the prefix of a webhook secret",
+        "at 12:AA" + KEY_BODY[:33],  # no bot's number before the colon
     ],
 )
 def test_words_near_secret_names_are_not_secrets(prompt: str) -> None:

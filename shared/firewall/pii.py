@@ -240,7 +240,7 @@ def find_pii(
         found.extend(_ips(text, runs))
         if digits >= 7:
             ibans = _ibans(text, classes) if _MAY_HOLD_IBAN in classes else ()
-            found.extend([*ibans, *_cards(text, runs), *_ssns(text, runs)])
+            found.extend([*ibans, *_cards(text, runs), *_ssns(text, runs), *_telegram_tokens(text, runs)])
             taken = sorted((f.start, f.end) for f in found)
             found.extend(_phones(text, number_windows(runs, len(text)), taken))
     return _without_overlaps(found)
@@ -470,6 +470,21 @@ def _credible(value: str, prose: Collection[str]) -> bool:
         or value.lower() in _STAND_INS
         or (value.isalpha() and value.islower() and value in prose)
     )
+
+
+# A Telegram bot's token: the bot's number, a colon, and 35 characters that start "AA". The number is a run
+# of digits (`number_runs`): a token is looked for only where a run ends in ":AA".
+_TELEGRAM_SECRET = re.compile(r":AA[A-Za-z0-9_-]{33}(?![\w-])")
+_TELEGRAM_BOT = re.compile(r"(?:(?<=bot)|(?<![\w:-]))[0-9]{8,10}\Z")  # "bot" before it in the API's URLs
+
+
+def _telegram_tokens(text: str, runs: list[tuple[int, int]]) -> Iterator[Finding]:
+    for _, end in runs:
+        if text.startswith(":AA", end):
+            secret = _TELEGRAM_SECRET.match(text, end)
+            bot = _TELEGRAM_BOT.search(text, max(0, end - 11), end) if secret is not None else None
+            if secret is not None and bot is not None:
+                yield Finding(API_KEY, bot.start(), secret.end())
 
 
 def _named_credentials(text: str, lower: str, prose: Collection[str]) -> Iterator[Finding]:
