@@ -1048,6 +1048,8 @@ def test_words_near_secret_names_are_not_secrets(prompt: str) -> None:
         "Her number of items was 1233183",  # "her number" says phone only right before the digits
         "released 2002-12-11T15:14:00.822816",  # fractions of a second are no international "00" prefix
         "Routing number 053279707, account KNOL30279227800368",  # the digits of a code, glued to letters
+        "Call reference 6303606384 was closed",  # a ticket's "call", not a phone's
+        "Call ID 4812736450 dropped after 3 minutes",
     ],
 )
 def test_invalid_numbers_are_not_personal_data(firewall: Firewall, prompt: str) -> None:
@@ -1077,6 +1079,7 @@ def test_checksum_validators() -> None:
         ("my ssn is 123456789", "US_SSN", "123456789"),  # ... and an SSN here
         ("Her number: 506 176 213", "PHONE_NUMBER", "506 176 213"),
         ("My number is 0531959691", "PHONE_NUMBER", "0531959691"),
+        ("For reference, call 0531959691 after six.", "PHONE_NUMBER", "0531959691"),
         ("The office line, 0767 142747, is busy all day.", "PHONE_NUMBER", "0767 142747"),
         ("Transfer it to PL64 6941 5731 1399 6712 0650 0854 at my bank", "IBAN_CODE",
          "PL64 6941 5731 1399 6712 0650 0854"),
