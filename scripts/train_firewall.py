@@ -1,6 +1,6 @@
 """Train the firewall's learned models and write `shared/firewall/model.json`, reproducibly.
 
-    python scripts/train_firewall.py [DATA_DIR] [--out PATH] [--cv] [--reuse-encoder]
+    python scripts/train_firewall.py [DATA_DIR] [--out PATH] [--cv] [--reuse-encoder] [--toxicity-only]
 
 DATA_DIR (default: ../shared/data/firewall, relative to the repository root) holds the labelled JSON
 Lines files described in its README; the synthetic rows of `scripts/firewall_synthetic.py`, the
@@ -13,6 +13,10 @@ The injection model's threshold is set last, on the evaluation sets already read
 which are never trained on: the lowest that flags at most 2% of their benign prompts, scored as the
 gate scores them. The independently written sets' `test` halves are neither read nor trained on: they
 measure.
+
+The toxicity model also reads the hand-written rows of `scripts/firewall_toxicity_extra/`, which the
+injection model does not; --toxicity-only trains it alone and writes it into the model file at --out,
+leaving the rest of that file as it is (the full run gives the same toxicity model).
 
 With --reuse-encoder the tuned encoder layers and their regression are kept from the model file at --out
 when they were tuned on the same rows (their digest is in the file), instead of tuned again.
@@ -82,6 +86,7 @@ INJECTION_SCALE_FROM = 64
 INJECTION_MIN_WEIGHT = 0.03
 TOXICITY_MIN_WEIGHT = 0.005
 TOXICITY_F1_SLACK = 0.005
+TOXICITY_BENIGN_FLAGGED = 0.005  # the most of the benign prompts the toxicity threshold may flag, out of fold
 TUNED_FILE = "encoder_tuned.npz"  # the encoder's tuned layers, written beside the model file
 # Encoders tuned from this many seeds, their log-odds averaged: one tuning's quality varies with its seed
 # (recall at 2% of the read sets' benign prompts flagged, both tiers: 91.3% to 95.0% over three seeds).
@@ -176,6 +181,26 @@ def written_rows(directory: Path = WRITTEN_DIR) -> list[Row]:
         rows.append(
             Row(f"{source}-{i}", item["text"], item["label"], source, "written", f"written_{path.stem}")
         )
+    return rows
+
+
+# Comments and chat messages written by hand for the toxicity model alone, in many languages, toxic or not,
+# most of the benign ones hard (profanity at no one, reporting abuse, violent words used innocently). The
+# injection model and the prose statistics do not read them. The toxicity sets of other authors
+# (`scripts/firewall_toxicity/`) are neither read nor trained on: they measure.
+TOXICITY_WRITTEN_DIR = ROOT / "scripts" / "firewall_toxicity_extra"
+# The benign prompts written for the injection model (`WRITTEN_DIR`, the read halves) as the toxicity
+# model's negatives too: instructions, documents and chats that are no abuse.
+TOXICITY_READS_INJECTION_BENIGN = True
+
+
+def toxicity_written_rows(directory: Path = TOXICITY_WRITTEN_DIR) -> list[Row]:
+    """The hand-written toxicity rows (`TOXICITY_WRITTEN_DIR`), one source per file and family."""
+    rows = []
+    for path, i, item in _records(directory):
+        source = f"toxicity_{path.stem}_{item['family']}"
+        group = f"toxicity_{path.stem}"
+        rows.append(Row(f"{source}-{i}", item["text"], item["label"], source, "toxicity_written", group))
     return rows
 
 
@@ -654,15 +679,19 @@ INJECTION_ONLY = frozenset(
 )
 
 
-def toxicity_task(rows: list[Row]) -> tuple[list[Row], np.ndarray, Featurised]:
-    """Positives: toxic comments. Negatives: non-toxic comments, benign prompts, PII templates."""
+def toxicity_task(rows: list[Row], written: Sequence[Row] = ()) -> tuple[list[Row], np.ndarray, Featurised]:
+    """Positives: toxic comments. Negatives: non-toxic comments, benign prompts, PII templates. `written`:
+    the hand-written toxicity rows (`toxicity_written_rows`), toxic or not."""
     task = [
         r
         for r in rows + technical_rows()
-        if r.label in ("toxic", "not_toxic", "benign", "pii", "no_pii")
-        and r.source not in INJECTION_ONLY
-        and r.file not in ("written", "read")
-    ]
+        if (
+            r.label in ("toxic", "not_toxic", "benign", "pii", "no_pii")
+            and r.source not in INJECTION_ONLY
+            and r.file not in ("written", "read")
+        )
+        or (TOXICITY_READS_INJECTION_BENIGN and r.file in ("written", "read") and r.label == "benign")
+    ] + list(written)
     y = np.array([1 if r.label == "toxic" else 0 for r in task])
     data = featurise([r.text for r in task], toxicity.signals)
     return task, y, data
@@ -677,18 +706,30 @@ def toxicity_cv(task: list[Row], y: np.ndarray, data: Featurised) -> dict[str, A
             fit(data, train, y[train], TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT), data, test
         )
     comments = np.array([r.file == "toxicity" for r in task])
-    # F1 on the comments is flat near its best (it moves by about 0.01 between 0.3 and 0.8): the highest
-    # threshold that comes within `TOXICITY_F1_SLACK` of the best is taken, which flags the fewest other
-    # prompts.
-    curve = [(_f1(y[comments], oof[comments] >= t), float(t)) for t in np.arange(0.3, 0.9, 0.02)]
+    written = np.array([r.file == "toxicity_written" for r in task])
+    # The threshold is set on the rows labelled toxic or not: the labelled comments and the hand-written
+    # rows. F1 there is flat near its best: the highest threshold that comes within `TOXICITY_F1_SLACK` of
+    # the best is taken, which flags the fewest other prompts.
+    judged = comments | written
+    benign = np.array([r.label == "benign" for r in task])
+    # Only thresholds that flag at most `TOXICITY_BENIGN_FLAGGED` of the benign prompts (out of fold): the
+    # gate blocks what it calls toxic, and most of its traffic is prompts, not comments.
+    allowed = [
+        float(t)
+        for t in np.arange(0.3, 0.9, 0.02)
+        if np.mean(oof[benign] >= t) <= TOXICITY_BENIGN_FLAGGED
+    ] or [0.88]
+    curve = [(_f1(y[judged], oof[judged] >= t), t) for t in allowed]
     best = max(f1 for f1, _ in curve)
     threshold = round(max(t for f1, t in curve if f1 >= best - TOXICITY_F1_SLACK), 2)
-    benign = np.array([r.label == "benign" for r in task])
-    return {
+    report = {
         "threshold": threshold,
         "f1_comments": round(_f1(y[comments], oof[comments] >= threshold), 4),
         "benign_prompts_flagged": round(float(np.mean(oof[benign] >= threshold)), 4),
     }
+    if written.any():
+        report["f1_written"] = round(_f1(y[written], oof[written] >= threshold), 4)
+    return report
 
 
 def _f1(y: np.ndarray, predicted: np.ndarray) -> float:
@@ -711,6 +752,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-lexical", action="store_true", help="signals only (for comparison)")
     parser.add_argument("--no-semantic", action="store_true", help="no second tier (no sentence encoder)")
     parser.add_argument(
+        "--toxicity-only",
+        action="store_true",
+        help="train the toxicity model alone and write it into the model file at --out",
+    )
+    parser.add_argument(
         "--reuse-encoder",
         action="store_true",
         help="keep the tuned encoder of the model at --out when it was tuned on the same rows",
@@ -721,16 +767,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not rows:
         parser.error(f"no *.jsonl rows in {args.data_dir}")
     rows = training_rows(rows)
+    if args.toxicity_only:
+        model = json.loads(args.out.read_text(encoding="utf-8"))
+        tox_report = _with_toxicity(model, rows)
+        if args.cv:
+            print_toxicity_cv(tox_report)
+        _write(args.out, model)
+        print(f"wrote the toxicity model into {args.out} (threshold {tox_report['threshold']})")
+        return 0
     prose_words, trigrams = build_prose(rows)
     prose = injection.Prose(frozenset(prose_words), frozenset(trigrams))
     lexical = not args.no_lexical
 
     inj_rows, inj_y, inj_data = injection_task(rows, prose)
-    tox_rows, tox_y, tox_data = toxicity_task(rows)
     inj_report, inj_oof, inj_folds = injection_cv(inj_rows, inj_y, inj_data, lexical)
-    tox_report = toxicity_cv(tox_rows, tox_y, tox_data)
-    if args.cv:
-        print_cv(inj_report, tox_report)
     head = None
     if not args.no_semantic:
         tuned_on = encoder_rows(inj_rows)
@@ -741,25 +791,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     everything = np.arange(len(inj_rows))
     inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM)
-    tox = fit(tox_data, np.arange(len(tox_rows)), tox_y, TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT)
-    model = {
+    model: dict[str, Any] = {
         "version": FORMAT_VERSION,
         "trained_on": {
             "files": _hashes(args.data_dir),
             "seed": SEED,
             "synthetic_rows": len([r for r in rows if r.file == "synthetic"]),
             "written_rows": _hashes(WRITTEN_DIR),
-            "cross_validation": {
-                "injection": inj_report,
-                "toxicity": tox_report,
-            },
+            "cross_validation": {"injection": inj_report},
         },
         "prose_words": prose_words,
         "trigrams": trigrams,
         "injection": _serialise(inj, inj_report["threshold"]),
-        "toxicity": _serialise(tox, tox_report["threshold"]),
         **({"semantic": head} if head else {}),
     }
+    tox_report = _with_toxicity(model, rows)
+    if args.cv:
+        print_cv(inj_report, tox_report)
     _write(args.out, model)
     # The read rows are scored out of fold for the operating point: each by the first tier trained without
     # its fold (and an encoder not tuned on them, unless ENCODER_READS_READ_DIRS).
@@ -792,6 +840,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _with_toxicity(model: dict[str, Any], rows: list[Row]) -> dict[str, Any]:
+    """Train the toxicity model on `rows` and the hand-written toxicity rows, put it into `model` with its
+    cross-validated figures, and return those."""
+    tox_rows, tox_y, tox_data = toxicity_task(rows, toxicity_written_rows())
+    report = toxicity_cv(tox_rows, tox_y, tox_data)
+    tox = fit(tox_data, np.arange(len(tox_rows)), tox_y, TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT)
+    model["toxicity"] = _serialise(tox, report["threshold"])
+    model["trained_on"]["cross_validation"]["toxicity"] = report
+    model["trained_on"]["toxicity_written_rows"] = _hashes(TOXICITY_WRITTEN_DIR)
+    return report
+
+
 def _write(path: Path, model: dict[str, Any]) -> None:
     path.write_text(dumps(model), encoding="utf-8")
 
@@ -804,10 +864,14 @@ def print_cv(injection_report: dict[str, Any], toxicity_report: dict[str, Any]) 
     )
     for family, groups in injection_report["leave_family_out"].items():
         _print_rates(f"injection, attack family '{family}' left out of training:", groups)
+    print_toxicity_cv(toxicity_report)
+
+
+def print_toxicity_cv(report: dict[str, Any]) -> None:
+    written = f", {report['f1_written']:.3f} on the hand-written rows" if "f1_written" in report else ""
     print(
-        f"toxicity, 5-fold: F1 {toxicity_report['f1_comments']:.3f} on the comments at threshold "
-        f"{toxicity_report['threshold']}, benign prompts flagged "
-        f"{100 * toxicity_report['benign_prompts_flagged']:.1f}%"
+        f"toxicity, 5-fold: F1 {report['f1_comments']:.3f} on the comments{written} at threshold "
+        f"{report['threshold']}, benign prompts flagged {100 * report['benign_prompts_flagged']:.1f}%"
     )
 
 

@@ -105,3 +105,36 @@ def test_the_shipped_encoder_was_tuned_on_the_rows_the_script_tunes_it_on() -> N
     assert len(tuned_on) < len(task)  # the read halves are training rows, but not the encoder's
     model = json.loads(train.MODEL_PATH.read_text(encoding="utf-8"))
     assert model["semantic"]["tuned"]["rows_sha256"] == train.encoder_rows_digest(tuned_on)
+
+
+def test_hand_written_toxicity_rows_give_one_source_per_file_and_family(tmp_path: Path) -> None:
+    _jsonl(
+        tmp_path / "comments.jsonl",
+        [
+            {"text": "You absolute clown.", "label": "toxic", "family": "insult", "lang": "en"},
+            {"text": "Kill the stuck process.", "label": "not_toxic", "family": "tech", "lang": "en"},
+        ],
+    )
+    rows = train.toxicity_written_rows(tmp_path)
+    assert [(row.text, row.label, row.source, row.file) for row in rows] == [
+        ("You absolute clown.", "toxic", "toxicity_comments_insult", "toxicity_written"),
+        ("Kill the stuck process.", "not_toxic", "toxicity_comments_tech", "toxicity_written"),
+    ]
+    assert train.TOXICITY_WRITTEN_DIR.name == "firewall_toxicity_extra"
+
+
+@pytest.mark.skipif(not DATA_DIR.is_dir(), reason="the labelled firewall data is not beside the repository")
+def test_the_shipped_toxicity_model_is_what_toxicity_only_training_writes(tmp_path: Path) -> None:
+    shipped = json.loads(train.MODEL_PATH.read_text(encoding="utf-8"))
+    out = tmp_path / "model.json"
+    out.write_text(json.dumps({**shipped, "toxicity": {}}), encoding="utf-8")
+    assert train.main([str(DATA_DIR), "--toxicity-only", "--out", str(out)]) == 0
+    retrained = json.loads(out.read_text(encoding="utf-8"))
+    assert retrained["toxicity"] == shipped["toxicity"]
+    # The rows the injection model and the prose statistics read hold none of the toxicity model's own.
+    assert not any(row.file == "toxicity_written" for row in train.training_rows(train.load_rows(DATA_DIR)))
+    assert retrained["injection"] == shipped["injection"]  # left as it was
+    assert retrained["trained_on"]["toxicity_written_rows"] == shipped["trained_on"]["toxicity_written_rows"]
+    assert set(shipped["trained_on"]["toxicity_written_rows"]) == {
+        "assistants.jsonl", "comments.jsonl", "european.jsonl", "world.jsonl"
+    }  # fmt: skip

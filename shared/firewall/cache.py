@@ -21,7 +21,7 @@ from collections.abc import Hashable
 
 from shared.firewall.engine import FirewallResult
 
-MAX_BYTES = 4 << 20  # about 4,000 verdicts
+MAX_BYTES = 2 << 20  # about 2,000 verdicts
 ENTRY_BYTES = 1024  # what an entry holds besides a redacted text: its key of digests, the verdict's fields
 
 
