@@ -129,12 +129,20 @@ def test_the_shipped_toxicity_model_is_what_toxicity_only_training_writes(tmp_pa
     out = tmp_path / "model.json"
     out.write_text(json.dumps({**shipped, "toxicity": {}}), encoding="utf-8")
     assert train.main([str(DATA_DIR), "--toxicity-only", "--out", str(out)]) == 0
-    retrained = json.loads(out.read_text(encoding="utf-8"))
-    assert retrained["toxicity"] == shipped["toxicity"]
+    retrained = json.loads(out.read_text(encoding="utf-8"))["toxicity"]
+    expected = shipped["toxicity"]
+    # The same weights, to the last decimal or one unit of it: BLAS sums in another order with another
+    # number of threads (other tests of this process may have limited them).
+    assert retrained["threshold"] == expected["threshold"]
+    assert retrained["bias"] == pytest.approx(expected["bias"], abs=1e-5)
+    for part in ("weights", "lexical"):
+        assert retrained[part].keys() == expected[part].keys()
+        assert retrained[part] == pytest.approx(expected[part], abs=2e-4)
+    whole = json.loads(out.read_text(encoding="utf-8"))
     # The rows the injection model and the prose statistics read hold none of the toxicity model's own.
     assert not any(row.file == "toxicity_written" for row in train.training_rows(train.load_rows(DATA_DIR)))
-    assert retrained["injection"] == shipped["injection"]  # left as it was
-    assert retrained["trained_on"]["toxicity_written_rows"] == shipped["trained_on"]["toxicity_written_rows"]
+    assert whole["injection"] == shipped["injection"]  # left as it was
+    assert whole["trained_on"]["toxicity_written_rows"] == shipped["trained_on"]["toxicity_written_rows"]
     assert set(shipped["trained_on"]["toxicity_written_rows"]) == {
         "assistants.jsonl", "comments.jsonl", "european.jsonl", "world.jsonl"
     }  # fmt: skip
