@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
@@ -25,25 +26,46 @@ IDLE_WAIT_S = 0.5
 HOUSEKEEPING_S = 1.0
 
 
+class ReapWindow:
+    """Whether the scheduler may take back the jobs of workers whose heartbeat is gone.
+
+    Not within a lease of Redis coming back. While Redis was away no worker could heartbeat, and a Redis
+    restarted from its AOF has let the heartbeat keys expire meanwhile: a worker still running its job
+    would be taken for lost, its job run again beside it, and the retry's text interleaved with the
+    first run's in the job's event stream. So after the scheduler sees Redis fail, and while Redis's own
+    uptime is under a lease, live workers are given a lease to heartbeat again before any is reaped.
+    """
+
+    def __init__(self, lease_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lease_s = lease_s
+        self.clock = clock
+        self.quiet_until = 0.0
+
+    def redis_failed(self) -> None:
+        self.quiet_until = self.clock() + self.lease_s
+
+    def open(self, redis_uptime_s: float) -> bool:
+        return self.clock() >= self.quiet_until and redis_uptime_s >= self.lease_s
+
+
 async def serve(settings: Settings, catalog: Catalog, stop: asyncio.Event | None = None) -> None:
     """Dispatch until `stop` is set."""
     stop = stop or asyncio.Event()
     redis = connect(settings.redis_url, max_connections=8)
+    lease_s = settings.worker_heartbeat_s * 3
     dispatcher = Dispatcher(
-        redis,
-        Scripts(redis),
-        catalog.pool_names(),
-        policy=settings.queue_policy,
-        lease_s=settings.worker_heartbeat_s * 3,
+        redis, Scripts(redis), catalog.pool_names(), policy=settings.queue_policy, lease_s=lease_s
     )
     logger.info("scheduler started", extra={"pools": dispatcher.pools})
+    window = ReapWindow(lease_s)
     last_housekeeping = 0.0
     try:
         while not stop.is_set():
             try:
                 if time.monotonic() - last_housekeeping > HOUSEKEEPING_S:
                     last_housekeeping = time.monotonic()
-                    _, requeued = await dispatcher.reap_all()
+                    uptime = float((await redis.info("server"))["uptime_in_seconds"])
+                    _, requeued = await dispatcher.reap_all() if window.open(uptime) else (0, [])
                     for job_id in requeued:
                         # The request id ties this line to the API's and the workers' lines for the job.
                         request_id = await redis.hget(keys.job(job_id), "request_id")
@@ -57,6 +79,7 @@ async def serve(settings: Settings, catalog: Catalog, stop: asyncio.Event | None
                 await redis.blpop([keys.SCHEDULER_WAKE], timeout=IDLE_WAIT_S)  # type: ignore[arg-type]
             except (RedisError, OSError):
                 logger.warning("Redis unavailable; retrying", exc_info=True)
+                window.redis_failed()
                 await asyncio.sleep(1.0)
     finally:
         await redis.aclose()

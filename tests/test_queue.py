@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from scheduler.dispatch import Dispatcher
+from scheduler.main import ReapWindow
 from shared import keys
 from shared.jobs import (
     CANCELLED,
@@ -354,3 +355,17 @@ async def test_reap_leaves_live_workers_and_waiting_jobs_alone(
     await redis.zadd(keys.inflight(POOL), {finished: 0})
     await redis.hset(keys.job(finished), "status", SUCCEEDED)
     assert await dispatcher.reap(POOL) == (1, [])
+
+
+def test_no_worker_is_reaped_within_a_lease_of_redis_coming_back() -> None:
+    now = [100.0]
+    window = ReapWindow(lease_s=6.0, clock=lambda: now[0])
+    assert window.open(redis_uptime_s=3600)
+    window.redis_failed()  # an error from Redis: down, or restarted under the scheduler
+    now[0] += 5.9
+    assert not window.open(redis_uptime_s=3600)  # the workers have not had a lease to heartbeat again
+    now[0] += 0.2
+    assert window.open(redis_uptime_s=3600)
+    # A Redis that restarted while the scheduler was not looking: its uptime says so.
+    assert not window.open(redis_uptime_s=2)
+    assert window.open(redis_uptime_s=6)
