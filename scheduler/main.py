@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import time
 from collections.abc import Callable
 
-from redis.exceptions import RedisError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
 
 from scheduler.dispatch import Dispatcher
 from shared import keys
@@ -64,8 +66,9 @@ async def serve(settings: Settings, catalog: Catalog, stop: asyncio.Event | None
             try:
                 if time.monotonic() - last_housekeeping > HOUSEKEEPING_S:
                     last_housekeeping = time.monotonic()
-                    uptime = float((await redis.info("server"))["uptime_in_seconds"])
-                    _, requeued = await dispatcher.reap_all() if window.open(uptime) else (0, [])
+                    _, requeued = (
+                        await dispatcher.reap_all() if window.open(await _uptime(redis)) else (0, [])
+                    )
                     for job_id in requeued:
                         # The request id ties this line to the API's and the workers' lines for the job.
                         request_id = await redis.hget(keys.job(job_id), "request_id")
@@ -83,6 +86,15 @@ async def serve(settings: Settings, catalog: Catalog, stop: asyncio.Event | None
                 await asyncio.sleep(1.0)
     finally:
         await redis.aclose()
+
+
+async def _uptime(redis: Redis) -> float:
+    """How long Redis has been up, in seconds; a Redis that does not say (INFO renamed or refused, as some
+    hosted ones do) counts as up for long."""
+    try:
+        return float((await redis.info("server"))["uptime_in_seconds"])
+    except (ResponseError, KeyError, ValueError):
+        return math.inf
 
 
 def run(settings: Settings, catalog: Catalog) -> None:
