@@ -144,5 +144,6 @@ def test_the_shipped_toxicity_model_is_what_toxicity_only_training_writes(tmp_pa
     assert whole["injection"] == shipped["injection"]  # left as it was
     assert whole["trained_on"]["toxicity_written_rows"] == shipped["trained_on"]["toxicity_written_rows"]
     assert set(shipped["trained_on"]["toxicity_written_rows"]) == {
-        "assistants.jsonl", "comments.jsonl", "european.jsonl", "world.jsonl"
+        "assistants.jsonl", "central_west.jsonl", "comments.jsonl", "east_mixed.jsonl", "european.jsonl",
+        "romance_german.jsonl", "world.jsonl",
     }  # fmt: skip
