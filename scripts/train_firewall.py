@@ -189,9 +189,6 @@ def written_rows(directory: Path = WRITTEN_DIR) -> list[Row]:
 # injection model and the prose statistics do not read them. The toxicity sets of other authors
 # (`scripts/firewall_toxicity/`) are neither read nor trained on: they measure.
 TOXICITY_WRITTEN_DIR = ROOT / "scripts" / "firewall_toxicity_extra"
-# The benign prompts written for the injection model (`WRITTEN_DIR`, the read halves) as the toxicity
-# model's negatives too: instructions, documents and chats that are no abuse.
-TOXICITY_READS_INJECTION_BENIGN = True
 
 
 def toxicity_written_rows(directory: Path = TOXICITY_WRITTEN_DIR) -> list[Row]:
@@ -690,7 +687,9 @@ def toxicity_task(rows: list[Row], written: Sequence[Row] = ()) -> tuple[list[Ro
             and r.source not in INJECTION_ONLY
             and r.file not in ("written", "read")
         )
-        or (TOXICITY_READS_INJECTION_BENIGN and r.file in ("written", "read") and r.label == "benign")
+        # The benign prompts written for the injection model (`WRITTEN_DIR`, the read halves) are the
+        # toxicity model's negatives too: instructions, documents and chats that are no abuse.
+        or (r.file in ("written", "read") and r.label == "benign")
     ] + list(written)
     y = np.array([1 if r.label == "toxic" else 0 for r in task])
     data = featurise([r.text for r in task], toxicity.signals)
@@ -715,9 +714,7 @@ def toxicity_cv(task: list[Row], y: np.ndarray, data: Featurised) -> dict[str, A
     # Only thresholds that flag at most `TOXICITY_BENIGN_FLAGGED` of the benign prompts (out of fold): the
     # gate blocks what it calls toxic, and most of its traffic is prompts, not comments.
     allowed = [
-        float(t)
-        for t in np.arange(0.3, 0.9, 0.02)
-        if np.mean(oof[benign] >= t) <= TOXICITY_BENIGN_FLAGGED
+        float(t) for t in np.arange(0.3, 0.9, 0.02) if np.mean(oof[benign] >= t) <= TOXICITY_BENIGN_FLAGGED
     ] or [0.88]
     curve = [(_f1(y[judged], oof[judged] >= t), t) for t in allowed]
     best = max(f1 for f1, _ in curve)

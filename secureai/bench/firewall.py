@@ -22,6 +22,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from secureai.bench.harness import machine
@@ -115,14 +116,12 @@ def _print_conversations(chats: list[list[str]], turns: int) -> None:
         f" all of them so far ({'with' if firewall.second_tier else 'without'} the second tier):"
     )
     lines = [("verdict cache", "requests", "p50", "p99", "max", "last turn p50", "scans", "second looks")]
-    warm: Any = type("Services", (), {})()
-    warm.firewall, warm.verdicts = firewall, VerdictCache(max_bytes=0)
+    warm = SimpleNamespace(firewall=firewall, verdicts=VerdictCache(max_bytes=0))
     asyncio.run(_replay(warm, chats[:1], _Replay()))  # untimed: the encoder's tables loaded, as in a gateway
     for cached in (False, True):
         replay = _Replay()
-        services: Any = type("Services", (), {})()
-        services.firewall = _Counted(firewall, replay)
-        services.verdicts = VerdictCache() if cached else VerdictCache(max_bytes=0)
+        verdicts = VerdictCache() if cached else VerdictCache(max_bytes=0)
+        services = SimpleNamespace(firewall=_Counted(firewall, replay), verdicts=verdicts)
         asyncio.run(_replay(services, chats, replay))
         p50, p99, slowest = latency_cells(replay.request_ms, "ms", 2)
         last = latency_cells(replay.request_ms[turns - 1 :: turns], "ms", 2)[0]

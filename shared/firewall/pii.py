@@ -427,7 +427,7 @@ def _assigned_secrets(text: str, lower: str, prose: Collection[str]) -> Iterator
             if (found := _assigned(match, prose)) is not None:
                 yield found
         return
-    starts = sorted({at for stem in _SECRET_STEMS for at in places(lower, stem)})
+    starts = _stem_places(lower, _SECRET_STEMS)
     end = 0
     for at in starts:
         if at < end:
@@ -437,6 +437,11 @@ def _assigned_secrets(text: str, lower: str, prose: Collection[str]) -> Iterator
             end = assigned.end()
             if (found := _assigned(assigned, prose)) is not None:
                 yield found
+
+
+def _stem_places(lower: str, stems: tuple[str, ...]) -> list[int]:
+    """Where any of `stems` starts in `lower`, in order: where a secret's name may start."""
+    return sorted({at for stem in stems for at in places(lower, stem)})
 
 
 def _assigned(match: re.Match[str], prose: Collection[str]) -> Finding | None:
@@ -491,7 +496,7 @@ def _telegram_tokens(text: str, runs: list[tuple[int, int]]) -> Iterator[Finding
 
 def _named_credentials(text: str, lower: str, prose: Collection[str]) -> Iterator[Finding]:
     if len(lower) == len(text):
-        starts = sorted({at for stem in _NAMED_STEMS for at in places(lower, stem)})
+        starts = _stem_places(lower, _NAMED_STEMS)
     else:  # lower case changed the length (rare letters): no shared offsets
         starts = [match.start() for match in _NAMED_STEM.finditer(text)]
     end = 0
@@ -499,8 +504,10 @@ def _named_credentials(text: str, lower: str, prose: Collection[str]) -> Iterato
         if at < end:
             continue
         named = _NAMED_CREDENTIAL.match(text, at)
-        value = named.group(1) if named is not None else ""
-        if named is not None and _LETTER_AND_DIGIT.search(value) and _credible(value, prose):
+        if named is None:
+            continue
+        value = named.group(1)
+        if _LETTER_AND_DIGIT.search(value) and _credible(value, prose):
             kind = API_KEY if named.group(0)[:6].lower() == "bearer" else PASSWORD
             yield Finding(kind, named.start(1), named.end(1))
             end = named.end()
