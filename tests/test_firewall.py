@@ -9,6 +9,7 @@ import os
 import string
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,16 @@ from shared.firewall.injection import words_of
 from shared.firewall.injection_rules import RULE_FAMILIES
 from shared.firewall.model import (
     MODEL_PATH,
+    PREFIX_MARK,
     LexicalTable,
     dumps,
     gram_keys,
     lexical_words,
     load_model,
+    ngrams,
+    prefix_grams,
     read_words,
+    word_prefixes,
 )
 from shared.firewall.normalize import fold
 from shared.firewall.pii import find_pii
@@ -1211,7 +1216,7 @@ def test_chinese_and_japanese_attacks_are_told_by_their_character_pairs(firewall
 def test_each_model_reads_its_own_weights_from_the_shared_table(tmp_path: Path) -> None:
     data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
     data["injection"]["lexical"] = {"ignore": 1.5, "ignore previous": 2.0, "you": 0.25}
-    data["toxicity"]["lexical"] = {"idiot": 3.0, "you": -0.5, "you idiot": 1.0}
+    data["toxicity"].update(lexical={"idiot": 3.0, "you": -0.5, "you idiot": 1.0}, prefixes={})
     path = tmp_path / "model.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     model = load_model(path)
@@ -1221,6 +1226,51 @@ def test_each_model_reads_its_own_weights_from_the_shared_table(tmp_path: Path) 
     # Seven distinct n-grams: four words and three pairs, of which three words and two pairs have weights.
     assert model.lexical(["ignore", "previous", "you", "idiot"]) == (3.75, 3.5, 7)
     assert model.lexical(["nothing", "known"]) == (0.0, 0.0, 3)
+
+
+def test_the_toxicity_model_reads_each_distinct_word_beginning_once(tmp_path: Path) -> None:
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    data["injection"]["lexical"] = {"you": 0.25}
+    data["toxicity"].update(lexical={"you": -0.5}, prefix_chars=4, prefixes={"idio": 2.0, "you": 8.0})
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ModelError, match="word beginning"):
+        load_model(path)  # "you" would be read as the beginning of "you"
+    data["toxicity"]["prefixes"] = {"idio": 2.0, "stup": 1.0}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    model = load_model(path)
+    # "idiots" and "idiotic" share one beginning, read once; "stu" and "you" are too short to have one.
+    assert model.lexical(["you", "idiots", "idiotic", "stu", "stupid"]) == (0.25, 2.5, 9)
+    assert model.lexical(["you", "idiots"], toxicity=False)[::2] == (0.25, 3)  # the injection model's alone
+    # A long prompt's beginnings are those of the words the lexical models read: its start and its end.
+    long = ["word"] * 200 + ["idiots"] + ["word"] * 200 + ["stupid"]
+    assert model.lexical(long)[1] == 1.0
+    del data["toxicity"]["prefix_chars"], data["toxicity"]["prefixes"]  # a model file without them
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert load_model(path).lexical(["you", "idiots", "stupid"]) == (0.25, -0.5, 5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from(["idiot", "idiots", "idi", "stupid", "12345", "1999", "条条条条", "ça", "çava", "a"]),
+        max_size=300,
+    )
+)
+def test_the_training_script_names_the_beginnings_the_model_reads(words: list[str]) -> None:
+    # What the script trains on (`prefix_grams` of a row's n-grams) is what a scan looks up.
+    named = {gram.removeprefix(PREFIX_MARK) for gram in prefix_grams(ngrams(words), 4)}
+    assert named == word_prefixes(read_words(words), 4)
+    assert all(gram.startswith(PREFIX_MARK) and " " not in gram for gram in prefix_grams(ngrams(words), 4))
+
+
+def test_insults_inflected_past_the_words_the_model_learnt_are_toxic(firewall: Firewall) -> None:
+    # The beginnings of "idiota", "inútil" and "debiel" carry what the whole words, rare in the rows, do not.
+    words_only = replace(firewall.model.toxicity, prefix_chars=0)
+    without = Firewall(model=replace(firewall.model, toxicity=words_only), semantic="off")
+    for text in ("eres una idiota inútil, cállate", "jij bent echt een debiel"):
+        assert firewall.scan(text).categories == ("toxicity",), text
+        assert without.scan(text).categories == (), text
 
 
 # Words of three scripts, "ag" and "条" among them: str hashes read a string's bytes, and "条" is stored as

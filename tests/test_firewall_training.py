@@ -131,13 +131,9 @@ def test_the_shipped_toxicity_model_is_what_toxicity_only_training_writes(tmp_pa
     assert train.main([str(DATA_DIR), "--toxicity-only", "--out", str(out)]) == 0
     retrained = json.loads(out.read_text(encoding="utf-8"))["toxicity"]
     expected = shipped["toxicity"]
-    # The same weights, to the last decimal or one unit of it: BLAS sums in another order with another
-    # number of threads (other tests of this process may have limited them).
-    assert retrained["threshold"] == expected["threshold"]
-    assert retrained["bias"] == pytest.approx(expected["bias"], abs=1e-5)
-    for part in ("weights", "lexical"):
-        assert retrained[part].keys() == expected[part].keys()
-        assert retrained[part] == pytest.approx(expected[part], abs=2e-4)
+    # The same file, to the last decimal: the script fits with one BLAS thread, whatever this process allows.
+    assert retrained == expected
+    assert expected["prefix_chars"] == train.TOXICITY_PREFIX_CHARS and expected["prefixes"]
     whole = json.loads(out.read_text(encoding="utf-8"))
     # The rows the injection model and the prose statistics read hold none of the toxicity model's own.
     assert not any(row.file == "toxicity_written" for row in train.training_rows(train.load_rows(DATA_DIR)))

@@ -234,7 +234,7 @@ class Firewall:
             operator = "\n".join(part.text for part in conversation if part.role in OPERATOR_TURNS)
             for part in conversation:
                 turn_text = _well_formed(part.text)
-                turn_read = _read(turn_text, self.model)
+                turn_read = _read(turn_text, self.model, toxicity=False)
                 score, found, unsure = self._injection(
                     turn_text, turn_read, second_look, part.role in OPERATOR_TURNS
                 )
@@ -355,7 +355,7 @@ class Firewall:
         present = set(words)
         model = self.model
         found = injection.signals(folded, folded, words, model.prose, present)
-        lexical, _, grams = model.lexical(lexical_words(words, folded))
+        lexical, _, grams = model.lexical(lexical_words(words, folded), toxicity=False)
         return model.injection.probability_with(found, lexical, grams)
 
 
@@ -379,11 +379,13 @@ class _Read(NamedTuple):
     grams: int
 
 
-def _read(text: str, model: FirewallModel) -> _Read:
+def _read(text: str, model: FirewallModel, toxicity: bool = True) -> _Read:
+    """`text` as the models read it; without the toxicity model's sum when `toxicity` is false (a turn of
+    a conversation: the toxicity model reads the whole prompt)."""
     raw = text if text.isascii() else unicodedata.normalize("NFKC", text)
     folded = normalize.fold(raw)  # NFKC again is a quick check on NFKC text: `fold(text)`, cheaper
     words = injection.words_of(folded)
-    return _Read(raw, folded, words, set(words), *model.lexical(lexical_words(words, folded)))
+    return _Read(raw, folded, words, set(words), *model.lexical(lexical_words(words, folded), toxicity))
 
 
 def _well_formed(text: str) -> str:

@@ -13,7 +13,7 @@ import math
 import operator
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import pairwise, repeat
 from pathlib import Path
@@ -50,6 +50,18 @@ class LinearModel:
     # The operating point when the second tier is off (`threshold` is the one for both tiers together);
     # None: the same.
     first_tier_threshold: float | None = None
+    # The weights of the words' beginnings of `prefix_chars` characters (`word_prefixes`), which the model
+    # also reads; none when 0.
+    prefix_chars: int = 0
+    prefixes: Mapping[str, float] = field(default_factory=dict)
+
+    def prefix_sum(self, words: list[str]) -> float:
+        """The sum of the weights of the distinct beginnings of `words` (`read_words`)."""
+        if not self.prefix_chars:
+            return 0.0
+        # A word shorter than `prefix_chars` gives the whole of itself, which is no key of `prefixes`.
+        beginnings = set(map(operator.itemgetter(slice(self.prefix_chars)), set(words)))
+        return sum(map(self.prefixes.get, beginnings, _ZEROS))
 
     def probability_with(self, signals: Mapping[str, float], lexical: float, grams: int = 0) -> float:
         """The probability for these signals when the `grams` n-grams' weights add up to `lexical`."""
@@ -60,6 +72,10 @@ class LinearModel:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LinearModel:
         """Build from the dictionary the training script writes (word pairs as "first second")."""
+        prefix_chars = int(data.get("prefix_chars", 0))
+        if any(len(prefix) != prefix_chars for prefix in data.get("prefixes", {})):
+            # `prefix_sum` relies on it: a shorter word gives the whole of itself, which must be no key.
+            raise ModelError(f"a word beginning of other than {prefix_chars} characters in the model file")
         return cls(
             bias=float(data["bias"]),
             weights={str(k): float(v) for k, v in data["weights"].items()},
@@ -69,6 +85,8 @@ class LinearModel:
             first_tier_threshold=(
                 float(data["first_tier_threshold"]) if data.get("first_tier_threshold") is not None else None
             ),
+            prefix_chars=prefix_chars,
+            prefixes={sys.intern(str(k)): float(v) for k, v in data.get("prefixes", {}).items()},
         )
 
 
@@ -139,6 +157,25 @@ def read_words(words: list[str]) -> list[str]:
         shapes = {number: _NUMBER_SHAPES[min(len(number), 5)] for number in numbers}
         words = list(map(shapes.get, words, words))
     return words
+
+
+# A word's beginning, which the toxicity model reads beside the words: abuse comes inflected, compounded
+# and misspelt ("idiots", "idiotic", "stupido", "stupidest", "fucking", "fuckwit"), and in the languages
+# of its rows a word's first four letters carry its stem more often than the whole word recurs. In the
+# training script's n-grams a beginning is named `PREFIX_MARK` and its characters, a name no word or pair
+# has (`words_of` splits at ASCII punctuation); the model file keeps them apart, without the mark.
+PREFIX_MARK = "~"
+
+
+def word_prefixes(words: Iterable[str], chars: int) -> set[str]:
+    """The distinct beginnings of `chars` characters of those `words` that have as many."""
+    return {word[:chars] for word in words if len(word) >= chars}
+
+
+def prefix_grams(grams: Iterable[str], chars: int) -> set[str]:
+    """The beginnings of the words among a prompt's n-grams (`ngrams`), named as the training script names
+    them: `PREFIX_MARK` and the beginning."""
+    return {PREFIX_MARK + prefix for prefix in word_prefixes((g for g in grams if " " not in g), chars)}
 
 
 def gram_keys(words: list[str]) -> set[Gram]:
@@ -252,11 +289,14 @@ class FirewallModel:
     # The second tier's regression on sentence embeddings (`semantic.py`); None in a model without one.
     semantic: SemanticHead | None = None
 
-    def lexical(self, words: list[str]) -> tuple[float, float, int]:
+    def lexical(self, words: list[str], toxicity: bool = True) -> tuple[float, float, int]:
         """The sums of the injection and the toxicity model's weights of the n-grams of `words` (the
-        prompt's `lexical_words`), and how many distinct n-grams the models read there."""
-        total, grams = self.both.sums(read_words(words))
-        return total.real, total.imag, grams
+        prompt's `lexical_words`; the toxicity model's with its words' beginnings, unless `toxicity` is
+        false, when that sum is of no use), and how many distinct n-grams the models read there."""
+        read = read_words(words)
+        total, grams = self.both.sums(read)
+        prefixes = self.toxicity.prefix_sum(read) if toxicity else 0.0
+        return total.real, total.imag + prefixes, grams
 
 
 class _Column(Mapping[Gram, float]):
