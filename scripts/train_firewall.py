@@ -89,9 +89,17 @@ INJECTION_SCALE_FROM = 64
 INJECTION_MIN_WEIGHT = 0.03
 TOXICITY_MIN_WEIGHT = 0.005
 # The toxicity model also reads each word's first four characters (`model.word_prefixes`): chosen on the
-# out-of-fold figures (the labelled comments' 5-fold F1 0.833 -> 0.860, the hand-written rows' 0.670 ->
-# 0.729) among beginnings of 3, 4, 5 and 4 + 6 characters, ends, and four-character pieces anywhere in a word.
+# out-of-fold figures (with the benign cap of then, 0.5%: the labelled comments' 5-fold F1 0.833 -> 0.860,
+# the hand-written rows' 0.670 -> 0.729) among beginnings of 3, 4, 5 and 4 + 6 characters, ends, and
+# four-character pieces anywhere in a word.
 TOXICITY_PREFIX_CHARS = 4
+TOXICITY_FIT: dict[str, Any] = {"prefix_chars": TOXICITY_PREFIX_CHARS}
+# The injection model does not (0). Reading beginnings of 4 raised its out-of-fold figures (first tier
+# alone: recall at 2% of the read halves' benign prompts flagged 78.7% -> 82.1%) but lowered the unseen
+# sets' (both tiers: recall at 2% flagged 94.8% -> 94.0%, their benign prompts flagged 1.3% -> 2.0%); see
+# "Word beginnings for the toxicity model" in the README.
+INJECTION_PREFIX_CHARS = 0
+INJECTION_FIT: dict[str, Any] = {"scale_from": INJECTION_SCALE_FROM, "prefix_chars": INJECTION_PREFIX_CHARS}
 TOXICITY_F1_SLACK = 0.005
 TOXICITY_BENIGN_FLAGGED = 0.004  # the most of the benign prompts the toxicity threshold may flag, out of fold
 TUNED_FILE = "encoder_tuned.npz"  # the encoder's tuned layers, written beside the model file
@@ -303,6 +311,7 @@ def fit(
     lexical: bool = True,
     min_weight: float = INJECTION_MIN_WEIGHT,
     scale_from: int = 0,
+    prefix_chars: int = 0,
 ) -> Trained:
     """Logistic regression on standardised signals plus binary n-grams; scaling folded into the weights."""
     scaler = StandardScaler().fit(data.dense[index])
@@ -332,7 +341,7 @@ def fit(
         for g, j in vocabulary.items()
         if abs(weight := round(float(coef[len(data.names) + j]), 4)) >= min_weight
     }
-    return Trained(bias, weights, lexical_weights, scale_from)
+    return Trained(bias, weights, lexical_weights, scale_from, prefix_chars)
 
 
 def _lexical_matrix(grams: list[set[str]], vocabulary: dict[str, int]) -> sparse.csr_matrix:
@@ -419,6 +428,9 @@ def injection_task(rows: list[Row], prose: injection.Prose) -> tuple[list[Row], 
         [r.text for r in task],
         lambda raw, f, w: _without(injection.signals(raw, f, w, prose), INTERACTION_ONLY),
     )
+    if INJECTION_PREFIX_CHARS:
+        for grams in data.grams:
+            grams |= prefix_grams(grams, INJECTION_PREFIX_CHARS)
     return task, y, data
 
 
@@ -477,7 +489,7 @@ def injection_cv(
     models = []
     for k in range(FOLDS):
         train, test = np.where(folds != k)[0], np.where(folds == k)[0]
-        models.append(fit(data, train, y[train], INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM))
+        models.append(fit(data, train, y[train], INJECTION_C, lexical, **INJECTION_FIT))
         oof[test] = predict(models[-1], data, test)
     benign = np.array([r.label == "benign" for r in task])
     threshold = threshold_for(oof[benign], TARGET_FPR)
@@ -490,7 +502,7 @@ def injection_cv(
         family = np.where(in_family)[0]
         for k in range(FOLDS):
             train = np.where((folds != k) & ~in_family)[0]
-            model = fit(data, train, y[train], INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM)
+            model = fit(data, train, y[train], INJECTION_C, lexical, **INJECTION_FIT)
             own = np.where((folds == k) & ~in_family)[0]
             scores[own] = predict(model, data, own)
             scores[family] += predict(model, data, family) / FOLDS
@@ -787,7 +799,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lexical = not args.no_lexical
 
     inj_rows, inj_y, inj_data = injection_task(rows, prose)
-    inj_report, inj_oof, inj_folds = injection_cv(inj_rows, inj_y, inj_data, lexical)
+    with threadpool_limits(limits=1, user_api="blas"):  # see `_with_toxicity`
+        inj_report, inj_oof, inj_folds = injection_cv(inj_rows, inj_y, inj_data, lexical)
     head = None
     if not args.no_semantic:
         tuned_on = encoder_rows(inj_rows)
@@ -797,7 +810,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             head = semantic_head(tuning_rows, inj_y[tuned_on], args.out.with_name(TUNED_FILE))
 
     everything = np.arange(len(inj_rows))
-    inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical, scale_from=INJECTION_SCALE_FROM)
+    with threadpool_limits(limits=1, user_api="blas"):
+        inj = fit(inj_data, everything, inj_y, INJECTION_C, lexical, **INJECTION_FIT)
     model: dict[str, Any] = {
         "version": FORMAT_VERSION,
         "trained_on": {
@@ -852,11 +866,11 @@ def _with_toxicity(model: dict[str, Any], rows: list[Row]) -> dict[str, Any]:
     cross-validated figures, and return those."""
     tox_rows, tox_y, tox_data = toxicity_task(rows, toxicity_written_rows())
     # One BLAS thread: with another number the sums run in another order, and weights near the cut-off
-    # fall on the other side of it; so the file is the same bytes on every machine.
-    with threadpool_limits(limits=1):
+    # fall on the other side of it; so the file does not depend on how many threads the machine gives.
+    with threadpool_limits(limits=1, user_api="blas"):
         report = toxicity_cv(tox_rows, tox_y, tox_data)
-        tox = fit(tox_data, np.arange(len(tox_rows)), tox_y, TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT)
-    tox.prefix_chars = TOXICITY_PREFIX_CHARS
+        everything = np.arange(len(tox_rows))
+        tox = fit(tox_data, everything, tox_y, TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT, **TOXICITY_FIT)
     model["toxicity"] = _serialise(tox, report["threshold"])
     model["trained_on"]["cross_validation"]["toxicity"] = report
     model["trained_on"]["toxicity_written_rows"] = _hashes(TOXICITY_WRITTEN_DIR)

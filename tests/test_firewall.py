@@ -1234,7 +1234,7 @@ def test_the_toxicity_model_reads_each_distinct_word_beginning_once(tmp_path: Pa
     data["toxicity"].update(lexical={"you": -0.5}, prefix_chars=4, prefixes={"idio": 2.0, "you": 8.0})
     path = tmp_path / "model.json"
     path.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(ModelError, match="word beginning"):
+    with pytest.raises(ModelError, match="word's beginning"):
         load_model(path)  # "you" would be read as the beginning of "you"
     data["toxicity"]["prefixes"] = {"idio": 2.0, "stup": 1.0}
     path.write_text(json.dumps(data), encoding="utf-8")
@@ -1248,6 +1248,26 @@ def test_the_toxicity_model_reads_each_distinct_word_beginning_once(tmp_path: Pa
     del data["toxicity"]["prefix_chars"], data["toxicity"]["prefixes"]  # a model file without them
     path.write_text(json.dumps(data), encoding="utf-8")
     assert load_model(path).lexical(["you", "idiots", "stupid"]) == (0.25, -0.5, 5)
+
+
+def test_a_model_that_reads_word_beginnings_counts_them_among_its_n_grams(tmp_path: Path) -> None:
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    data["injection"].update(lexical={"you": 0.25}, prefix_chars=4, prefixes={"igno": 1.0, "idio": 0.5})
+    data["toxicity"].update(lexical={}, prefix_chars=4, prefixes={"idio": 2.0})
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    model = load_model(path)
+    assert dict(model.injection.prefixes) == {"igno": 1.0, "idio": 0.5}
+    assert dict(model.toxicity.prefixes) == {"idio": 2.0}
+    # Three words and two pairs, and the beginnings "igno" and "idio": the injection model's scaling of
+    # a long prompt's sum counts them as the training script does.
+    assert model.lexical(["ignore", "ignoring", "idiots"]) == (1.5, 2.0, 7)
+    assert model.lexical(["ignore", "you"], toxicity=False) == (1.25, 0.0, 4)
+    data["toxicity"]["prefix_chars"] = 5
+    data["toxicity"]["prefixes"] = {"idiot": 2.0}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ModelError, match="different lengths"):
+        load_model(path)
 
 
 @settings(max_examples=300, deadline=None)
@@ -1266,8 +1286,8 @@ def test_the_training_script_names_the_beginnings_the_model_reads(words: list[st
 
 def test_insults_inflected_past_the_words_the_model_learnt_are_toxic(firewall: Firewall) -> None:
     # The beginnings of "idiota", "inútil" and "debiel" carry what the whole words, rare in the rows, do not.
-    words_only = replace(firewall.model.toxicity, prefix_chars=0)
-    without = Firewall(model=replace(firewall.model, toxicity=words_only), semantic="off")
+    beginnings = {prefix: complex(weights.real, 0.0) for prefix, weights in firewall.model.beginnings.items()}
+    without = Firewall(model=replace(firewall.model, beginnings=beginnings), semantic="off")
     for text in ("eres una idiota inútil, cállate", "jij bent echt een debiel"):
         assert firewall.scan(text).categories == ("toxicity",), text
         assert without.scan(text).categories == (), text

@@ -50,18 +50,10 @@ class LinearModel:
     # The operating point when the second tier is off (`threshold` is the one for both tiers together);
     # None: the same.
     first_tier_threshold: float | None = None
-    # The weights of the words' beginnings of `prefix_chars` characters (`word_prefixes`), which the model
-    # also reads; none when 0.
+    # The length of the words' beginnings the model also reads (`word_prefixes`; 0: none), and their
+    # weights (the model's column of `FirewallModel.beginnings`).
     prefix_chars: int = 0
-    prefixes: Mapping[str, float] = field(default_factory=dict)
-
-    def prefix_sum(self, words: list[str]) -> float:
-        """The sum of the weights of the distinct beginnings of `words` (`read_words`)."""
-        if not self.prefix_chars:
-            return 0.0
-        # A word shorter than `prefix_chars` gives the whole of itself, which is no key of `prefixes`.
-        beginnings = set(map(operator.itemgetter(slice(self.prefix_chars)), set(words)))
-        return sum(map(self.prefixes.get, beginnings, _ZEROS))
+    prefixes: Mapping[Gram, float] = field(default_factory=dict)
 
     def probability_with(self, signals: Mapping[str, float], lexical: float, grams: int = 0) -> float:
         """The probability for these signals when the `grams` n-grams' weights add up to `lexical`."""
@@ -72,10 +64,6 @@ class LinearModel:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LinearModel:
         """Build from the dictionary the training script writes (word pairs as "first second")."""
-        prefix_chars = int(data.get("prefix_chars", 0))
-        if any(len(prefix) != prefix_chars for prefix in data.get("prefixes", {})):
-            # `prefix_sum` relies on it: a shorter word gives the whole of itself, which must be no key.
-            raise ModelError(f"a word beginning of other than {prefix_chars} characters in the model file")
         return cls(
             bias=float(data["bias"]),
             weights={str(k): float(v) for k, v in data["weights"].items()},
@@ -85,8 +73,7 @@ class LinearModel:
             first_tier_threshold=(
                 float(data["first_tier_threshold"]) if data.get("first_tier_threshold") is not None else None
             ),
-            prefix_chars=prefix_chars,
-            prefixes={sys.intern(str(k)): float(v) for k, v in data.get("prefixes", {}).items()},
+            prefix_chars=int(data.get("prefix_chars", 0)),
         )
 
 
@@ -97,6 +84,7 @@ def lexical_scale(grams: int, scale_from: int) -> float:
 
 Gram = str | tuple[str, str]
 _ZEROS = repeat(0.0)
+_NO_WEIGHTS = repeat(0j)
 
 
 def _key(gram: str) -> Gram:
@@ -288,6 +276,10 @@ class FirewallModel:
     both: LexicalTable = field(default_factory=LexicalTable)
     # The second tier's regression on sentence embeddings (`semantic.py`); None in a model without one.
     semantic: SemanticHead | None = None
+    # Both models' weights of words' beginnings of `prefix_chars` characters, as the n-grams' (injection +
+    # toxicity j): a prompt's beginnings are cut and looked up once, for both.
+    beginnings: Mapping[Gram, complex] = field(default_factory=dict)
+    prefix_chars: int = 0
 
     def lexical(self, words: list[str], toxicity: bool = True) -> tuple[float, float, int]:
         """The sums of the injection and the toxicity model's weights of the n-grams of `words` (the
@@ -295,8 +287,12 @@ class FirewallModel:
         false, when that sum is of no use), and how many distinct n-grams the models read there."""
         read = read_words(words)
         total, grams = self.both.sums(read)
-        prefixes = self.toxicity.prefix_sum(read) if toxicity else 0.0
-        return total.real, total.imag + prefixes, grams
+        if self.prefix_chars and (toxicity or self.injection.prefix_chars):
+            beginnings = word_prefixes(read, self.prefix_chars)
+            total += sum(map(self.beginnings.get, beginnings, _NO_WEIGHTS), 0j)
+            if self.injection.prefix_chars:  # they are n-grams of the prompt, as the training script counts
+                grams += len(beginnings)
+        return total.real, total.imag, grams
 
 
 class _Column(Mapping[Gram, float]):
@@ -320,6 +316,24 @@ class _Column(Mapping[Gram, float]):
         return sum(1 for _ in self)
 
 
+def _both_beginnings(
+    injection: Mapping[str, Any], toxicity: Mapping[str, Any]
+) -> tuple[dict[Gram, complex], int]:
+    """The two models' weights of words' beginnings (their `prefix_chars` and `prefixes` in the file), in
+    one dictionary, and the length of the beginnings."""
+    lengths = {int(linear.get("prefix_chars", 0)) for linear in (injection, toxicity)} - {0}
+    if len(lengths) > 1:
+        raise ModelError(f"the models read words' beginnings of different lengths: {sorted(lengths)}")
+    chars = lengths.pop() if lengths else 0
+    both: dict[Gram, complex] = {}
+    for linear, unit in ((injection, 1.0), (toxicity, 1j)):
+        for prefix, weight in linear.get("prefixes", {}).items():
+            if len(prefix) != chars:  # each is a key for the beginning of a word at least as long
+                raise ModelError(f"a word's beginning of other than {chars} characters: {prefix!r}")
+            both[sys.intern(prefix)] = both.get(prefix, 0j) + unit * float(weight)
+    return both, chars
+
+
 def _both_table(injection: Mapping[str, Any], toxicity: Mapping[str, Any]) -> LexicalTable:
     """The two models' n-gram weights as the file names them ("first second" for a pair), in one table."""
     both = {gram: complex(float(weight), 0.0) for gram, weight in injection.items()}
@@ -340,11 +354,16 @@ def load_model(path: Path | None = None) -> FirewallModel:
     # The n-gram weights are kept once, in the shared table; each model reads its column of it. The parsed
     # weights are dropped before anything else is built (see `dumps`).
     both = _both_table(data["injection"].pop("lexical"), data["toxicity"].pop("lexical"))
+    beginnings, prefix_chars = _both_beginnings(data["injection"], data["toxicity"])
     injection = replace(
-        LinearModel.from_json({**data["injection"], "lexical": {}}), lexical=_Column(both, imaginary=False)
+        LinearModel.from_json({**data["injection"], "lexical": {}}),
+        lexical=_Column(both, imaginary=False),
+        prefixes=_Column(beginnings, imaginary=False),
     )
     toxicity = replace(
-        LinearModel.from_json({**data["toxicity"], "lexical": {}}), lexical=_Column(both, imaginary=True)
+        LinearModel.from_json({**data["toxicity"], "lexical": {}}),
+        lexical=_Column(both, imaginary=True),
+        prefixes=_Column(beginnings, imaginary=True),
     )
     return FirewallModel(
         prose=Prose(words=frozenset(data["prose_words"]), trigrams=frozenset(data["trigrams"])),
@@ -352,6 +371,8 @@ def load_model(path: Path | None = None) -> FirewallModel:
         toxicity=toxicity,
         trained_on=data.get("trained_on", {}),
         both=both,
+        beginnings=beginnings,
+        prefix_chars=prefix_chars,
         semantic=SemanticHead.from_json(data["semantic"], source.parent) if data.get("semantic") else None,
     )
 
