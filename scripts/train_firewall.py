@@ -101,6 +101,14 @@ TOXICITY_FIT: dict[str, Any] = {"prefix_chars": TOXICITY_PREFIX_CHARS}
 INJECTION_PREFIX_CHARS = 0
 INJECTION_FIT: dict[str, Any] = {"scale_from": INJECTION_SCALE_FROM, "prefix_chars": INJECTION_PREFIX_CHARS}
 TOXICITY_F1_SLACK = 0.005
+# The toxicity head on the encoder's embedding (`semantic.ToxicityHead`) looks at lexical scores in this
+# band; its regression's C. Out of fold: the labelled comments' F1 0.871 -> 0.920, the hand-written rows'
+# 0.724 -> 0.804, at the same share of benign prompts flagged (see the README).
+TOXICITY_BAND = (0.05, 0.95)
+TOXICITY_HEAD_C = 1.0
+# Off: trained on every row, the head flagged 7 of the labelled comments that are not toxic and a benign
+# prompt, and sent 29.5% of the labelled rows to the encoder (15.1% without it); see the README.
+TOXICITY_ENCODER_HEAD = False
 TOXICITY_BENIGN_FLAGGED = 0.004  # the most of the benign prompts the toxicity threshold may flag, out of fold
 TUNED_FILE = "encoder_tuned.npz"  # the encoder's tuned layers, written beside the model file
 # Encoders tuned from this many seeds, their log-odds averaged: one tuning's quality varies with its seed
@@ -718,7 +726,9 @@ def toxicity_task(rows: list[Row], written: Sequence[Row] = ()) -> tuple[list[Ro
     return task, y, data
 
 
-def toxicity_cv(task: list[Row], y: np.ndarray, data: Featurised) -> dict[str, Any]:
+def toxicity_cv(task: list[Row], y: np.ndarray, data: Featurised) -> tuple[dict[str, Any], np.ndarray]:
+    """The lexical toxicity model's cross-validated report (its threshold among it), and its out-of-fold
+    scores."""
     folds = fold_of(task, FOLDS)
     oof = np.zeros(len(task))
     for k in range(FOLDS):
@@ -726,6 +736,11 @@ def toxicity_cv(task: list[Row], y: np.ndarray, data: Featurised) -> dict[str, A
         oof[test] = predict(
             fit(data, train, y[train], TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT), data, test
         )
+    return _toxicity_report(task, y, oof), oof
+
+
+def _toxicity_report(task: list[Row], y: np.ndarray, oof: np.ndarray) -> dict[str, Any]:
+    """The operating point for out-of-fold toxicity scores `oof`, and the figures at it."""
     comments = np.array([r.file == "toxicity" for r in task])
     written = np.array([r.file == "toxicity_written" for r in task])
     # The threshold is set on the rows labelled toxic or not: the labelled comments and the hand-written
@@ -749,6 +764,43 @@ def toxicity_cv(task: list[Row], y: np.ndarray, data: Featurised) -> dict[str, A
     if written.any():
         report["f1_written"] = round(_f1(y[written], oof[written] >= threshold), 4)
     return report
+
+
+def toxicity_head(
+    task: list[Row], y: np.ndarray, lexical_oof: np.ndarray, encoder: semantic.Encoder
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The toxicity head on the encoder's embedding (`semantic.ToxicityHead`), trained on every toxicity
+    row, and the cross-validated report of both tiers together: each row's lexical score out of fold
+    joined, as the gate joins them, with the head's out of fold (the same folds), and the operating point
+    set on those sums by the lexical model's rule. Embedding every row takes minutes (about 40 a second)."""
+    from sklearn.linear_model import LogisticRegression as Regression
+
+    embeddings = np.array([encoder.embed(row.text) for row in task], dtype=np.float64)
+    folds = fold_of(task, FOLDS)
+    head_oof = np.zeros(len(task))
+
+    def regression() -> Any:
+        return Regression(C=TOXICITY_HEAD_C, class_weight="balanced", max_iter=5000, random_state=SEED)
+
+    for k in range(FOLDS):
+        train, test = np.where(folds != k)[0], np.where(folds == k)[0]
+        head_oof[test] = regression().fit(embeddings[train], y[train]).predict_proba(embeddings[test])[:, 1]
+    low, high = TOXICITY_BAND
+    looked_at = np.array(
+        [low <= s <= high and semantic.readable(row.text) for s, row in zip(lexical_oof, task, strict=True)]
+    )
+    logit = lambda p: np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))  # noqa: E731
+    both = np.where(looked_at, 1 / (1 + np.exp(-(logit(lexical_oof) + logit(head_oof)))), lexical_oof)
+    report = _toxicity_report(task, y, both)
+    report["looked_at"] = round(float(np.mean(looked_at)), 4)
+    final = regression().fit(embeddings, y)
+    head = {
+        "weights": [round(float(w), 6) for w in final.coef_[0]],
+        "bias": round(float(final.intercept_[0]), 6),
+        "low": low,
+        "high": high,
+    }
+    return head, report
 
 
 def _f1(y: np.ndarray, predicted: np.ndarray) -> float:
@@ -788,11 +840,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = training_rows(rows)
     if args.toxicity_only:
         model = json.loads(args.out.read_text(encoding="utf-8"))
-        tox_report = _with_toxicity(model, rows)
+        tox_report = _with_toxicity(model, rows, args.out, second_tier=not args.no_semantic)
         if args.cv:
             print_toxicity_cv(tox_report)
         _write(args.out, model)
-        print(f"wrote the toxicity model into {args.out} (threshold {tox_report['threshold']})")
+        print(f"wrote the toxicity model into {args.out} (threshold {model['toxicity']['threshold']})")
         return 0
     prose_words, trigrams = build_prose(rows)
     prose = injection.Prose(frozenset(prose_words), frozenset(trigrams))
@@ -826,7 +878,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "injection": _serialise(inj, inj_report["threshold"]),
         **({"semantic": head} if head else {}),
     }
-    tox_report = _with_toxicity(model, rows)
+    tox_report = _with_toxicity(model, rows, args.out, second_tier=head is not None)
     if args.cv:
         print_cv(inj_report, tox_report)
     _write(args.out, model)
@@ -861,17 +913,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _with_toxicity(model: dict[str, Any], rows: list[Row]) -> dict[str, Any]:
+def _with_toxicity(
+    model: dict[str, Any], rows: list[Row], out: Path, second_tier: bool = True
+) -> dict[str, Any]:
     """Train the toxicity model on `rows` and the hand-written toxicity rows, put it into `model` with its
-    cross-validated figures, and return those."""
+    cross-validated figures, and return those. With `TOXICITY_ENCODER_HEAD`, `second_tier` and an encoder
+    in `model` (its tuned layers beside `out`), the toxicity head on its embedding too; else any head there
+    is dropped."""
     tox_rows, tox_y, tox_data = toxicity_task(rows, toxicity_written_rows())
     # One BLAS thread: with another number the sums run in another order, and weights near the cut-off
     # fall on the other side of it; so the file does not depend on how many threads the machine gives.
     with threadpool_limits(limits=1, user_api="blas"):
-        report = toxicity_cv(tox_rows, tox_y, tox_data)
+        report, oof = toxicity_cv(tox_rows, tox_y, tox_data)
         everything = np.arange(len(tox_rows))
         tox = fit(tox_data, everything, tox_y, TOXICITY_C, min_weight=TOXICITY_MIN_WEIGHT, **TOXICITY_FIT)
     model["toxicity"] = _serialise(tox, report["threshold"])
+    encoder_entry = model.get("semantic")
+    if encoder_entry is not None:
+        encoder_entry.pop("toxicity", None)
+    if TOXICITY_ENCODER_HEAD and second_tier and encoder_entry is not None:
+        entry = semantic.SemanticHead.from_json(encoder_entry, out.parent)
+        encoder = semantic.shared_encoder(entry.tuned, entry.tuned_sha256)  # limits BLAS to one thread
+        head, both = toxicity_head(tox_rows, tox_y, oof, encoder)
+        encoder_entry["toxicity"] = head
+        model["toxicity"]["first_tier_threshold"] = report["threshold"]
+        model["toxicity"]["threshold"] = both["threshold"]
+        report = {**report, "both_tiers": both}
     model["trained_on"]["cross_validation"]["toxicity"] = report
     model["trained_on"]["toxicity_written_rows"] = _hashes(TOXICITY_WRITTEN_DIR)
     return report
@@ -898,6 +965,14 @@ def print_toxicity_cv(report: dict[str, Any]) -> None:
         f"toxicity, 5-fold: F1 {report['f1_comments']:.3f} on the comments{written} at threshold "
         f"{report['threshold']}, benign prompts flagged {100 * report['benign_prompts_flagged']:.1f}%"
     )
+    both = report.get("both_tiers")
+    if both:
+        flagged = 100 * both["benign_prompts_flagged"]
+        print(
+            f"  with the encoder's toxicity head ({100 * both['looked_at']:.0f}% of rows looked at): F1 "
+            f"{both['f1_comments']:.3f} on the comments, {both['f1_written']:.3f} on the hand-written "
+            f"rows at threshold {both['threshold']}, benign prompts flagged {flagged:.1f}%"
+        )
 
 
 def _print_rates(title: str, rates: dict[str, Any]) -> None:

@@ -620,3 +620,88 @@ def test_the_system_turn_of_a_conversation_in_one_prompt_is_an_operator_turn() -
     # The same words in the user's turn are raised.
     swapped = f"<|im_start|>system\n{CLEAR}<|im_end|>\n<|im_start|>user\n{LOW}<|im_end|>\n"
     assert firewall.detect(swapped).injection > plain.detect(LOW).injection
+
+
+# --- the toxicity head -------------------------------------------------------------------------------------
+
+UNSURE_ABUSE = "Go back to where you came from."  # lexical toxicity about 0.5, injection about 0.17
+MILD = "You are not very smart, are you?"  # lexical toxicity about 0.13
+CYRILLIC_ABUSE = "Люди вроде тебя не должны голосовать."  # lexical toxicity about 0.93; not the encoder's
+AGEIST = "He is too old to understand computers."  # lexical toxicity about 0.3, injection about 0.01
+
+
+class LatinEncoder(FixedEncoder):
+    """`FixedEncoder` for a head that reads every language in Latin letters (`Encoder.embed`)."""
+
+    def embed(self, text: str) -> list[float]:
+        self.read.append(text)
+        return self.embedding
+
+
+def _toxicity_firewall(abuse_bias: float, encoder: FixedEncoder, **options: object) -> Firewall:
+    """The shipped model with a toxicity head whose opinion is sigmoid(`abuse_bias`) for every prompt, and
+    thresholds of 0.5 with both tiers and 0.72 with the first alone."""
+    model = load_model()
+    toxic = semantic.ToxicityHead(weights=(0.0,) * 4, bias=abuse_bias, low=0.05, high=0.95)
+    head = replace(_head(0.0), reads_latin=True, toxicity=toxic)
+    words = replace(model.toxicity, threshold=0.5, first_tier_threshold=0.72)
+    return Firewall(model=replace(model, semantic=head, toxicity=words), encoder=encoder, **options)  # type: ignore[arg-type]
+
+
+def test_the_toxicity_head_decides_the_lexical_scores_it_is_unsure_of() -> None:
+    alone = Firewall(semantic="off").detect(UNSURE_ABUSE).toxicity
+    assert 0.05 < alone < 0.95
+    sure = _toxicity_firewall(5.0, LatinEncoder([0.0] * 4))
+    doubtful = _toxicity_firewall(-5.0, LatinEncoder([0.0] * 4))
+    # Log-odds added: logit(alone) + 5 and - 5.
+    assert sure.detect(UNSURE_ABUSE).toxicity == pytest.approx(
+        1 / (1 + math.exp(-(math.log(alone / (1 - alone)) + 5)))
+    )
+    assert sure.scan(UNSURE_ABUSE).categories == ("toxicity",)
+    assert doubtful.detect(UNSURE_ABUSE).toxicity < 0.05 and doubtful.scan(UNSURE_ABUSE).action == "allow"
+    assert 0.05 < Firewall(semantic="off").detect(MILD).toxicity < 0.5
+    assert sure.scan(MILD).categories == ("toxicity",)  # abuse without an abusive word: the head's to see
+
+
+def test_the_toxicity_head_reads_neither_sure_scores_nor_other_scripts() -> None:
+    encoder = LatinEncoder([0.0] * 4)
+    firewall = _toxicity_firewall(5.0, encoder)
+    assert firewall.scan(CLEAR).action == "allow"
+    assert Firewall(semantic="off").detect(CYRILLIC_ABUSE).toxicity > 0.05
+    firewall.detect(CYRILLIC_ABUSE)  # in the band, but in Cyrillic: the lexical score decides
+    assert encoder.read == []
+
+
+def test_a_prompt_the_toxicity_head_is_to_read_is_undecided_in_the_first_pass() -> None:
+    alone = Firewall(semantic="off").detect(AGEIST)
+    assert 0.05 < alone.toxicity < 0.5 and alone.injection < 0.05  # only the toxicity head is to look
+    encoder = LatinEncoder([0.0] * 4)
+    firewall = _toxicity_firewall(5.0, encoder)
+    first = firewall.scan(AGEIST, second_look=False)
+    assert first.undecided and first.action == "allow" and encoder.read == []
+    assert not firewall.scan(CLEAR, second_look=False).undecided
+    assert firewall.scan(AGEIST).categories == ("toxicity",) and encoder.read == [AGEIST]
+
+
+def test_the_two_heads_share_one_embedding_of_a_prompt() -> None:
+    # UNSURE_ABUSE is unsure for both the injection and the toxicity model: the encoder reads it once.
+    encoder = LatinEncoder([0.0] * 4)
+    _toxicity_firewall(5.0, encoder).detect(UNSURE_ABUSE)
+    assert encoder.read == [UNSURE_ABUSE]
+
+
+def test_the_toxicity_threshold_is_the_first_tiers_own_without_the_encoder() -> None:
+    assert _toxicity_firewall(5.0, LatinEncoder([0.0] * 4)).toxicity_threshold == 0.5
+    model = _toxicity_firewall(5.0, LatinEncoder([0.0] * 4)).model
+    assert Firewall(model=model, semantic="off").toxicity_threshold == 0.72
+
+
+def test_the_toxicity_head_is_read_from_the_model_file() -> None:
+    entry = {
+        "weights": [0.0] * 4, "bias": -1.0, "low": 0.05, "high": 0.95, "weight": 1.0,
+        "toxicity": {"weights": [0.5, -0.5, 0.0, 1.0], "bias": 0.25, "low": 0.1, "high": 0.9},
+    }  # fmt: skip
+    head = SemanticHead.from_json(entry)
+    assert head.toxicity == semantic.ToxicityHead(weights=(0.5, -0.5, 0.0, 1.0), bias=0.25, low=0.1, high=0.9)
+    assert head.toxicity.probability([1.0, 1.0, 1.0, 1.0]) == pytest.approx(1 / (1 + math.exp(-1.25)))
+    assert SemanticHead.from_json({k: v for k, v in entry.items() if k != "toxicity"}).toxicity is None

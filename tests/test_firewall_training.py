@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("sklearn", reason="the training script needs the dev extra")
@@ -134,6 +135,8 @@ def test_the_shipped_toxicity_model_is_what_toxicity_only_training_writes(tmp_pa
     # The same file, to the last decimal: the script fits with one BLAS thread, whatever this process allows.
     assert retrained == expected
     assert expected["prefix_chars"] == train.TOXICITY_PREFIX_CHARS and expected["prefixes"]
+    # The encoder's toxicity head is not trained (`TOXICITY_ENCODER_HEAD`), and the shipped model has none.
+    assert "toxicity" not in shipped["semantic"] and "toxicity" not in json.loads(out.read_text())["semantic"]
     whole = json.loads(out.read_text(encoding="utf-8"))
     # The rows the injection model and the prose statistics read hold none of the toxicity model's own.
     assert not any(row.file == "toxicity_written" for row in train.training_rows(train.load_rows(DATA_DIR)))
@@ -143,3 +146,29 @@ def test_the_shipped_toxicity_model_is_what_toxicity_only_training_writes(tmp_pa
         "assistants.jsonl", "central_west.jsonl", "comments.jsonl", "east_mixed.jsonl", "european.jsonl",
         "groups.jsonl", "implicit_english.jsonl", "romance_german.jsonl", "social_slang.jsonl", "world.jsonl",
     }  # fmt: skip
+
+
+class _SpellingEncoder:
+    """Embeds a text by two of its traits: whether it says "idiot", and its length (no model)."""
+
+    def embed(self, text: str) -> list[float]:
+        return [1.0 if "idiot" in text else -1.0, len(text) / 100]
+
+
+def test_the_encoders_toxicity_head_is_trained_out_of_fold_and_joined_in_its_band() -> None:
+    rows = (
+        [train.Row(f"t-{i}", f"you idiot number {i}", "toxic", "toxicity", "toxicity") for i in range(20)]
+        + [
+            train.Row(f"n-{i}", f"a kind note number {i}", "not_toxic", "toxicity", "toxicity")
+            for i in range(20)
+        ]
+        + [train.Row(f"b-{i}", f"summarise report {i}", "benign", "prompts", "written") for i in range(20)]
+    )
+    y = np.array([1] * 20 + [0] * 40)
+    lexical = np.full(60, 0.5)  # every lexical score unsure: the head decides
+    head, report = train.toxicity_head(rows, y, lexical, _SpellingEncoder())  # type: ignore[arg-type]
+    assert set(head) == {"weights", "bias", "low", "high"} and len(head["weights"]) == 2
+    assert head["weights"][0] > 0  # "idiot" counts for abuse
+    assert (head["low"], head["high"]) == train.TOXICITY_BAND
+    assert report["looked_at"] == 1.0 and report["f1_comments"] == 1.0
+    assert report["benign_prompts_flagged"] == 0.0

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from shared.firewall import injection, normalize, pii, scope, toxicity, transcript
 from shared.firewall import semantic as semantic_module
@@ -99,7 +99,8 @@ class Detection:
 
 
 class Firewall:
-    """Scans prompts; one instance is shared by every request of a process (it holds no per-call state)."""
+    """Scans prompts; one instance is shared by every request of a process (it holds no per-call state
+    but the last embedding it asked the encoder for, `_embedding`)."""
 
     def __init__(
         self,
@@ -135,7 +136,13 @@ class Firewall:
         alone = injection.first_tier_threshold
         model_threshold = injection.threshold if self.second_tier or alone is None else alone
         self.injection_threshold = self.policy.injection_threshold or model_threshold
-        self.toxicity_threshold = self.policy.toxicity_threshold or self.model.toxicity.threshold
+        # The same for toxicity, whose lexical score the encoder's toxicity head may look at again.
+        toxicity = self.model.toxicity
+        looked_at = self.second_tier and self.model.semantic is not None and self.model.semantic.toxicity
+        alone = toxicity.first_tier_threshold
+        model_threshold = toxicity.threshold if looked_at or alone is None else alone
+        self.toxicity_threshold = self.policy.toxicity_threshold or model_threshold
+        self._last_embedding: tuple[str, Any] | None = None  # (text, its embedding): the two heads share it
         pii.warm_up()
 
     def scan(
@@ -249,6 +256,11 @@ class Firewall:
         toxicity_score = self.model.toxicity.probability_with(
             toxicity.signals(read.raw, read.folded, read.present), read.toxicity_lexical
         )
+        if self._toxicity_unsure(toxicity_score, text):
+            if second_look:
+                toxicity_score = self._toxicity_look(text, toxicity_score)
+            else:
+                undecided = True
         return Detection(
             injection=injection_score,
             toxicity=toxicity_score,
@@ -339,12 +351,44 @@ class Firewall:
         head = self.model.semantic
         if head is None:
             return score
-        encoder = self._encoder or semantic_module.shared_encoder(head.tuned, head.tuned_sha256)
-        embedding = encoder.embed(text) if head.reads_latin else encoder.embed_known(text)
+        embedding = self._embedding(text, head)
         if embedding is not None:
             score = head.combine(score, head.probability(embedding), may_raise=may_raise)
         semantic_module.release_memory()
         return score
+
+    def _toxicity_unsure(self, score: float, text: str) -> bool:
+        """Whether the encoder's toxicity head is to look at `text`, of lexical toxicity score `score`."""
+        head = self.model.semantic
+        return (
+            self.second_tier
+            and head is not None
+            and head.toxicity is not None
+            and head.toxicity.undecided(score)
+            and semantic_module.readable(text)
+        )
+
+    def _toxicity_look(self, text: str, score: float) -> float:
+        """The lexical toxicity `score` of `text` joined with the encoder's toxicity head's opinion."""
+        head = self.model.semantic
+        assert head is not None and head.toxicity is not None
+        embedding = self._embedding(text, head)
+        if embedding is not None:
+            score = head.toxicity.combine(score, head.toxicity.probability(embedding))
+        semantic_module.release_memory()
+        return score
+
+    def _embedding(self, text: str, head: semantic_module.SemanticHead) -> Any:
+        """The encoder's embedding of `text` (None for a language it did not learn), kept for the next
+        look at the same text: the injection and the toxicity heads read one prompt's embedding. The pair
+        is replaced whole, so threads scanning at once never read another text's embedding."""
+        last = self._last_embedding
+        if last is not None and last[0] == text:
+            return last[1]
+        encoder = self._encoder or semantic_module.shared_encoder(head.tuned, head.tuned_sha256)
+        embedding = encoder.embed(text) if head.reads_latin else encoder.embed_known(text)
+        self._last_embedding = (text, embedding)
+        return embedding
 
     def _injection_score(self, folded: str) -> float:
         """The injection model's score for an extra reading (already folded: its own raw text). A long

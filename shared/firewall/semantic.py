@@ -61,6 +61,36 @@ def available() -> bool:
 
 
 @dataclass(frozen=True)
+class ToxicityHead:
+    """A logistic regression for abuse on the same embedding. A lexical toxicity score within [`low`,
+    `high`] is joined with it as the sum of their log-odds (the toxicity model's threshold for both tiers
+    is set on that sum): the words miss abuse said without abusive words, which the encoder reads."""
+
+    weights: tuple[float, ...]
+    bias: float
+    low: float
+    high: float
+
+    def undecided(self, score: float) -> bool:
+        return self.low <= score <= self.high
+
+    def probability(self, embedding: Iterable[float]) -> float:
+        return _sigmoid(self.bias + sum(map(operator.mul, self.weights, map(float, embedding))))
+
+    def combine(self, first: float, second: float) -> float:
+        return _sigmoid(_logit(first) + _logit(second))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ToxicityHead:
+        return cls(
+            weights=tuple(float(w) for w in data["weights"]),
+            bias=float(data["bias"]),
+            low=float(data["low"]),
+            high=float(data["high"]),
+        )
+
+
+@dataclass(frozen=True)
 class SemanticHead:
     """A logistic regression on the embedding, and how its score joins the first tier's.
 
@@ -87,6 +117,8 @@ class SemanticHead:
     # training rows in them): then it reads them all; if not, only those whose words its WordPiece
     # vocabulary knows (`Encoder.embed_known`).
     reads_latin: bool = False
+    # The toxicity model's head on the same embedding; None in a model file without one.
+    toxicity: ToxicityHead | None = None
 
     def undecided(self, score: float) -> bool:
         """Whether a first-tier score is unsure enough to ask the encoder."""
@@ -122,6 +154,7 @@ class SemanticHead:
             tuned=(directory or Path(__file__).parent) / tuned["file"] if tuned else None,
             tuned_sha256=str(tuned["sha256"]) if tuned else "",
             reads_latin=data.get("reads") == "latin",
+            toxicity=ToxicityHead.from_json(data["toxicity"]) if data.get("toxicity") else None,
         )
 
 
