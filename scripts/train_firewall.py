@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.special import expit, logit
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
@@ -103,7 +104,7 @@ INJECTION_FIT: dict[str, Any] = {"scale_from": INJECTION_SCALE_FROM, "prefix_cha
 TOXICITY_F1_SLACK = 0.005
 # The toxicity head on the encoder's embedding (`semantic.ToxicityHead`) looks at lexical scores in this
 # band; its regression's C. Out of fold: the labelled comments' F1 0.871 -> 0.920, the hand-written rows'
-# 0.724 -> 0.804, at the same share of benign prompts flagged (see the README).
+# 0.724 -> 0.788, at the same share of benign prompts flagged (see the README).
 TOXICITY_BAND = (0.05, 0.95)
 TOXICITY_HEAD_C = 1.0
 # Off: trained on every row, the head flagged 7 of the labelled comments that are not toxic and a benign
@@ -772,15 +773,15 @@ def toxicity_head(
     """The toxicity head on the encoder's embedding (`semantic.ToxicityHead`), trained on every toxicity
     row, and the cross-validated report of both tiers together: each row's lexical score out of fold
     joined, as the gate joins them, with the head's out of fold (the same folds), and the operating point
-    set on those sums by the lexical model's rule. Embedding every row takes minutes (about 40 a second)."""
-    from sklearn.linear_model import LogisticRegression as Regression
-
+    set on those sums by the lexical model's rule. Embedding every row takes minutes (about 25 a second)."""
     embeddings = np.array([encoder.embed(row.text) for row in task], dtype=np.float64)
     folds = fold_of(task, FOLDS)
     head_oof = np.zeros(len(task))
 
     def regression() -> Any:
-        return Regression(C=TOXICITY_HEAD_C, class_weight="balanced", max_iter=5000, random_state=SEED)
+        return LogisticRegression(
+            C=TOXICITY_HEAD_C, class_weight="balanced", max_iter=5000, random_state=SEED
+        )
 
     for k in range(FOLDS):
         train, test = np.where(folds != k)[0], np.where(folds == k)[0]
@@ -789,8 +790,9 @@ def toxicity_head(
     looked_at = np.array(
         [low <= s <= high and semantic.readable(row.text) for s, row in zip(lexical_oof, task, strict=True)]
     )
-    logit = lambda p: np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))  # noqa: E731
-    both = np.where(looked_at, 1 / (1 + np.exp(-(logit(lexical_oof) + logit(head_oof)))), lexical_oof)
+    sure = (1e-6, 1 - 1e-6)  # as `semantic._logit` bounds a score
+    joined = expit(logit(np.clip(lexical_oof, *sure)) + logit(np.clip(head_oof, *sure)))
+    both = np.where(looked_at, joined, lexical_oof)
     report = _toxicity_report(task, y, both)
     report["looked_at"] = round(float(np.mean(looked_at)), 4)
     final = regression().fit(embeddings, y)

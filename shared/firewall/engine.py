@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 
 from shared.firewall import injection, normalize, pii, scope, toxicity, transcript
 from shared.firewall import semantic as semantic_module
-from shared.firewall.model import FirewallModel, lexical_words, load_model
+from shared.firewall.model import FirewallModel, LinearModel, lexical_words, load_model
 from shared.firewall.pii import SECRET_TYPES, Finding
 from shared.firewall.policy import Action, Policy, most_severe
 
@@ -132,16 +132,15 @@ class Firewall:
             )
         # The model's operating point is set for the tiers that run: the second tier pulls unsure benign
         # prompts down, so both together are run at a lower threshold than the first alone.
-        injection = self.model.injection
-        alone = injection.first_tier_threshold
-        model_threshold = injection.threshold if self.second_tier or alone is None else alone
-        self.injection_threshold = self.policy.injection_threshold or model_threshold
+        self.injection_threshold = self.policy.injection_threshold or _operating_point(
+            self.model.injection, self.second_tier
+        )
         # The same for toxicity, whose lexical score the encoder's toxicity head may look at again.
-        toxicity = self.model.toxicity
-        looked_at = self.second_tier and self.model.semantic is not None and self.model.semantic.toxicity
-        alone = toxicity.first_tier_threshold
-        model_threshold = toxicity.threshold if looked_at or alone is None else alone
-        self.toxicity_threshold = self.policy.toxicity_threshold or model_threshold
+        head = self.model.semantic
+        looked_at = self.second_tier and head is not None and head.toxicity is not None
+        self.toxicity_threshold = self.policy.toxicity_threshold or _operating_point(
+            self.model.toxicity, looked_at
+        )
         self._last_embedding: tuple[str, Any] | None = None  # (text, its embedding): the two heads share it
         pii.warm_up()
 
@@ -401,6 +400,12 @@ class Firewall:
         found = injection.signals(folded, folded, words, model.prose, present)
         lexical, _, grams = model.lexical(lexical_words(words, folded), toxicity=False)
         return model.injection.probability_with(found, lexical, grams)
+
+
+def _operating_point(model: LinearModel, both_tiers: bool) -> float:
+    """`model`'s threshold when the encoder looks at its unsure scores too, else its first tier's own."""
+    alone = model.first_tier_threshold
+    return model.threshold if both_tiers or alone is None else alone
 
 
 def _ends(reading: str) -> str:

@@ -75,7 +75,7 @@ class ToxicityHead:
         return self.low <= score <= self.high
 
     def probability(self, embedding: Iterable[float]) -> float:
-        return _sigmoid(self.bias + sum(map(operator.mul, self.weights, map(float, embedding))))
+        return _regression(self.weights, self.bias, embedding)
 
     def combine(self, first: float, second: float) -> float:
         return _sigmoid(_logit(first) + _logit(second))
@@ -125,8 +125,7 @@ class SemanticHead:
         return self.low <= score <= self.high
 
     def probability(self, embedding: Iterable[float]) -> float:
-        z = self.bias + sum(map(operator.mul, self.weights, map(float, embedding)))
-        return _sigmoid(z)
+        return _regression(self.weights, self.bias, embedding)
 
     def combine(self, first: float, second: float, *, may_raise: bool = True) -> float:
         """The injection score from the first tier's and the encoder's; with `may_raise` false the
@@ -179,6 +178,11 @@ def foreign(pieces: Sequence[str]) -> bool:
         elif piece.isalpha():
             words += 1
     return endings > FOREIGN_PIECES * words
+
+
+def _regression(weights: tuple[float, ...], bias: float, embedding: Iterable[float]) -> float:
+    """A logistic regression's probability for `embedding`."""
+    return _sigmoid(bias + sum(map(operator.mul, weights, map(float, embedding))))
 
 
 def _sigmoid(z: float) -> float:
