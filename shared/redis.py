@@ -18,6 +18,7 @@ SCRIPT_NAMES = (
     "quota",
     "gcra",
     "use_token",
+    "append_once",
 )
 
 
@@ -46,6 +47,7 @@ class Scripts:
     quota: AsyncScript
     gcra: AsyncScript
     use_token: AsyncScript
+    append_once: AsyncScript
 
     def __init__(self, client: Redis) -> None:
         lua = files("shared").joinpath("lua")

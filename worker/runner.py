@@ -93,7 +93,7 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
     task = asyncio.current_task()
     assert task is not None
     state.running[job_id] = task
-    events = TokenEvents(state.redis, job_id)
+    events = TokenEvents(state.redis, state.store.scripts.append_once, job_id)
     meter = Meter(state.gpu_source, occupancy=state.occupancy).start()
     parts: list[str] = []
     prompt_tokens: int | None = None
@@ -181,8 +181,7 @@ async def until_recorded(write: Callable[[], Awaitable[Any]]) -> None:
 
     A live worker owns its running jobs (the scheduler requeues only a dead worker's), so it must not
     drop one whose end it could not write: it keeps the result and tries again until Redis is back.
-    `JobStore.finish` is idempotent; the last `token` event is not: when Redis took it but its reply was
-    lost, the retry appends that text once more to the stream (the job's stored content is unaffected).
+    `JobStore.finish` is idempotent, and so is `TokenEvents.flush` (a batch is written at most once).
     """
     for attempt in itertools.count():
         try:
