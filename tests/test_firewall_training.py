@@ -5,6 +5,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -132,8 +133,11 @@ def test_the_shipped_toxicity_model_is_what_toxicity_only_training_writes(tmp_pa
     assert train.main([str(DATA_DIR), "--toxicity-only", "--out", str(out)]) == 0
     retrained = json.loads(out.read_text(encoding="utf-8"))["toxicity"]
     expected = shipped["toxicity"]
-    # The same file, to the last decimal: the script fits with one BLAS thread, whatever this process allows.
-    assert retrained == expected
+    # The same model: the script fits with one BLAS thread, whatever this process allows, so one build of
+    # numpy and scipy writes the same file to the last decimal; another release's optimiser may end a hair
+    # away (on a machine with newer numpy, scipy and scikit-learn, weights moved by at most 1e-4).
+    assert _same_model(retrained, expected, tolerance=2e-4)
+    assert retrained["threshold"] == expected["threshold"]
     assert expected["prefix_chars"] == train.TOXICITY_PREFIX_CHARS and expected["prefixes"]
     # The encoder's toxicity head is not trained (`TOXICITY_ENCODER_HEAD`), and the shipped model has none.
     assert "toxicity" not in shipped["semantic"] and "toxicity" not in json.loads(out.read_text())["semantic"]
@@ -172,3 +176,22 @@ def test_the_encoders_toxicity_head_is_trained_out_of_fold_and_joined_in_its_ban
     assert (head["low"], head["high"]) == train.TOXICITY_BAND
     assert report["looked_at"] == 1.0 and report["f1_comments"] == 1.0
     assert report["benign_prompts_flagged"] == 0.0
+
+
+def _same_model(got: Any, want: Any, *, tolerance: float) -> bool:
+    """The same keys and values throughout, floats equal to within `tolerance`."""
+    if isinstance(want, dict):
+        return (
+            isinstance(got, dict)
+            and got.keys() == want.keys()
+            and all(_same_model(got[key], value, tolerance=tolerance) for key, value in want.items())
+        )
+    if isinstance(want, list):
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(_same_model(a, b, tolerance=tolerance) for a, b in zip(got, want, strict=True))
+        )
+    if isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return abs(got - want) <= tolerance
+    return bool(got == want)
