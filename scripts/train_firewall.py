@@ -103,13 +103,13 @@ INJECTION_PREFIX_CHARS = 0
 INJECTION_FIT: dict[str, Any] = {"scale_from": INJECTION_SCALE_FROM, "prefix_chars": INJECTION_PREFIX_CHARS}
 TOXICITY_F1_SLACK = 0.005
 # The toxicity head on the encoder's embedding (`semantic.ToxicityHead`) looks at lexical scores in this
-# band; its regression's C. Out of fold: the labelled comments' F1 0.871 -> 0.920, the hand-written rows'
-# 0.724 -> 0.788, at the same share of benign prompts flagged (see the README).
-TOXICITY_BAND = (0.05, 0.95)
+# band; its regression's C. Out of fold: the labelled comments' F1 0.871 -> 0.916, the hand-written rows'
+# 0.724 -> 0.790, benign prompts flagged 0.4% -> 0.3%. The band of 0.05 to 0.95 gained a little more
+# (0.920) but sent 29.5% of the labelled rows to the encoder, against 17.6% with this one (15.1% without
+# a head); see "The toxicity head on the encoder, shipped" in the README.
+TOXICITY_BAND = (0.2, 0.95)
 TOXICITY_HEAD_C = 1.0
-# Off: trained on every row, the head flagged 7 of the labelled comments that are not toxic and a benign
-# prompt, and sent 29.5% of the labelled rows to the encoder (15.1% without it); see the README.
-TOXICITY_ENCODER_HEAD = False
+TOXICITY_ENCODER_HEAD = True
 TOXICITY_BENIGN_FLAGGED = 0.004  # the most of the benign prompts the toxicity threshold may flag, out of fold
 TUNED_FILE = "encoder_tuned.npz"  # the encoder's tuned layers, written beside the model file
 # Encoders tuned from this many seeds, their log-odds averaged: one tuning's quality varies with its seed
