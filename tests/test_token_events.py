@@ -55,6 +55,14 @@ async def stream(redis: Redis) -> list[dict[str, Any]]:
     return [orjson.loads(fields["e"]) for _, fields in await redis.xrange(keys.events(JOB))]
 
 
+async def failed_flush(events: TokenEvents, flaky: Flaky, text: str, failure: str) -> None:
+    """Add `text` and flush it, the write failing as `failure` says ("down" or "lost")."""
+    flaky.failures = [failure]
+    await events.add(text)
+    with pytest.raises(RedisConnectionError):
+        await events.flush()
+
+
 def texts(history: list[dict[str, Any]]) -> list[str]:
     return [event["text"] for event in history if event["type"] == "token"]
 
@@ -72,10 +80,7 @@ def events(redis: Redis, flaky: Flaky) -> TokenEvents:
 async def test_a_batch_whose_reply_was_lost_is_not_written_twice(
     redis: Redis, flaky: Flaky, events: TokenEvents
 ) -> None:
-    flaky.failures = ["lost"]
-    await events.add("one ")
-    with pytest.raises(RedisConnectionError):
-        await events.flush()
+    await failed_flush(events, flaky, "one ", "lost")
     await events.add("two")
     await events.flush()
     assert texts(await stream(redis)) == ["one ", "two"]
@@ -84,10 +89,7 @@ async def test_a_batch_whose_reply_was_lost_is_not_written_twice(
 async def test_a_batch_redis_never_saw_is_written_on_the_next_flush(
     redis: Redis, flaky: Flaky, events: TokenEvents
 ) -> None:
-    flaky.failures = ["down"]
-    await events.add("one ")
-    with pytest.raises(RedisConnectionError):
-        await events.flush()
+    await failed_flush(events, flaky, "one ", "down")
     assert await stream(redis) == []
     await events.flush()
     assert texts(await stream(redis)) == ["one "]
@@ -97,10 +99,7 @@ async def test_a_batch_redis_never_saw_is_written_on_the_next_flush(
 async def test_the_mark_is_found_behind_entries_other_writers_added(
     redis: Redis, flaky: Flaky, events: TokenEvents
 ) -> None:
-    flaky.failures = ["lost"]
-    await events.add("one ")
-    with pytest.raises(RedisConnectionError):
-        await events.flush()
+    await failed_flush(events, flaky, "one ", "lost")
     for _ in range(3):
         await redis.xadd(keys.events(JOB), {"e": orjson.dumps({"type": "queued", "position": 0})})
     await events.add("two")
@@ -128,10 +127,7 @@ async def test_text_generated_through_an_outage_arrives_once_and_in_order(
 async def test_an_unsure_batch_is_settled_even_with_nothing_new_to_write(
     redis: Redis, flaky: Flaky, events: TokenEvents
 ) -> None:
-    flaky.failures = ["lost"]
-    await events.add("only")
-    with pytest.raises(RedisConnectionError):
-        await events.flush()
+    await failed_flush(events, flaky, "only", "lost")
     await events.flush()
     await events.flush()
     assert texts(await stream(redis)) == ["only"]
