@@ -98,7 +98,7 @@ TOXICITY_FIT: dict[str, Any] = {"prefix_chars": TOXICITY_PREFIX_CHARS}
 # The injection model does not (0). Reading beginnings of 4 raised its out-of-fold figures (first tier
 # alone: recall at 2% of the read halves' benign prompts flagged 78.7% -> 82.1%) but lowered the unseen
 # sets' (both tiers: recall at 2% flagged 94.8% -> 94.0%, their benign prompts flagged 1.3% -> 2.0%); see
-# "Word beginnings for the toxicity model" in the README.
+# "Word beginnings for the toxicity model" in docs/firewall.md.
 INJECTION_PREFIX_CHARS = 0
 INJECTION_FIT: dict[str, Any] = {"scale_from": INJECTION_SCALE_FROM, "prefix_chars": INJECTION_PREFIX_CHARS}
 TOXICITY_F1_SLACK = 0.005
@@ -106,7 +106,7 @@ TOXICITY_F1_SLACK = 0.005
 # band; its regression's C. Out of fold: the labelled comments' F1 0.871 -> 0.916, the hand-written rows'
 # 0.724 -> 0.790, benign prompts flagged 0.4% -> 0.3%. The band of 0.05 to 0.95 gained a little more
 # (0.920) but sent 29.5% of the labelled rows to the encoder, against 17.6% with this one (15.1% without
-# a head); see "The toxicity head on the encoder, shipped" in the README.
+# a head); see "The toxicity head on the encoder, shipped" in docs/firewall.md.
 TOXICITY_BAND = (0.2, 0.95)
 TOXICITY_HEAD_C = 1.0
 TOXICITY_ENCODER_HEAD = True
