@@ -127,9 +127,7 @@ def test_hand_written_toxicity_rows_give_one_source_per_file_and_family(tmp_path
 
 @pytest.mark.skipif(not DATA_DIR.is_dir(), reason="the labelled firewall data is not beside the repository")
 def test_the_shipped_toxicity_model_is_what_toxicity_only_training_writes(tmp_path: Path) -> None:
-    shipped = json.loads(train.MODEL_PATH.read_text(encoding="utf-8"))
-    out = tmp_path / "model.json"
-    out.write_text(json.dumps({**shipped, "toxicity": {}}), encoding="utf-8")
+    shipped, out = _shipped_without_toxicity(tmp_path)
     # Without the second tier: the lexical model alone, in seconds (the encoder's head takes 15 minutes to
     # train, and is checked by the slow test below).
     assert train.main([str(DATA_DIR), "--toxicity-only", "--no-semantic", "--out", str(out)]) == 0
@@ -163,9 +161,7 @@ def test_the_shipped_toxicity_model_is_what_toxicity_only_training_writes(tmp_pa
 @pytest.mark.skipif(not DATA_DIR.is_dir(), reason="the labelled firewall data is not beside the repository")
 def test_the_shipped_toxicity_head_is_what_toxicity_only_training_writes(tmp_path: Path) -> None:
     # About 15 minutes on two cores: every toxicity row is embedded by the encoder's three members.
-    shipped = json.loads(train.MODEL_PATH.read_text(encoding="utf-8"))
-    out = tmp_path / "model.json"
-    out.write_text(json.dumps({**shipped, "toxicity": {}}), encoding="utf-8")
+    shipped, out = _shipped_without_toxicity(tmp_path)
     (tmp_path / train.TUNED_FILE).write_bytes((train.MODEL_PATH.parent / train.TUNED_FILE).read_bytes())
     assert train.main([str(DATA_DIR), "--toxicity-only", "--out", str(out)]) == 0
     whole = json.loads(out.read_text(encoding="utf-8"))
@@ -199,6 +195,14 @@ def test_the_encoders_toxicity_head_is_trained_out_of_fold_and_joined_in_its_ban
     assert (head["low"], head["high"]) == train.TOXICITY_BAND
     assert report["looked_at"] == 1.0 and report["f1_comments"] == 1.0
     assert report["benign_prompts_flagged"] == 0.0
+
+
+def _shipped_without_toxicity(tmp_path: Path) -> tuple[dict[str, Any], Path]:
+    """The shipped model, and a copy of it in `tmp_path` with its toxicity model emptied for retraining."""
+    shipped = json.loads(train.MODEL_PATH.read_text(encoding="utf-8"))
+    out = tmp_path / "model.json"
+    out.write_text(json.dumps({**shipped, "toxicity": {}}), encoding="utf-8")
+    return shipped, out
 
 
 def _same_model(got: Any, want: Any, *, tolerance: float) -> bool:
