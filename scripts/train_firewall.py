@@ -5,7 +5,8 @@
 DATA_DIR (default: ../shared/data/firewall, relative to the repository root) holds the labelled JSON
 Lines files described in its README; the synthetic rows of `scripts/firewall_synthetic.py`, the
 hand-written rows of `scripts/firewall_extra/` and, for the first tier, the read `dev` halves of the
-independently written sets (`READ_DIRS`) are added to them. Needs the `dev` extra (scikit-learn,
+independently written sets (`READ_DIRS`) are added to them (the encoder is tuned on neither the read
+halves nor the written files of `FIRST_TIER_ONLY_FILES`). Needs the `dev` extra (scikit-learn,
 numpy, scipy). Every random choice uses a fixed seed, so the same data gives the same file. Every word
 and trigram in the file comes from these rows.
 
@@ -193,6 +194,11 @@ VALIDATION_DIRS = (
 # joined training, and tuning them again takes about 40 minutes. So `--reuse-encoder` can keep them, and
 # the read halves still measure the encoder out of sample.
 ENCODER_READS_READ_DIRS = False
+# Written files the encoder is not tuned on: the first tier alone trains on them. The prompts in 43 languages
+# came after the encoder's tuning, and tuning it again with them moved verdicts near the thresholds elsewhere
+# (a German extraction of the tests, the toxicity head: docs/firewall.md), so the encoder reads them as it
+# did before, and `--reuse-encoder` keeps it.
+FIRST_TIER_ONLY_FILES = frozenset({"more_languages"})
 
 
 def written_rows(directory: Path = WRITTEN_DIR) -> list[Row]:
@@ -422,8 +428,13 @@ def injection_rows(rows: list[Row]) -> list[Row]:
 
 def encoder_rows(task: list[Row]) -> list[int]:
     """Which of the injection task's rows the encoder is tuned on: all but the read halves'
-    (`ENCODER_READS_READ_DIRS`)."""
-    return [i for i, row in enumerate(task) if ENCODER_READS_READ_DIRS or row.file != "read"]
+    (`ENCODER_READS_READ_DIRS`) and the written files of the first tier alone (`FIRST_TIER_ONLY_FILES`)."""
+    first_tier_only = {f"written_{name}" for name in FIRST_TIER_ONLY_FILES}
+    return [
+        i
+        for i, row in enumerate(task)
+        if (ENCODER_READS_READ_DIRS or row.file != "read") and row.group not in first_tier_only
+    ]
 
 
 def injection_task(rows: list[Row], prose: injection.Prose) -> tuple[list[Row], np.ndarray, Featurised]:

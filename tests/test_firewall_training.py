@@ -67,6 +67,24 @@ def test_the_encoder_rows_digest_follows_texts_labels_and_order() -> None:
     assert digest != train.encoder_rows_digest(relabelled)
 
 
+def test_the_encoder_is_not_tuned_on_the_read_halves_nor_the_first_tier_only_files() -> None:
+    assert "more_languages" in train.FIRST_TIER_ONLY_FILES
+    task = [
+        train.Row("a", "written", "benign", "written_x_f", "written", "written_x"),
+        train.Row("b", "read", "injection", "read_set1_f", "read", "read_set1"),
+        train.Row(
+            "c",
+            "in 43 languages",
+            "injection",
+            "written_more_languages_f",
+            "written",
+            "written_more_languages",
+        ),
+        train.Row("d", "labelled", "injection", "deepset_train", "deepset"),
+    ]
+    assert train.encoder_rows(task) == [0, 3]
+
+
 def _model_with_encoder(directory: Path, rows: list, tuned: bytes = b"layers") -> Path:
     (directory / "tuned.npz").write_bytes(tuned)
     head = {
