@@ -3,7 +3,10 @@
 import base64
 import hashlib
 import math
+import os
 import platform
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -554,6 +557,55 @@ def test_glibcs_malloc_trim_is_found_and_runs() -> None:
     trim = semantic._malloc_trim()
     assert trim is not None
     assert trim() in (0, 1)  # 1: memory was released
+
+
+def test_one_heap_asks_glibc_for_a_single_arena_unless_the_environment_chooses() -> None:
+    calls: list[tuple[int, int]] = []
+
+    def mallopt(parameter: int, value: int) -> int:
+        calls.append((parameter, value))
+        return 1
+
+    assert semantic.one_heap(mallopt, environ={}) is True
+    assert calls == [(semantic.M_ARENA_MAX, 1)]
+    assert semantic.one_heap(mallopt, environ={"MALLOC_ARENA_MAX": "4"}) is False
+    assert calls == [(semantic.M_ARENA_MAX, 1)]  # not called again
+
+
+# Threads that allocate, then glibc's own account of its arenas ("Arena N:" per arena, on stderr).
+_ARENAS_SCRIPT = """
+import ctypes, sys, threading
+from shared.firewall import semantic
+if sys.argv[1] == "one":
+    assert semantic.one_heap(environ={})
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+held = []
+def allocate():
+    held.extend(libc.malloc(4096) for _ in range(100))
+threads = [threading.Thread(target=allocate) for _ in range(3)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc.malloc_stats()
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="arenas are glibc's")
+@pytest.mark.parametrize(("mode", "one"), [("one", True), ("default", False)])
+def test_with_one_heap_threads_allocate_from_the_main_arena(mode: str, one: bool) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
+    done = subprocess.run(
+        [sys.executable, "-c", _ARENAS_SCRIPT, mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+    )
+    arenas = [line for line in done.stderr.splitlines() if line.startswith("Arena ")]
+    assert (len(arenas) == 1) is one, done.stderr
 
 
 # First tier below the threshold but unsure (about 0.26): the encoder would be asked of a user's prompt.

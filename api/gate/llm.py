@@ -32,7 +32,7 @@ from shared.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from shared.firewall import FirewallResult
+from shared.firewall import FirewallResult, semantic
 from shared.firewall.cache import digest, operator_digest
 from shared.firewall.engine import OPERATOR_TURNS, Action
 from shared.jobs import GenerationRequest, Message, QueueFull, new_job_id
@@ -281,7 +281,9 @@ async def scan(
 
 
 # Second looks at once per process: each is a few matrix products that release the GIL; more at a time
-# would only queue for the same cores.
+# would only queue for the same cores. Their threads, started on the first look, allocate from the
+# process's one heap rather than a heap each (`semantic.one_heap`: 5 MiB less resident).
+semantic.one_heap()
 SECOND_LOOKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="firewall-second-look")
 
 
