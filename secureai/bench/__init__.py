@@ -107,6 +107,21 @@ def add_commands(commands: Any) -> None:
     )
     firewall.set_defaults(handler=_firewall)
 
+    memory = kinds.add_parser(
+        "memory", help="resident memory of a gateway process that has scanned labelled rows with the firewall"
+    )
+    memory.add_argument("folders", nargs="+", type=Path, metavar="DIR", help="folders of *.jsonl rows")
+    memory.add_argument(
+        "--semantic", choices=("on", "off"), default="on", help="the firewall's second tier (the encoder)"
+    )
+    memory.add_argument(
+        "--rest", type=_number(float, 0, 60), default=1.5, help="seconds at rest after the scans"
+    )
+    memory.add_argument(
+        "--repeat", type=_number(int, 1, 20), default=3, help="processes measured, one by one"
+    )
+    memory.set_defaults(handler=_memory)
+
 
 def _redis_url_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -214,3 +229,9 @@ def _soak(args: argparse.Namespace) -> int:
     from secureai.bench.soak import run
 
     return run(duration=args.duration, rps=args.rps, redis_url=args.redis_url)
+
+
+def _memory(args: argparse.Namespace) -> int:
+    from secureai.bench.memory import run
+
+    return run(folders=args.folders, semantic=args.semantic, rest_s=args.rest, repeat=args.repeat)
