@@ -552,6 +552,16 @@ def test_the_second_look_gives_freed_memory_back(monkeypatch) -> None:
     assert released == [1]
 
 
+def test_a_firewall_that_loads_its_model_gives_the_parses_free_memory_back(monkeypatch) -> None:
+    released: list[int] = []
+    monkeypatch.setattr(semantic, "release_memory", lambda: released.append(1))
+    model = load_model()
+    Firewall(model=model, semantic="off")
+    assert released == []  # nothing parsed here
+    Firewall(semantic="off")
+    assert released == [1]
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 def test_glibcs_malloc_trim_is_found_and_runs() -> None:
     trim = semantic._malloc_trim()
