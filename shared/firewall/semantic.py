@@ -769,9 +769,10 @@ release_memory = HeapTrim(_malloc_trim())
 # glibc gives each thread that allocates a heap ("arena") of its own, up to eight per core, so that threads
 # do not wait on one lock. The threads that run second looks (`api.gate.llm.SECOND_LOOKS`) each fill one
 # with their activations, and what a trim cannot give back of it (pages that still hold a live object) is
-# held once per thread: 5 MiB more resident at rest, over the labelled rows' scans, than with one heap for
-# the process. Their allocations are few and large (a matrix product's output, not the interpreter's small
-# objects, which come from Python's own allocator under the GIL), so one lock costs them nothing to see.
+# held once per thread: 5 to 11 MiB more resident at rest, after the labelled rows' scans, than with one
+# heap for the process. Their allocations are few and large (a matrix product's output, not the
+# interpreter's small objects, which come from Python's own allocator under the GIL), so one lock costs
+# them nothing to see.
 M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
 
 
