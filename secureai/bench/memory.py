@@ -3,10 +3,11 @@
 A fresh interpreter (a child process, so that nothing of the command's own is counted) imports the API's
 modules, builds the firewall, scans every row of the folders' `*.jsonl` files as the gate scans a prompt
 (`api.gate.llm.scan`: the first tier on the event loop, the encoder's second look in the gate's threads,
-no verdict cache), drops the rows and rests `--rest` seconds, the time the gate gives itself to hand the
-heap's free pages back after its last second look. The resident size is printed after each step, with
-its anonymous part (the heap: objects, arrays, the tokenizer) and its part mapped from files (shared
-libraries and the encoder's weights, pages the kernel can drop and read again), and the largest files.
+the gate's verdict cache filling to its bound of 2 MiB), drops the rows and rests `--rest` seconds, the
+time the gate gives itself to hand the heap's free pages back after its last second look. The resident
+size is printed after each step, with its anonymous part (the heap: objects, arrays, the tokenizer) and
+its part mapped from files (shared libraries and the encoder's weights, pages the kernel can drop and
+read again), and the largest files.
 """
 
 from __future__ import annotations

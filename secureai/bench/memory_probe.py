@@ -54,7 +54,7 @@ def _measure(semantic: Literal["on", "off"], rest_s: float, folders: list[str]) 
     from secureai.firewall_cli import folder_texts
 
     rows = [text for folder in folders for text in folder_texts(Path(folder))]
-    services = SimpleNamespace(firewall=firewall, verdicts=VerdictCache(max_bytes=0))
+    services = SimpleNamespace(firewall=firewall, verdicts=VerdictCache())  # as the gate keeps it
 
     async def scan_all(texts: list[str]) -> None:
         for text in texts:
