@@ -13,7 +13,6 @@ read again), and the largest files.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,12 +44,10 @@ def _cell(status: dict[str, float]) -> str:
 
 
 def _child(folders: list[Path], semantic: str, rest_s: float) -> dict[str, Any]:
-    env = {**os.environ, "FIREWALL_SEMANTIC": semantic}
     done = subprocess.run(
         [sys.executable, "-m", "secureai.bench.memory_probe", semantic, str(rest_s), *map(str, folders)],
         capture_output=True,
         text=True,
-        env=env,
         check=False,
     )
     if done.returncode != 0:

@@ -702,17 +702,24 @@ def shared_encoder(tuned: Path | None = None, sha256: str = "") -> Encoder:
 TRIM_INTERVAL_S = 1.0
 
 
-def _malloc_trim() -> Callable[[], object] | None:
-    """glibc's `malloc_trim(0)`, or None where the C library has none (musl, macOS, Windows)."""
+def _glibc(name: str, *argtypes: type[ctypes._SimpleCData[Any]]) -> Callable[..., int] | None:
+    """The C library's function `name`, taking `argtypes` and returning an int, or None where the C
+    library has none (musl lacks glibc's malloc functions; macOS and Windows are not Linux)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        trim = ctypes.CDLL(None).malloc_trim
+        function = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
         return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return lambda: trim(0)
+    function.argtypes = list(argtypes)
+    function.restype = ctypes.c_int
+    return cast("Callable[..., int]", function)
+
+
+def _malloc_trim() -> Callable[[], object] | None:
+    """glibc's `malloc_trim(0)`, or None where the C library has none."""
+    trim = _glibc("malloc_trim", ctypes.c_size_t)
+    return None if trim is None else lambda: trim(0)
 
 
 class HeapTrim:
@@ -784,21 +791,5 @@ def one_heap(
     library is not glibc. Whether it did."""
     if "MALLOC_ARENA_MAX" in environ:
         return False
-    if mallopt is None:
-        mallopt = _mallopt()
-        if mallopt is None:
-            return False
-    return bool(mallopt(M_ARENA_MAX, 1))
-
-
-def _mallopt() -> Callable[[int, int], int] | None:
-    """glibc's `mallopt`, or None where the C library has none."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int]
-    function.restype = ctypes.c_int
-    return cast("Callable[[int, int], int]", function)
+    mallopt = mallopt or _glibc("mallopt", ctypes.c_int, ctypes.c_int)
+    return mallopt is not None and bool(mallopt(M_ARENA_MAX, 1))
