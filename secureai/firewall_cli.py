@@ -19,6 +19,10 @@ from shared.firewall.policy import ROLES
 POSITIVE = {"injection": "injection", "toxic": "toxicity", "pii": "pii"}
 BENIGN = {"benign", "not_toxic", "no_pii"}
 EVAL_CATEGORIES = ("injection", "toxicity", "pii")
+# The categories decided by a score against a threshold, whose recall is also given at a fixed share of the
+# benign prompts flagged, whatever the threshold (`recall_at_flagged`): the firewall's aim is set that way.
+SCORED_CATEGORIES = ("injection", "toxicity")
+FLAGGED_SHARES = (0.01, 0.02, 0.03)
 # Span-level PII is scored on the structured types; names and addresses are out of the firewall's scope.
 STRUCTURED_PII = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
 LONG_PROMPT_CHARS = 4096
@@ -39,7 +43,9 @@ def add_commands(commands: Any) -> None:
     evaluate = actions.add_parser(
         "eval", help="precision, recall, false positives and latency on every *.jsonl in DIR"
     )
-    evaluate.add_argument("dir", type=Path, help="folder of labelled JSON Lines files")
+    evaluate.add_argument(
+        "dir", type=Path, nargs="+", help="folder of labelled JSON Lines files (several: measured together)"
+    )
     evaluate.add_argument("--role", default="user", choices=ROLES, help="the role whose policy applies")
     _semantic_option(evaluate)
     evaluate.set_defaults(handler=_eval)
@@ -142,21 +148,27 @@ class SpanTally:
 @dataclass
 class FileReport:
     name: str
+    folder: str = ""
     rows: int = 0
     latencies_us: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
     second_looks: list[bool] = field(default_factory=list)  # per row: did the second tier look at it
     tallies: dict[str, Tally] = field(default_factory=lambda: {c: Tally() for c in EVAL_CATEGORIES})
     spans: dict[str, SpanTally] = field(default_factory=dict)
+    # Per scored category, the scores of its positive rows and of the benign ones.
+    scores: dict[str, tuple[list[float], list[float]]] = field(
+        default_factory=lambda: {c: ([], []) for c in SCORED_CATEGORIES}
+    )
 
 
 def _eval(args: argparse.Namespace) -> int:
-    paths = _jsonl_files(args.dir)
+    paths = [path for folder in args.dir for path in _jsonl_files(folder)]
     firewall = Firewall(semantic=args.semantic)
     reports = []
     texts: list[str] = []
     for path in paths:
-        report = FileReport(path.name)
+        several = len(args.dir) > 1
+        report = FileReport(str(path) if several else path.name, str(path.parent) if several else "")
         with _open(path) as stream:
             for number, record in _records(stream, str(path)):
                 label = record.get("label")
@@ -173,10 +185,12 @@ def _eval(args: argparse.Namespace) -> int:
                 if label == "pii" and not _has_structured(record):
                     label = "pii_out_of_scope"  # names, addresses, dates only: neither positive nor benign
                 _count(report, label, verdict.categories)
+                _keep_scores(report, label, verdict.scores)
                 if "entities" in record:
                     _count_spans(report, record, verdict.findings, path, number)
         reports.append(report)
     _print_reports(reports)
+    _print_curves(reports)
     _print_long_prompt_latency(firewall, texts, args.role)
     return 0
 
@@ -203,6 +217,28 @@ def _count(report: FileReport, label: str, categories: tuple[str, ...]) -> None:
             tally.other += 1
             tally.other_flagged += flagged
         # A row positive for another category is not counted for this one.
+
+
+def _keep_scores(report: FileReport, label: str, scores: dict[str, float]) -> None:
+    for category, (positive, benign) in report.scores.items():
+        if POSITIVE.get(label) == category:
+            positive.append(scores[category])
+        elif label in BENIGN:
+            benign.append(scores[category])
+
+
+def recall_at_flagged(positive: Sequence[float], benign: Sequence[float], share: float) -> float | None:
+    """The share of `positive` scores flagged at the lowest threshold that flags at most `share` of the
+    `benign` ones (a score flagged when above the threshold, so ties with a benign score left unflagged
+    go unflagged too); None without both."""
+    if not positive or not benign:
+        return None
+    allowed = int(share * len(benign) + 1e-9)  # benign prompts that may be flagged
+    ordered = sorted(benign, reverse=True)
+    if allowed >= len(ordered):
+        return 1.0
+    above = ordered[allowed]  # the highest benign score that must stay unflagged
+    return sum(score > above for score in positive) / len(positive)
 
 
 def _has_structured(record: dict[str, Any]) -> bool:
@@ -298,6 +334,44 @@ def _print_reports(reports: list[FileReport]) -> None:
                 )
             )
     print_table(latency_lines)
+
+
+def _print_curves(reports: list[FileReport]) -> None:
+    shares = " / ".join(f"{100 * share:g}" for share in FLAGGED_SHARES)
+    lines: list[tuple[str, ...]] = [
+        ("file", "category", "positives", "benign", f"recall at {shares}% flagged")
+    ]
+    folders: dict[str, list[FileReport]] = {}
+    for report in reports:
+        folders.setdefault(report.folder, []).append(report)
+    for category in SCORED_CATEGORIES:
+        for folder, members in folders.items():
+            for report in members:
+                if all(report.scores[category]):
+                    lines.append((report.name, category, *_curve_cells(*report.scores[category])))
+            if folder and len(members) > 1:  # several folders given: each one's files together too
+                _pooled_line(lines, f"{folder}/*.jsonl", category, members)
+        if len(reports) > 1:
+            _pooled_line(lines, "all files", category, reports)
+    if len(lines) == 1:
+        return
+    print()
+    print("Recall at a share of the benign rows flagged, whatever the threshold (each category's score")
+    print("ranks the rows; the threshold is the lowest that flags no more of the benign rows than that):")
+    print()
+    print_table(lines)
+
+
+def _pooled_line(lines: list[tuple[str, ...]], name: str, category: str, reports: list[FileReport]) -> None:
+    positive = [score for report in reports for score in report.scores[category][0]]
+    benign = [score for report in reports for score in report.scores[category][1]]
+    if positive and benign:
+        lines.append((name, category, *_curve_cells(positive, benign)))
+
+
+def _curve_cells(positive: list[float], benign: list[float]) -> tuple[str, str, str]:
+    recalls = [recall_at_flagged(positive, benign, share) for share in FLAGGED_SHARES]
+    return str(len(positive)), str(len(benign)), " / ".join(_pct(recall) for recall in recalls)
 
 
 def long_prompts(texts: Iterable[str], limit: int = LONG_PROMPTS) -> list[str]:
