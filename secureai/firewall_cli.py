@@ -289,6 +289,14 @@ def _print_reports(reports: list[FileReport]) -> None:
             if not (tally.positives or tally.benign or tally.other):
                 continue
             lines.append((report.name, category, str(tally.positives), str(tally.benign), *tally.row()))
+    if len(reports) > 1:
+        for category in EVAL_CATEGORIES:
+            total = Tally()
+            for report in reports:
+                for name, value in vars(report.tallies[category]).items():
+                    setattr(total, name, getattr(total, name) + value)
+            if total.positives or total.benign or total.other:
+                lines.append(("all files", category, str(total.positives), str(total.benign), *total.row()))
     print_table(lines)
     spans = [r for r in reports if r.spans]
     if spans:

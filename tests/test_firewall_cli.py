@@ -149,6 +149,10 @@ def test_eval_of_several_folders_gives_recall_at_a_share_flagged_per_file_folder
     _write(second / "more.jsonl", [{"id": "c-0", "text": "How do plants make sugar?", "label": "benign"}])
     result = secureai("firewall", "eval", str(first), str(second), "--semantic", "off")
     assert result.returncode == 0, result.stderr
+    # The category table adds up the files too: both attacks flagged, none of the three benign rows.
+    table = result.stdout.split("\n\n")[1]
+    totals = [re.split(r"\s{2,}", line) for line in table.splitlines() if line.startswith("all files")]
+    assert totals[0][:8] == ["all files", "injection", "2", "3", "100.0%", "100.0%", "0.0%", "1.000"]
     curve = result.stdout.split("whatever the threshold")[1].split("\n\n")[1]
     cells = [re.split(r"\s{2,}", line) for line in curve.splitlines()]
     assert cells[0] == ["file", "category", "positives", "benign", "recall at 1 / 2 / 3% flagged"]
