@@ -300,7 +300,7 @@ class Firewall:
         undecided = False
         unsure: tuple[float, str, str] | None = None  # the cipher reading the encoder is to look at
         for reading in readings:
-            if injection.strong_hits(reading.text):
+            if self._hides_strong_phrase(reading, read.folded):
                 obfuscations.append(reading.how)
                 hidden_score = OBFUSCATED_ATTACK_SCORE
             elif reading.how in MODEL_READ:
@@ -340,6 +340,17 @@ class Firewall:
             else:
                 undecided = True
         return injection_score, obfuscations, undecided
+
+    @staticmethod
+    def _hides_strong_phrase(reading: normalize.View, folded: str) -> bool:
+        """Whether `reading` holds an override, extraction or jailbreak phrase that the prompt (`folded`)
+        hid. The put-back of scrambled words keeps the whole prompt: a phrase it shows is hidden only if the
+        plain text did not show it already (a benign prompt that quotes one, with two typos elsewhere, is
+        not an attack for them). The other readings keep only what they changed and its surroundings."""
+        hits = injection.strong_hits(reading.text)
+        if not hits or reading.how != "scrambled":
+            return hits > 0
+        return hits > injection.strong_hits(folded)
 
     def _unsure(self, score: float, text: str) -> bool:
         """Whether the encoder is to look at `text`, which the first tier scored `score`: it runs, the
