@@ -503,29 +503,26 @@ def unscrambled(words: list[str], present: set[str], prose: frozenset[str]) -> s
         # The first ones in the text (a word that comes again counts again). A set's order follows the
         # process's string-hash seed: each replica of the gateway would look at other words of the prompt.
         looked_at = itertools.islice(filter(unknown.__contains__, words), SCRAMBLED_WORDS)
-    looked_at = list(looked_at)
-    for word in looked_at:
-        if (
-            SCRAMBLED_MIN <= len(word) <= SCRAMBLED_MAX
-            and word[0] + word[-1] in _TARGET_ENDS
-            and word.isascii()
-            and word.isalpha()
-        ):
-            put_back = _UNSCRAMBLED.get(_scrambled_key(word))
-            if put_back is not None and put_back != word:
-                fixed[word] = put_back
-    if fixed or len(looked_at) <= SCRAMBLED_ALL_WORDS:
+    eligible = [
+        word
+        for word in looked_at
+        if SCRAMBLED_MIN <= len(word) <= SCRAMBLED_MAX and word.isascii() and word.isalpha()
+    ]
+    if len(eligible) < SCRAMBLED_MIN_FIXED:
+        return None
+    keyed: dict[str, str] = {}  # the other words, by their keys
+    for word in eligible:
+        key = _scrambled_key(word) if word[0] + word[-1] in _TARGET_ENDS else None
+        put_back = _UNSCRAMBLED.get(key) if key is not None else None
+        if put_back is not None and put_back != word:
+            fixed[word] = put_back
+        else:
+            keyed[word] = key or ""
+    if fixed or len(unknown) <= SCRAMBLED_ALL_WORDS:
         # A word of the attacks' own was scrambled, or the prompt has few unknown words: any of them may be a
         # scrambled ordinary word. (Sorting the letters of every unknown word of every prompt would cost a
         # 4 KiB prompt 60 µs.)
-        keyed = {
-            word: _scrambled_key(word)
-            for word in looked_at
-            if word not in fixed
-            and SCRAMBLED_MIN <= len(word) <= SCRAMBLED_MAX
-            and word.isascii()
-            and word.isalpha()
-        }
+        keyed = {word: key or _scrambled_key(word) for word, key in keyed.items()}
         ordinary = _prose_keys(prose).put_back(keyed)
         # Kept when most of the unknown words were put back: in a passage of a cipher or another language a
         # few words are an ordinary word's letters by chance, and the reading would be that passage again.
