@@ -166,8 +166,8 @@ def _eval(args: argparse.Namespace) -> int:
     firewall = Firewall(semantic=args.semantic)
     reports = []
     texts: list[str] = []
+    several = len(args.dir) > 1  # files then named by their paths, and grouped by folder
     for path in paths:
-        several = len(args.dir) > 1
         report = FileReport(str(path) if several else path.name, str(path.parent) if several else "")
         with _open(path) as stream:
             for number, record in _records(stream, str(path)):
@@ -184,8 +184,7 @@ def _eval(args: argparse.Namespace) -> int:
                 report.rows += 1
                 if label == "pii" and not _has_structured(record):
                     label = "pii_out_of_scope"  # names, addresses, dates only: neither positive nor benign
-                _count(report, label, verdict.categories)
-                _keep_scores(report, label, verdict.scores)
+                _count(report, label, verdict)
                 if "entities" in record:
                     _count_spans(report, record, verdict.findings, path, number)
         reports.append(report)
@@ -204,27 +203,24 @@ def _scan_as_the_gate(firewall: Firewall, text: str, role: str) -> tuple[Firewal
     return firewall.scan(text, role=role), True
 
 
-def _count(report: FileReport, label: str, categories: tuple[str, ...]) -> None:
+def _count(report: FileReport, label: str, verdict: FirewallResult) -> None:
     for category, tally in report.tallies.items():
-        flagged = category in categories
+        flagged = category in verdict.categories
+        scores = report.scores.get(category)  # the scored categories': (positive rows', benign rows')
         if POSITIVE.get(label) == category:
             tally.positives += 1
             tally.hits += flagged
+            if scores is not None:
+                scores[0].append(verdict.scores[category])
         elif label in BENIGN:
             tally.benign += 1
             tally.benign_flagged += flagged
+            if scores is not None:
+                scores[1].append(verdict.scores[category])
         elif label not in POSITIVE:
             tally.other += 1
             tally.other_flagged += flagged
         # A row positive for another category is not counted for this one.
-
-
-def _keep_scores(report: FileReport, label: str, scores: dict[str, float]) -> None:
-    for category, (positive, benign) in report.scores.items():
-        if POSITIVE.get(label) == category:
-            positive.append(scores[category])
-        elif label in BENIGN:
-            benign.append(scores[category])
 
 
 def recall_at_flagged(positive: Sequence[float], benign: Sequence[float], share: float) -> float | None:
@@ -291,12 +287,12 @@ def _print_reports(reports: list[FileReport]) -> None:
             lines.append((report.name, category, str(tally.positives), str(tally.benign), *tally.row()))
     if len(reports) > 1:
         for category in EVAL_CATEGORIES:
-            total = Tally()
-            for report in reports:
-                for name, value in vars(report.tallies[category]).items():
-                    setattr(total, name, getattr(total, name) + value)
-            if total.positives or total.benign or total.other:
-                lines.append(("all files", category, str(total.positives), str(total.benign), *total.row()))
+            counts = [vars(report.tallies[category]) for report in reports]
+            summed = Tally(**{name: sum(count[name] for count in counts) for name in counts[0]})
+            if summed.positives or summed.benign or summed.other:
+                lines.append(
+                    ("all files", category, str(summed.positives), str(summed.benign), *summed.row())
+                )
     print_table(lines)
     spans = [r for r in reports if r.spans]
     if spans:

@@ -344,9 +344,10 @@ class Firewall:
     @staticmethod
     def _hides_strong_phrase(reading: normalize.View, folded: str) -> bool:
         """Whether `reading` holds an override, extraction or jailbreak phrase that the prompt (`folded`)
-        hid. The put-back of scrambled words keeps the whole prompt: a phrase it shows is hidden only if the
-        plain text did not show it already (a benign prompt that quotes one, with two typos elsewhere, is
-        not an attack for them). The other readings keep only what they changed and its surroundings."""
+        hid. The put-back of scrambled words keeps the whole prompt and changes only a few of its words: a
+        phrase it shows is hidden only if the plain text did not show it already (a benign prompt that
+        quotes one, with two typos elsewhere, is not an attack for them). Any other reading's phrase counts
+        as hidden, as it always has."""
         hits = injection.strong_hits(reading.text)
         if not hits or reading.how != "scrambled":
             return hits > 0
